@@ -1,0 +1,45 @@
+# rankops: the two commands a newcomer runs are `make run` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+RANKOPS := $(VENV)/bin/rankops
+export RANKOPS_HOME ?= $(CURDIR)/.rankops
+export SPARK_LOCAL_IP ?= 127.0.0.1
+export PYTHONUNBUFFERED := 1
+
+.PHONY: install run test test-fast lint services compile clean
+
+install: $(VENV)/.installed
+
+# torch first, pinned: a looser spec pulls a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
+	touch $@
+
+run: install
+	$(RANKOPS) data generate --out $(RANKOPS_HOME)/raw --impressions 20000 --days 3 --seed 7
+	$(RANKOPS) etl run --input $(RANKOPS_HOME)/raw --summary $(RANKOPS_HOME)/reports/etl-summary.json
+	$(RANKOPS) data versions
+
+test: install
+	$(VENV)/bin/pytest
+
+test-fast: install
+	$(VENV)/bin/pytest -m "not slow"
+
+lint: install
+	$(VENV)/bin/ruff check components pipelines tests benchmarks feature_repo
+
+# PostgreSQL and Redis servers for the cluster-profile tests (Debian packages; needs root).
+services:
+	@command -v redis-server >/dev/null && command -v pg_ctlcluster >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server >/dev/null)
+
+compile: install
+	$(RANKOPS) pipeline compile
+
+clean:
+	rm -rf $(RANKOPS_HOME) .pytest_cache spark-warehouse

@@ -1,0 +1,1 @@
+"""rankops components: one sub-package per pipeline stage; pure logic importable without KFP."""

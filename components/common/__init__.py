@@ -1,0 +1,1 @@
+"""Shared building blocks: typed configuration, snapshots, Spark session, git lineage."""

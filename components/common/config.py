@@ -1,0 +1,184 @@
+"""One typed configuration with a profile per environment.
+
+Precedence, lowest first: model defaults (the `local` profile), the profile file
+`profiles/<env>.yaml` (environment variables in it are expanded), then environment
+variables `RANKOPS_<SECTION>__<KEY>` (values parsed as YAML scalars). Every level is
+strict, so a wrong key or value fails at start with a message naming where it came from.
+`RANKOPS_HOME` (default `./.rankops`) roots every relative path of the profile.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import yaml
+from pydantic import Field, ValidationError
+
+from components.common.model import StrictModel
+from components.etl.settings import EtlSettings
+from components.evaluation.settings import EvaluationSettings
+from components.features.settings import FeaturesSettings
+from components.inference.settings import ServingSettings
+from components.monitoring.settings import MonitoringSettings
+from components.promotion.settings import PromotionSettings
+from components.registry.settings import RegistrySettings
+from components.training.settings import TrainingSettings
+
+Env = Literal["local", "dev", "staging", "prod"]
+ENVS: tuple[str, ...] = ("local", "dev", "staging", "prod")
+PROFILES_DIR = Path(__file__).with_name("profiles")
+ENV_PREFIX = "RANKOPS_"
+RESERVED_ENV = {"RANKOPS_ENV", "RANKOPS_HOME"}
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with the file or variable it came from."""
+
+
+class SparkSettings(StrictModel):
+    """Spark session options; `local[*]` on a laptop, the cluster master elsewhere."""
+
+    master: str = "local[*]"
+    app_name: str = "rankops"
+    driver_memory: str = "2g"
+    shuffle_partitions: int = Field(8, gt=0)
+    conf: dict[str, str] = Field(default_factory=dict, description="Extra spark.* options.")
+
+
+class StorageSettings(StrictModel):
+    """The lakehouse (versioned snapshots) and where reports are written."""
+
+    lakehouse: str = "lakehouse"
+    reports: str = "reports"
+
+
+class MlflowSettings(StrictModel):
+    """Tracking server and artifact store; the local profile uses SQLite under RANKOPS_HOME."""
+
+    tracking_uri: str = "sqlite:///{home}/mlflow/mlflow.db"
+    artifact_location: str = "{home}/mlflow/artifacts"
+    experiment: str = "rankops"
+
+
+class KfpSettings(StrictModel):
+    """Kubeflow Pipelines: where runs go and what image the components use."""
+
+    host: str | None = None
+    namespace: str = "rankops-dev"
+    image: str = "ghcr.io/rankops/rankops:0.1.0"
+    gpu_image: str = "ghcr.io/rankops/rankops-gpu:0.1.0"
+    pipeline_root: str = "pipeline-root"
+
+
+class Settings(StrictModel):
+    """The whole configuration of one environment."""
+
+    env: Env = "local"
+    home: Path = Field(default_factory=lambda: Path(".rankops").resolve())
+    spark: SparkSettings = Field(default_factory=SparkSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    mlflow: MlflowSettings = Field(default_factory=MlflowSettings)
+    kfp: KfpSettings = Field(default_factory=KfpSettings)
+    etl: EtlSettings = Field(default_factory=EtlSettings)
+    features: FeaturesSettings = Field(default_factory=FeaturesSettings)
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
+    evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    promotion: PromotionSettings = Field(default_factory=PromotionSettings)
+    serving: ServingSettings = Field(default_factory=ServingSettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+
+    def resolve(self, path: str) -> str:
+        """Absolute path for `path`: URIs and absolute paths as-is, the rest under `home`."""
+        path = path.replace("{home}", str(self.home))
+        if "://" in path or os.path.isabs(path):
+            return path
+        return str(self.home / path)
+
+    @property
+    def lakehouse(self) -> str:
+        return self.resolve(self.storage.lakehouse)
+
+    @property
+    def reports_dir(self) -> str:
+        return self.resolve(self.storage.reports)
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.mlflow.tracking_uri.replace("{home}", str(self.home))
+
+
+def _read_profile(path: Path) -> dict[str, Any]:
+    try:
+        text = os.path.expandvars(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(text) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read profile: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a profile must be a mapping of sections, got {type(data).__name__}")
+    return data
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Nested dict from RANKOPS_<SECTION>__<KEY>[__<SUBKEY>] variables."""
+    out: dict[str, Any] = {}
+    for name, raw in sorted(environ.items()):
+        if not name.startswith(ENV_PREFIX) or name in RESERVED_ENV or "__" not in name:
+            continue
+        keys = [k.lower() for k in name[len(ENV_PREFIX) :].split("__")]
+        if any(not k for k in keys):
+            raise ConfigError(f"environment variable {name}: empty key segment")
+        node = out
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"environment variable {name}: {key} is both a value and a section")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else raw
+        except yaml.YAMLError:
+            value = raw
+        node[keys[-1]] = value
+    return out
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _origin(loc: tuple[Any, ...], env_data: Mapping[str, Any], profile: Path) -> str:
+    node: Any = env_data
+    for key in loc:
+        if not isinstance(node, Mapping) or key not in node:
+            return str(profile)
+        node = node[key]
+    return "environment variable " + ENV_PREFIX + "__".join(str(k).upper() for k in loc)
+
+
+def load_settings(env: str | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings for `env` (else RANKOPS_ENV, else local); raise ConfigError naming the culprit."""
+    environ = os.environ if environ is None else environ
+    env = env or environ.get("RANKOPS_ENV") or "local"
+    if env not in ENVS:
+        raise ConfigError(f"unknown environment {env!r} (from --env or RANKOPS_ENV); choose one of {', '.join(ENVS)}")
+    profile = PROFILES_DIR / f"{env}.yaml"
+    data = _read_profile(profile)
+    env_data = _env_overrides(environ)
+    data = _merge(data, env_data)
+    data["env"] = env
+    data["home"] = Path(environ.get("RANKOPS_HOME") or ".rankops").expanduser().resolve()
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"])
+            lines.append(f"  {where}: {err['msg']} (from {_origin(err['loc'], env_data, profile)})")
+        raise ConfigError(f"invalid configuration for profile {env!r}:\n" + "\n".join(lines)) from None

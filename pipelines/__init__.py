@@ -1,0 +1,1 @@
+"""rankops pipelines: KFP pipeline definitions, their compiler and the `rankops` CLI."""

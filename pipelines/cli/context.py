@@ -1,0 +1,43 @@
+"""Global CLI options and the settings every command reads."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from components.common.config import ConfigError, Settings, load_settings
+
+console = Console(stderr=True)
+
+
+def configure(
+    ctx: typer.Context,
+    env: Annotated[
+        str | None, typer.Option("--env", envvar="RANKOPS_ENV", help="Profile: local, dev, staging or prod.")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Load the profile once; a bad configuration stops here with a message naming the culprit."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        ctx.obj = load_settings(env)
+    except ConfigError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    """The settings loaded by the root callback (also when a test invokes a command directly)."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, Settings):
+        root.obj = load_settings()
+    return root.obj
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print a one-line error and return the Exit to raise (no traceback for expected failures)."""
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
