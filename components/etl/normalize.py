@@ -1,0 +1,91 @@
+"""Query normalisation and URL canonicalisation: the ids every stage joins on.
+
+Pure Python, no Spark: feature serving, training and the online ranker call these on single
+strings, while silver computes the same ids with Spark expressions (``components.etl.ids``).
+Both must agree byte for byte, so the rules are written as plain string operations (no
+percent-decoding, no IDNA) that a Spark ``regexp``/``split``/``array_sort`` can mirror.
+
+Canonical URL = ``host[:port]/path[?query]`` where
+- the scheme must be http or https (case-insensitive) and is dropped,
+- user-info is dropped, the host is lowercased, one leading ``www.`` is dropped,
+- a default port (80 for http, 443 for https) is dropped, any other port kept,
+- trailing slashes of the path are dropped (path case is kept: video ids are case-sensitive),
+- the fragment is dropped,
+- query parameters: empty pieces and tracking keys (``utm_*``, fbclid, gclid, si, feature, ...)
+  are dropped; the rest are kept verbatim and sorted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+ID_CHARS = 16
+
+# Tracking parameters (lowercased key); any key starting with "utm_" is tracking too.
+TRACKING_PARAMS = frozenset(
+    {"fbclid", "gclid", "dclid", "msclkid", "yclid", "igshid", "si", "feature", "mc_cid", "mc_eid", "_ga", "ref_src"}
+)
+TRACKING_PREFIX = "utm_"
+
+# Characters stripped around a URL (Python's str.strip() would also strip Unicode spaces,
+# which Spark's trim does not; keep the set explicit so both sides agree).
+URL_STRIP = " \t\r\n"
+# scheme :// authority path ?query #fragment
+URL_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://([^/?#]*)([^?#]*)(?:\?([^#]*))?(?:#.*)?$", re.DOTALL)
+HOST_PORT_RE = re.compile(r"^(.*?)(?::([0-9]*))?$", re.DOTALL)
+DEFAULT_PORTS = {"http": "80", "https": "443"}
+BAD_HOST_RE = re.compile(r"[\s<>\"\\^`{|}]")
+
+
+def normalize_query(text: str) -> str:
+    """Unicode NFC, casefold, whitespace runs collapsed to one space, stripped."""
+    return " ".join(unicodedata.normalize("NFC", text).casefold().split())
+
+
+def query_id_of(text: str) -> str:
+    """Stable id of a query: sha1 of its normal form, 16 hex chars."""
+    return hashlib.sha1(normalize_query(text).encode("utf-8")).hexdigest()[:ID_CHARS]
+
+
+def is_tracking_param(key: str) -> bool:
+    """Whether a query-string key only tracks the click (dropped from the canonical URL)."""
+    key = key.lower()
+    return key.startswith(TRACKING_PREFIX) or key in TRACKING_PARAMS
+
+
+def canonicalize_url(url: str | None) -> str | None:
+    """The canonical spelling of a video URL, or None when it is not http(s) or has no host."""
+    if not isinstance(url, str):
+        return None
+    match = URL_RE.match(url.strip(URL_STRIP))
+    if match is None:
+        return None
+    scheme, authority, path, query = match.group(1).lower(), match.group(2), match.group(3), match.group(4)
+    if scheme not in DEFAULT_PORTS:
+        return None
+    host_port = authority.rsplit("@", 1)[-1].lower()
+    hp = HOST_PORT_RE.match(host_port)
+    host, port = hp.group(1), hp.group(2) or ""
+    if host.startswith("www."):
+        host = host[4:]
+    if not host or BAD_HOST_RE.search(host):
+        return None
+    out = host
+    if port and port != DEFAULT_PORTS[scheme]:
+        out += ":" + port
+    out += path.rstrip("/")
+    if query:
+        params = sorted(p for p in query.split("&") if p and not is_tracking_param(p.split("=", 1)[0]))
+        if params:
+            out += "?" + "&".join(params)
+    return out
+
+
+def video_id_of(url: str | None) -> str | None:
+    """Stable id of a video: sha1 of its canonical URL, 16 hex chars (None for invalid URLs)."""
+    canonical = canonicalize_url(url)
+    if canonical is None:
+        return None
+    return hashlib.sha1(canonical.encode("utf-8")).hexdigest()[:ID_CHARS]
