@@ -1,4 +1,4 @@
-"""Serving section of the configuration: the online ranker's limits."""
+"""Serving section of the configuration: the online ranker's limits and batch scoring knobs."""
 
 from pydantic import Field
 
@@ -6,10 +6,20 @@ from components.common.model import StrictModel
 
 
 class ServingSettings(StrictModel):
-    """Request limits of the online ranker; over-limit requests get a 4xx."""
+    """Request limits of the online ranker (over-limit requests get a 4xx) and batch-scoring sizes."""
 
     host: str = "127.0.0.1"
     port: int = Field(8080, gt=0, lt=65536)
+    model_name: str | None = Field(None, description="Registered model; None = registry.model_name.")
     model_alias: str = "champion"
+    model_version: str | None = Field(None, description="Pin a registry version (wins over the alias).")
+    reload_interval_s: float = Field(30.0, ge=0, description="Alias poll period; 0 turns the poll off.")
+    feature_service: str = "ranker_v1"
     max_candidates: int = Field(200, gt=0)
     max_query_chars: int = Field(512, gt=0)
+    max_candidate_id_chars: int = Field(64, gt=0)
+    max_body_bytes: int = Field(64 * 1024, gt=0)
+    reject_unknown_ids: bool = Field(True, description="404 when a candidate is not in the feature store.")
+    text_cache_size: int = Field(100_000, ge=0, description="Candidate texts kept in memory (0 = off).")
+    batch_size: int = Field(64, gt=0, description="Pairs per model call in batch scoring.")
+    scored_table: str = "inference/scored"

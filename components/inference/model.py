@@ -1,0 +1,136 @@
+"""Resolve and load the packaged ranker (an MLflow pyfunc) the same way for batch and online.
+
+Both paths go through `load_ranker`, so the feature list, defaults and preprocessing that travel
+inside the model are the only source of truth for what a scoring frame must hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from components.etl.contract import TEXT_COLUMNS
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from components.common.config import Settings
+
+
+class ModelNotFound(LookupError):
+    """The registry has no such model, version or alias (the message says which)."""
+
+
+@dataclass
+class Ranker:
+    """A loaded pyfunc plus what it needs: registry coordinates, feature order, defaults."""
+
+    uri: str
+    name: str | None
+    version: str | None
+    pyfunc: Any
+    features: list[str]
+    defaults: dict[str, float] = field(default_factory=dict)
+    text_columns: tuple[str, ...] = TEXT_COLUMNS
+
+    @property
+    def columns(self) -> list[str]:
+        return [*self.text_columns, *self.features]
+
+    def frame(self, df: pd.DataFrame) -> pd.DataFrame:
+        """The model's input columns in model order, defaults filled, numerics as float64."""
+        out = df.reindex(columns=self.columns).copy()
+        for col in self.text_columns:
+            out[col] = out[col].fillna("").astype(str)
+        for col in self.features:
+            out[col] = out[col].astype("float64").fillna(float(self.defaults.get(col, 0.0)))
+        return out
+
+    def predict(self, df: pd.DataFrame) -> np.ndarray:
+        import numpy as np
+
+        scores = self.pyfunc.predict(self.frame(df))
+        if hasattr(scores, "to_numpy"):
+            scores = scores.to_numpy()
+        return np.asarray(scores, dtype="float64").reshape(-1)
+
+
+def configure_mlflow(settings: Settings) -> None:
+    """Point MLflow's tracking and registry clients at this profile's server."""
+    import mlflow
+
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.tracking_uri)
+
+
+def model_uri_of(settings: Settings, *, name: str | None = None, version: str | None = None,
+                 alias: str | None = None) -> str:
+    """`models:/NAME/VERSION` when a version is pinned, else `models:/NAME@ALIAS` (serving defaults)."""
+    name = name or settings.serving.model_name or settings.registry.model_name
+    version = version or settings.serving.model_version
+    if version:
+        return f"models:/{name}/{version}"
+    return f"models:/{name}@{alias or settings.serving.model_alias}"
+
+
+def parse_registry_uri(uri: str) -> tuple[str | None, str | None, str | None]:
+    """(name, version, alias) of a `models:/` URI; (None, None, None) for runs:/ or paths."""
+    if not uri.startswith("models:/"):
+        return None, None, None
+    rest = uri[len("models:/"):]
+    if "@" in rest:
+        name, alias = rest.split("@", 1)
+        return name, None, alias
+    name, _, version = rest.partition("/")
+    return name, (version or None), None
+
+
+def resolve_version(settings: Settings, uri: str) -> tuple[str | None, str | None]:
+    """(name, version) an alias or pinned URI points at right now; raises ModelNotFound."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    name, version, alias = parse_registry_uri(uri)
+    if name is None:
+        return None, None
+    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+    try:
+        mv = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, version)
+    except MlflowException as exc:
+        raise ModelNotFound(f"{uri}: not in the registry at {settings.tracking_uri} ({exc.message})") from None
+    return name, str(mv.version)
+
+
+def pinned_uri(settings: Settings, uri: str) -> str:
+    """An alias URI turned into the version it points at now, so a long job cannot see it move."""
+    name, version = resolve_version(settings, uri)
+    return f"models:/{name}/{version}" if name and version else uri
+
+
+def load_ranker(settings: Settings | None, uri: str, *, tracking_uri: str | None = None) -> Ranker:
+    """Load `uri` (models:/NAME@ALIAS, models:/NAME/V, runs:/..., or a path) with its metadata."""
+    import mlflow
+
+    if settings is not None:
+        configure_mlflow(settings)
+        name, version = resolve_version(settings, uri)
+        uri = f"models:/{name}/{version}" if name and version else uri
+    elif tracking_uri:
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_registry_uri(tracking_uri)
+        name, version, _ = parse_registry_uri(uri)
+    else:
+        name, version, _ = parse_registry_uri(uri)
+    try:
+        pyfunc = mlflow.pyfunc.load_model(uri)
+    except Exception as exc:  # MLflow raises many types for a missing/broken model
+        raise ModelNotFound(f"{uri}: cannot load the model ({exc})") from None
+    meta = dict(getattr(pyfunc.metadata, "metadata", None) or {})
+    features = list(meta.get("features") or [])
+    if not features:
+        raise ModelNotFound(f"{uri}: model metadata has no 'features' list; was it packaged by rankops train?")
+    defaults = {str(k): float(v) for k, v in (meta.get("defaults") or {}).items()}
+    text_columns = tuple(meta.get("text_columns") or TEXT_COLUMNS)
+    return Ranker(uri=uri, name=name, version=version, pyfunc=pyfunc, features=features,
+                  defaults=defaults, text_columns=text_columns)

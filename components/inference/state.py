@@ -1,0 +1,71 @@
+"""The ranker's live model: resolved from a registry alias (or pinned version), swapped atomically.
+
+A reload loads the new version fully before one reference assignment makes it current, so
+requests in flight finish on the old model and no request ever sees a half-loaded one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from components.inference.model import Ranker, load_ranker, resolve_version
+
+if TYPE_CHECKING:
+    from components.common.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+class ModelHolder:
+    """Holds the current Ranker for `uri`; `reload()` swaps it when the alias points elsewhere."""
+
+    def __init__(self, settings: Settings, uri: str, *, on_swap: Callable[[Ranker], None] | None = None):
+        self.settings = settings
+        self.uri = uri
+        self.current: Ranker | None = None
+        self.last_error: str | None = None
+        self._on_swap = on_swap
+        self._lock = threading.Lock()  # one reload at a time; readers never take it
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def reload(self, *, force: bool = False) -> dict[str, object]:
+        """Load the version `uri` resolves to now if it differs from the current one (or `force`)."""
+        with self._lock:
+            old = self.current.version if self.current else None
+            try:
+                _, version = resolve_version(self.settings, self.uri)
+                if self.current is not None and version == old and not force:
+                    return {"changed": False, "version": old}
+                ranker = load_ranker(self.settings, self.uri)
+            except Exception as exc:  # keep serving the old model; report the failure
+                self.last_error = str(exc)
+                log.warning("model reload of %s failed, keeping version %s: %s", self.uri, old, exc)
+                return {"changed": False, "version": old, "error": str(exc)}
+            if self._on_swap:
+                self._on_swap(ranker)
+            self.current = ranker
+            self.last_error = None
+            log.info("serving %s version %s (was %s)", ranker.name, ranker.version, old)
+            return {"changed": ranker.version != old, "version": ranker.version, "previous": old}
+
+    def start_polling(self, interval_s: float) -> None:
+        """Poll the registry every `interval_s` seconds in a daemon thread (0 = never)."""
+        if interval_s <= 0 or self._thread is not None:
+            return
+
+        def poll() -> None:
+            while not self._stop.wait(interval_s):
+                self.reload()
+
+        self._thread = threading.Thread(target=poll, name="model-reload", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None

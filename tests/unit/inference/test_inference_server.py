@@ -1,0 +1,156 @@
+"""The ranker's HTTP contract on a real registry: ordering, bad requests, metrics, hot reload."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from components.inference import sample
+from components.inference.model import load_ranker
+from components.inference.server import create_app
+from components.inference.state import ModelHolder
+
+URI = "models:/rankops-ranker@champion"
+
+
+@pytest.fixture(scope="module")
+def client(serving_env):
+    settings, tables, _ = serving_env
+    app = create_app(settings, ModelHolder(settings, URI), sample.frame_source(tables), poll_interval_s=0,
+                     freeze_gc=False)
+    with TestClient(app) as c:
+        yield c
+
+
+def test_rerank_orders_by_the_packaged_model_score(serving_env, client):
+    settings, tables, _ = serving_env
+    ids = tables["videos"]["video_id"].tolist()[:50]
+    resp = client.post("/rerank", json={"query": "cat piano", "candidates": ids})
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["model_name"] == "rankops-ranker" and body["model_version"] == "1"
+    expected = load_ranker(settings, URI).predict(sample.frame_source(tables).lookup("cat piano", ids))
+    order = np.argsort(-expected, kind="stable")
+    assert [r["video_id"] for r in body["results"]] == [ids[i] for i in order]
+    assert [r["rank"] for r in body["results"]] == list(range(1, 51))
+    assert np.allclose([r["score"] for r in body["results"]], expected[order], atol=1e-9)
+
+
+def _post(client, body, content_type="application/json"):
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return client.post("/rerank", content=data, headers={"content-type": content_type})
+
+
+def test_bad_request_matrix_gets_exact_4xx(serving_env, client):
+    settings, tables, _ = serving_env
+    vid = tables["videos"]["video_id"].iloc[0]
+    limits = settings.serving
+    cases = [
+        (b"{not json", "application/json", 400),
+        (b"", "application/json", 400),
+        ({"query": "cat", "candidates": [vid]}, "text/plain", 415),
+        ({"query": "cat", "candidates": [vid]}, "application/x-www-form-urlencoded", 415),
+        ({"query": 3, "candidates": [vid]}, "application/json", 422),
+        ({"query": "cat"}, "application/json", 422),
+        ({"query": "cat", "candidates": vid}, "application/json", 422),
+        ({"query": "cat", "candidates": [1, 2]}, "application/json", 422),
+        ({"query": "cat", "candidates": [vid], "extra": 1}, "application/json", 422),
+        ([1, 2, 3], "application/json", 422),
+        ({"query": "   ", "candidates": [vid]}, "application/json", 422),
+        ({"query": "x" * (limits.max_query_chars + 1), "candidates": [vid]}, "application/json", 422),
+        ({"query": "cat", "candidates": []}, "application/json", 422),
+        ({"query": "cat", "candidates": [f"v{i}" for i in range(limits.max_candidates + 1)]}, "application/json", 422),
+        ({"query": "cat", "candidates": [vid, vid]}, "application/json", 422),
+        ({"query": "cat", "candidates": [""]}, "application/json", 422),
+        ({"query": "cat", "candidates": ["a\nb"]}, "application/json", 422),
+        ({"query": "cat", "candidates": [vid, "ffffffffffffffff"]}, "application/json", 404),
+        (b'{"query": "' + b"x" * limits.max_body_bytes + b'", "candidates": []}', "application/json", 413),
+    ]
+    for body, ctype, status in cases:
+        resp = _post(client, body, ctype)
+        assert resp.status_code == status, (body if isinstance(body, dict) else body[:60], resp.text)
+        assert resp.json()["error"], resp.text
+    unknown = _post(client, {"query": "cat", "candidates": [vid, "ffffffffffffffff"]})
+    assert unknown.json()["detail"] == {"unknown": ["ffffffffffffffff"]}
+    assert client.get("/rerank").status_code == 405
+    assert client.get("/nope").status_code == 404
+
+
+def test_seeded_fuzz_never_gets_a_5xx(serving_env, client):
+    from components.inference.fuzz import malformed_requests
+
+    _, tables, _ = serving_env
+    ids = tables["videos"]["video_id"].tolist()
+    statuses = {}
+    for body, ctype in malformed_requests(400, ids, seed=3):
+        code = client.post("/rerank", content=body, headers={"content-type": ctype}).status_code
+        statuses[code] = statuses.get(code, 0) + 1
+    assert not [c for c in statuses if c >= 500], statuses
+    assert sum(statuses.values()) == 400 and len(statuses) >= 4
+
+
+def test_health_ready_and_metrics(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["checks"] == {"model": True, "feature_store": True}
+    text = client.get("/metrics").text
+    assert 'rankops_model_info{name="rankops-ranker",version="1"} 1.0' in text
+    assert 'rankops_requests_total{endpoint="rerank",status="200"}' in text
+    assert "rankops_request_latency_seconds_bucket" in text
+
+
+def test_not_ready_without_model(serving_env, tmp_path):
+    from components.common.config import load_settings
+
+    settings = load_settings("local", environ={"RANKOPS_HOME": str(tmp_path)})
+    app = create_app(settings, ModelHolder(settings, "models:/missing@champion"),
+                     sample.frame_source(serving_env[1]), poll_interval_s=0, freeze_gc=False)
+    with TestClient(app) as c:
+        ready = c.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["checks"]["model"] is False
+        assert "missing" in ready.json()["error"]
+        assert c.post("/rerank", json={"query": "a", "candidates": ["b"]}).status_code == 503
+
+
+def test_alias_move_reloads_without_failed_requests(serving_env):
+    from mlflow import MlflowClient
+
+    from components.inference.reference_model import log_reference_model
+
+    settings, tables, _ = serving_env
+    app = create_app(settings, ModelHolder(settings, URI), sample.frame_source(tables), poll_interval_s=0.2,
+                     freeze_gc=False)
+    ids = tables["videos"]["video_id"].tolist()[:20]
+    seen, codes, stop = [], [], threading.Event()
+    with TestClient(app) as c:
+        def hammer():
+            while not stop.is_set():
+                r = c.post("/rerank", json={"query": "dog", "candidates": ids})
+                codes.append(r.status_code)
+                seen.append(r.json().get("model_version"))
+
+        worker = threading.Thread(target=hammer)
+        worker.start()
+        try:
+            v2 = log_reference_model(settings, sample.FEATURES, weights=[-1.0, 0, 0, 0, 0], alias=None)
+            MlflowClient(settings.tracking_uri, settings.tracking_uri).set_registered_model_alias(
+                "rankops-ranker", "champion", v2["version"])
+            deadline = time.time() + 20
+            while time.time() < deadline and (not seen or seen[-1] != v2["version"]):
+                time.sleep(0.05)
+            time.sleep(0.1)
+        finally:
+            stop.set()
+            worker.join()
+        assert set(codes) == {200}
+        assert seen[0] == "1" and seen[-1] == v2["version"]
+        assert c.post("/admin/reload").json() == {"changed": False, "version": v2["version"]}
+        MlflowClient(settings.tracking_uri, settings.tracking_uri).set_registered_model_alias(
+            "rankops-ranker", "champion", "1")
+        assert c.post("/admin/reload").json() == {"changed": True, "version": "1", "previous": v2["version"]}
+        assert 'rankops_model_info{name="rankops-ranker",version="1"} 1.0' in c.get("/metrics").text
