@@ -14,7 +14,15 @@ class FeaturesSettings(StrictModel):
     repo_path: str = Field("feature_repo", description="Feast repository with the definitions (relative to the repo root).")
     registry_type: Literal["file", "sql"] = "file"
     registry_path: str = Field("feast/registry.db", description="File path (local) or SQLAlchemy URI (sql).")
+    registry_cache_ttl_seconds: int = Field(
+        60, ge=0, description="How long a process trusts its registry copy; online lookups never re-read it per call."
+    )
     online_store_type: Literal["sqlite", "redis"] = "sqlite"
     online_store_path: str = Field("feast/online.db", description="SQLite path (local) or Redis connection string.")
+    redis_key_ttl_seconds: int | None = Field(None, gt=0, description="Expire Redis keys (None keeps them).")
     offline_store_type: Literal["file", "spark"] = "file"
+    config_dir: str = Field("feast", description="Where the generated feature_store.yaml is written (under RANKOPS_HOME).")
     default_service: str = "ranker_v1"
+    fail_on_stale: bool = Field(
+        True, description="Online lookups and materialisation refuse a registry older than the published gold tables."
+    )
