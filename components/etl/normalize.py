@@ -33,10 +33,11 @@ TRACKING_PREFIX = "utm_"
 # which Spark's trim does not; keep the set explicit so both sides agree).
 URL_STRIP = " \t\r\n"
 # scheme :// authority path ?query #fragment
-URL_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://([^/?#]*)([^?#]*)(?:\?([^#]*))?(?:#.*)?$", re.DOTALL)
-HOST_PORT_RE = re.compile(r"^(.*?)(?::([0-9]*))?$", re.DOTALL)
+URL_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*)://([^/?#]*)([^?#]*)(?:\?([^#]*))?(?:#.*)?\Z", re.DOTALL)
+HOST_PORT_RE = re.compile(r"(.*?)(?::([0-9]*))?\Z", re.DOTALL)
 DEFAULT_PORTS = {"http": "80", "https": "443"}
-BAD_HOST_RE = re.compile(r"[\s<>\"\\^`{|}]")
+# Characters that cannot appear in a host (explicit ASCII set: Java's \\s and Python's differ).
+BAD_HOST_CHARS = "\t\n\x0b\x0c\r \x1c\x1d\x1e\x1f<>\"\\^`{|}"
 
 
 def normalize_query(text: str) -> str:
@@ -70,7 +71,7 @@ def canonicalize_url(url: str | None) -> str | None:
     host, port = hp.group(1), hp.group(2) or ""
     if host.startswith("www."):
         host = host[4:]
-    if not host or BAD_HOST_RE.search(host):
+    if not host or any(c in BAD_HOST_CHARS for c in host):
         return None
     out = host
     if port and port != DEFAULT_PORTS[scheme]:
