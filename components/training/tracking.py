@@ -1,0 +1,126 @@
+"""MLflow plumbing for training: experiment, lineage tags, dataset input, streamed metrics.
+
+Per-step metrics are buffered and written with `log_batch` on a background thread every
+`flush_every` steps, so a slow tracking store never stalls the training loop (see
+benchmarks/training.py for the measured overhead).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+PIPELINE_RUN_ENV = ("RANKOPS_PIPELINE_RUN_ID", "KFP_RUN_ID", "KFP_POD_NAME")
+
+
+def ensure_experiment(settings) -> str:
+    """Point MLflow at the profile's tracking URI; create the experiment with its artifact location."""
+    import mlflow
+
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    name = settings.mlflow.experiment
+    exp = mlflow.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    location = settings.resolve(settings.mlflow.artifact_location) if "://" not in settings.mlflow.artifact_location \
+        else settings.mlflow.artifact_location
+    if "://" not in location:
+        os.makedirs(location, exist_ok=True)
+    return mlflow.create_experiment(name, artifact_location=location)
+
+
+def pipeline_run_id() -> str | None:
+    for name in PIPELINE_RUN_ENV:
+        if os.environ.get(name):
+            return os.environ[name]
+    return None
+
+
+def lineage_tags(snapshot, service: str, model_kind: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Git, data and pipeline lineage of a training run (what the registry copies onto a version)."""
+    from components.common.gitinfo import git_info
+
+    git = git_info()
+    tags = {
+        "rankops.git_sha": git.sha,
+        "rankops.git_branch": git.branch,
+        "rankops.git_dirty": str(git.dirty).lower(),
+        "rankops.training_set": snapshot.ref,
+        "rankops.training_set_id": snapshot.snapshot_id,
+        "rankops.feature_service": service,
+        "rankops.model_kind": model_kind,
+        "mlflow.source.git.commit": git.sha,
+    }
+    for name, ref in sorted((snapshot.manifest.get("parents") or {}).items()):
+        tags[f"rankops.parent.{name}"] = str(ref)
+    run = pipeline_run_id()
+    if run:
+        tags["rankops.pipeline_run_id"] = run
+    tags.update(extra or {})
+    return tags
+
+
+def log_dataset(snapshot, df, context: str = "training") -> None:
+    """The training-set snapshot as an MLflow dataset input; its digest is the snapshot id."""
+    import mlflow
+
+    dataset = mlflow.data.from_pandas(df, source=snapshot.path, name=snapshot.ref, digest=snapshot.snapshot_id)
+    mlflow.log_input(dataset, context=context)
+
+
+def flatten(prefix: str, data: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(f"{name}.", value))
+        else:
+            out[name] = value
+    return out
+
+
+class MetricStream:
+    """Buffered, asynchronous `log_batch` of per-step metrics (ordering kept by one worker thread)."""
+
+    MAX_BATCH = 1000  # MLflow's per-request metric limit
+
+    def __init__(self, run_id: str, tracking_uri: str, flush_every: int = 25):
+        from mlflow.tracking import MlflowClient
+
+        self.client = MlflowClient(tracking_uri)
+        self.run_id, self.flush_every = run_id, flush_every
+        self.buffer: list[Any] = []
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlflow-metrics")
+        self.pending: list[Future] = []
+        self.steps_since_flush = 0
+
+    def add(self, metrics: dict[str, float], step: int) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self.buffer.extend(Metric(k, float(v), now, step) for k, v in metrics.items())
+
+    def step_done(self) -> None:
+        self.steps_since_flush += 1
+        if self.steps_since_flush >= self.flush_every:
+            self.flush()
+
+    def flush(self, wait: bool = False) -> None:
+        self.steps_since_flush = 0
+        batch, self.buffer = self.buffer, []
+        for i in range(0, len(batch), self.MAX_BATCH):
+            chunk = batch[i : i + self.MAX_BATCH]
+            self.pending.append(self.pool.submit(self.client.log_batch, self.run_id, metrics=chunk))
+        self.pending = [f for f in self.pending if not f.done() or f.exception() is not None]
+        if wait:
+            self.close(shutdown=False)
+
+    def close(self, shutdown: bool = True) -> None:
+        """Wait for every write; re-raise the first failure (metrics are never dropped silently)."""
+        pending, self.pending = self.pending, []
+        for fut in pending:
+            fut.result()
+        if shutdown:
+            self.pool.shutdown(wait=True)
