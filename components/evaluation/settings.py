@@ -1,13 +1,31 @@
 """Evaluation and comparison section of the configuration."""
 
+from typing import Literal
+
 from pydantic import Field
 
 from components.common.model import StrictModel
 
 
 class EvaluationSettings(StrictModel):
-    """Ranking cut-offs and the champion/challenger decision rule."""
+    """Ranking cut-offs, slices and the champion/challenger decision rule."""
 
-    primary_metric: str = "ndcg@10"
-    min_delta: float = Field(0.0, ge=0)
-    alpha: float = Field(0.05, gt=0, lt=1)
+    primary_metric: str = Field("ndcg@10", description="ranx metric the decision is taken on.")
+    metrics: list[str] = Field(
+        default_factory=lambda: ["ndcg@5", "ndcg@10", "mrr@10", "map", "recall@5", "recall@10"],
+        description="ranx metrics reported for the model, the baseline and every slice.",
+    )
+    min_delta: float = Field(0.0, ge=0, description="Smallest improvement of the primary metric that counts.")
+    alpha: float = Field(0.05, gt=0, lt=1, description="Significance level of the paired test over queries.")
+    stat_test: Literal["student", "fisher"] = Field("student", description="ranx paired test: t-test or randomisation.")
+    n_permutations: int = Field(1000, gt=0, description="Permutations of the fisher randomisation test.")
+    seed: int = 42
+    relevant_label: int = Field(1, ge=1, description="Graded label from which a candidate counts as relevant.")
+    head_share: float = Field(0.2, gt=0, lt=1, description="Share of the most frequent queries that form the head slice.")
+    query_length_buckets: list[int] = Field(
+        default_factory=lambda: [1, 2, 3], description="Upper token counts of the query-length buckets; the last is open."
+    )
+    guarded_slices: dict[str, float] = Field(
+        default_factory=lambda: {"queries:tail": 0.02, "videos:new": 0.02},
+        description="Slice -> largest tolerated drop of the primary metric vs the reference.",
+    )

@@ -1,5 +1,7 @@
 """Promotion section of the configuration: the GitOps repository and overlay."""
 
+from pydantic import Field
+
 from components.common.model import StrictModel
 
 
@@ -8,3 +10,11 @@ class PromotionSettings(StrictModel):
 
     git_repo: str = "."
     prod_overlay: str = "manifests/overlays/prod"
+    main_branch: str = "main"
+    git_remote: str = Field("origin", description="Remote pushed to (branches, main) when it exists.")
+    history_file: str = Field("manifests/promotions/history.jsonl", description="Append-only audit trail in git_repo.")
+    requests_dir: str = Field("manifests/promotions/requests", description="Request records inside git_repo.")
+    lock_timeout_s: float = Field(5.0, ge=0, description="How long a promotion waits for another one to finish.")
+    staging_queries: int = Field(20, gt=0, description="Fixed set of test queries batch-scored by the staging checks.")
+    latency_budget_ms: float = Field(500.0, gt=0, description="p95 budget for scoring one query's candidates.")
+    require_positive_decision: bool = Field(True, description="Refuse a request whose compare verdict is 'keep'.")

@@ -1,9 +1,84 @@
-"""`rankops` commands of the registry stage."""
+"""`rankops register`, `rankops lineage`, `rankops reproduce`: the registry stage."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from pipelines.cli.context import console, fail, settings_of
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the root app."""
+
+    @app.command("register")
+    def register_cmd(
+        ctx: typer.Context,
+        model: Annotated[str, typer.Option("--model", help="MLflow model URI of a trained model.")],
+        pipeline_run: Annotated[str | None, typer.Option("--pipeline-run", help="KFP run id to record.")] = None,
+        summary: Annotated[Path | None, typer.Option("--summary", help="Write a JSON summary here.")] = None,
+    ) -> None:
+        """Check MODEL, register it with lineage tags, alias it challenger, write it back to git."""
+        from mlflow.exceptions import MlflowException
+
+        from components.common.summary import write_summary
+        from components.registry.register import register_model
+        from components.registry.validity import InvalidModel
+
+        settings = settings_of(ctx)
+        try:
+            with console.status("validity checks and registration"):
+                result = register_model(settings, model, pipeline_run=pipeline_run)
+        except (InvalidModel, MlflowException) as exc:
+            raise fail(str(exc)) from None
+        write_summary(summary, result)
+        wb = result["writeback"]
+        console.print(f"[green]registered[/green] {result['name']} v{result['version']} "
+                      f"({'existing version' if result['reused'] else 'new'}), alias {result['alias']}")
+        if wb.get("commit"):
+            console.print(f"  git: {wb['path']} on {wb['branch']} @ {wb['commit'][:10]}"
+                          f"{' (pushed)' if wb.get('pushed') else ''}")
+        if wb.get("error") or wb.get("skipped"):
+            console.print(f"  [yellow]git write-back: {wb.get('error') or wb.get('skipped')}[/yellow]")
+
+    @app.command("lineage")
+    def lineage_cmd(
+        ctx: typer.Context,
+        version: Annotated[str, typer.Argument(help="Version number, vN or alias (champion, challenger).")],
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+        summary: Annotated[Path | None, typer.Option("--summary", help="Write the lineage JSON here.")] = None,
+    ) -> None:
+        """Code, data snapshots (bronze → training set), features, params and metrics of VERSION."""
+        from rich.table import Table
+
+        from components.common.summary import write_summary
+        from components.registry.lineage import lineage
+        from components.registry.lookup import RegistryError
+
+        try:
+            info = lineage(settings_of(ctx), version)
+        except RegistryError as exc:
+            raise fail(str(exc)) from None
+        write_summary(summary, info)
+        if as_json:
+            typer.echo(json.dumps(info, indent=2, sort_keys=True, default=str))
+            return
+        from rich.console import Console
+
+        out = Console()
+        git = info["git"]
+        out.print(f"[bold]{info['name']} v{info['version']}[/bold] aliases {info['aliases'] or '-'}; run {info['run_id']}")
+        out.print(f"code: {git['sha']} on {git['branch']} (dirty={git['dirty']}); pipeline run {info['pipeline_run'] or '-'}")
+        out.print(f"feature service: {info['feature_service']}; training set {info['training_set']}")
+        table = Table(title="data snapshots")
+        for col in ("table", "snapshot", "rows", "content hash"):
+            table.add_column(col)
+        for snap in info["snapshots"]:
+            table.add_row(snap.get("table", snap["ref"]), snap.get("snapshot_id", "missing"),
+                          str(snap.get("row_count", "")), (snap.get("content_hash") or "")[:16])
+        out.print(table)
+        out.print("params: " + ", ".join(f"{k}={v}" for k, v in sorted(info["params"].items())))
+        out.print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(info["metrics"].items())))

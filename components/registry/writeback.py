@@ -1,0 +1,74 @@
+"""Write the registered version back to the git branch the code came from (models/<name>.json)."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import TYPE_CHECKING, Any
+
+from components.registry.gitops import GitError, Repo
+from components.registry.lineage import data_snapshot_ids
+from components.registry.lookup import TAG_PREFIX
+
+if TYPE_CHECKING:
+    from components.common.config import Settings
+
+UNUSABLE_BRANCHES = {"", "HEAD", "unknown", None}
+
+
+def model_record(name: str, version: str, run_id: str | None, model_uri: str, lineage: dict[str, str],
+                 chain: list[dict[str, Any]], metrics: dict[str, float], pipeline_run: str | None) -> dict[str, Any]:
+    """The content of models/<name>.json: what is registered, from which code, data and run."""
+    return {
+        "name": name,
+        "version": version,
+        "model_uri": f"models:/{name}/{version}",
+        "source": model_uri,
+        "run_id": run_id,
+        "git_sha": lineage.get(f"{TAG_PREFIX}git_sha"),
+        "git_branch": lineage.get(f"{TAG_PREFIX}git_branch"),
+        "training_set": lineage.get(f"{TAG_PREFIX}training_set"),
+        "data_snapshots": data_snapshot_ids(chain),
+        "feature_service": lineage.get(f"{TAG_PREFIX}feature_service"),
+        "pipeline_run": pipeline_run,
+        "metrics": dict(sorted(metrics.items())),
+    }
+
+
+def repo_path(settings: Settings) -> str:
+    """`registry.git_repo`: absolute as-is, relative to the current directory (the checkout)."""
+    return os.path.abspath(os.path.expanduser(settings.registry.git_repo))
+
+
+def write_back(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
+    """Commit models/<name>.json on the source branch; push it when the remote exists.
+
+    Never raises for a missing repository or branch: registration already happened, so the
+    result says why nothing was written (rerunning `register` retries the write-back).
+    """
+    repo = Repo(repo_path(settings))
+    if not os.path.isdir(repo.path) or repo.git("rev-parse", "--git-dir", check=False) == "":
+        return {"skipped": f"{repo.path} is not a git repository"}
+    branch = record.get("git_branch")
+    if branch in UNUSABLE_BRANCHES or repo.tip(branch) is None:
+        fallback = repo.current_branch()
+        if fallback is None:
+            return {"skipped": f"source branch {branch!r} not in {repo.path} and HEAD is detached"}
+        branch = fallback
+    path = f"{settings.registry.models_dir}/{record['name']}.json"
+    content = json.dumps(record, indent=2, sort_keys=True) + "\n"
+    message = f"registry: {record['name']} v{record['version']} (run {record.get('run_id')})"
+    try:
+        commit = repo.commit_files(branch, {path: content}, message)
+    except GitError as exc:
+        return {"branch": branch, "path": path, "error": str(exc)}
+    result: dict[str, Any] = {"branch": branch, "path": path, "commit": commit or repo.tip(branch),
+                              "changed": commit is not None, "pushed": False}
+    remote = settings.registry.git_remote
+    if repo.has_remote(remote):
+        try:
+            repo.push(remote, f"refs/heads/{branch}:refs/heads/{branch}")
+            result["pushed"] = True
+        except GitError as exc:
+            result["error"] = f"committed locally but push to {remote} failed: {exc}"
+    return result
