@@ -111,6 +111,7 @@ def _write_search_log(
     rand, gauss, lognorm = rng.random, rng.gauss, rng.lognormvariate
     videos, queries, popularity = world.videos, world.queries, world.popularity
     tag = day_start.strftime("%Y%m%d")
+    last_instant = day_start + timedelta(seconds=86399, microseconds=999_000)
     rows = sessions = reported = 0
     while rows < n_rows:
         sessions += 1
@@ -121,7 +122,7 @@ def _write_search_log(
             q = rng.choices(queries, cum_weights=popularity)[0]
             shown = [p for p in q.pool if videos[p[0]].first_day <= day]
             shown.sort(key=lambda p: p[1] + gauss(0, 0.9), reverse=True)  # a noisy production ranker
-            t += timedelta(milliseconds=rng.randrange(1, 20_000))
+            t = min(t + timedelta(milliseconds=rng.randrange(1, 20_000)), last_instant)
             ts = format_ts(t, zone, rand() < 0.3)
             text = query_variant(rng, q.text)
             # the JSON line is rendered by hand (json.dumps per row is the bottleneck); only the
