@@ -48,7 +48,10 @@ def run_apply(settings: Settings) -> dict[str, Any]:
     except Exception as exc:  # Feast raises many types for definition problems
         raise DefinitionError(f"feast apply failed for profile {settings.env!r}: {type(exc).__name__}: {exc}") from exc
     finally:
+        from components.features.online import clear_online_cache
+
         clear_store_cache()
+        clear_online_cache()
     yaml_path = write_store_yaml(settings)
     return {
         "profile": settings.env,

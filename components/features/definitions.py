@@ -49,6 +49,9 @@ def parse_definitions(settings: Settings) -> RepoContents:
     root = repo_dir(settings).resolve()
     if not (root / "common").is_dir():
         raise DefinitionError(f"feature repository {root} not found (features.repo_path)")
+    tops = {p.name for p in root.iterdir() if p.is_dir() and any(p.glob("*.py"))} | {p.stem for p in root.glob("*.py")}
+    for name in [m for m in sys.modules if m.split(".")[0] in tops]:
+        del sys.modules[name]  # re-import: the repo (or its path) may have changed since the last parse
     added = str(root) not in sys.path
     if added:
         sys.path.insert(0, str(root))

@@ -51,10 +51,12 @@ def make_gold(n_queries: int = 20, n_videos: int = 50, per_query: int = 5, days:
     """Deterministic gold tables: daily rows for every entity, labels one hour after the first day."""
     import numpy as np
 
+    from components.etl.normalize import query_id_of, video_id_of
+
     rng = np.random.default_rng(7)
     day_ends = [start + timedelta(days=d + 1) - timedelta(microseconds=1) for d in range(days)]
-    queries = [f"q{i:015d}" for i in range(n_queries)]
-    videos = [f"v{i:015d}" for i in range(n_videos)]
+    queries = [query_id_of(f"query {i}") for i in range(n_queries)]
+    videos = [video_id_of(f"https://example.com/v/{j}") for j in range(n_videos)]
     q_rows, v_rows, qv_rows, l_rows = [], [], [], []
     for d, ts in enumerate(day_ends):
         for i, q in enumerate(queries):

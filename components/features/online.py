@@ -1,0 +1,103 @@
+"""Online feature lookups for the ranker: one batched Feast call per request.
+
+The FeatureStore, the registry check and the parsed feature service are cached per process
+(keyed by profile and service), so a call costs one online-store read plus building the frame.
+Unknown queries/videos come back with the defaults declared on the fields, never an error.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from components.etl.normalize import normalize_query, query_id_of
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from components.common.config import Settings
+    from components.features.definitions import FeatureSpec
+
+
+@dataclass(frozen=True)
+class OnlineContext:
+    """What a lookup needs, resolved once: the store, the service object and its spec."""
+
+    store: Any
+    service: Any
+    spec: FeatureSpec
+    columns: list[str]
+
+
+_CONTEXTS: dict[tuple[str, str, str], OnlineContext] = {}
+_LOCK = threading.Lock()
+
+
+def online_context(settings: Settings, service: str) -> OnlineContext:
+    """Open (once per process) the store of the profile and check its registry serves `service`."""
+    key = (settings.env, str(settings.home), settings.features.model_dump_json() + service)
+    ctx = _CONTEXTS.get(key)
+    if ctx is not None:
+        return ctx
+    with _LOCK:
+        if key in _CONTEXTS:
+            return _CONTEXTS[key]
+        from components.features.definitions import DefinitionError, feature_spec
+        from components.features.registry import RegistryError, ensure_registry
+        from components.features.store_config import open_store
+
+        store = open_store(settings)
+        ensure_registry(settings, store)
+        try:
+            spec = feature_spec(store, service)
+        except DefinitionError as exc:
+            raise RegistryError(f"profile {settings.env!r}: {exc}; run `rankops --env {settings.env} features apply`") from None
+        text = [c for c in ("title", "description") if c in spec.text_columns]
+        columns = ["query_text", "video_id", *text, *spec.numeric]
+        ctx = OnlineContext(store, store.get_feature_service(service), spec, columns)
+        _CONTEXTS[key] = ctx
+        return ctx
+
+
+def clear_online_cache() -> None:
+    """Drop cached contexts (a test or a reload after `features apply`)."""
+    from components.features.store_config import clear_store_cache
+
+    with _LOCK:
+        _CONTEXTS.clear()
+    clear_store_cache()
+
+
+def get_online_features(settings: Settings, query: str, video_ids: Sequence[str],
+                        service: str | None = None) -> pd.DataFrame:
+    """One row per video id, in the given order: query_text, video_id, title, description, numerics."""
+    import pandas as pd
+
+    ctx = online_context(settings, service or settings.features.default_service)
+    ids = [str(v) for v in video_ids]
+    text = normalize_query(query)
+    if not ids:
+        return pd.DataFrame({c: pd.Series(dtype="float64" if c in ctx.spec.defaults else "object") for c in ctx.columns})
+    qid = query_id_of(query)
+    values = ctx.store.get_online_features(
+        features=ctx.service, entity_rows=[{"query_id": qid, "video_id": v} for v in ids]).to_dict()
+    return assemble_frame(values, ids, text, ctx.spec, ctx.columns)
+
+
+def assemble_frame(values: dict[str, list], ids: list[str], query_text: str, spec: FeatureSpec,
+                   columns: list[str]) -> pd.DataFrame:
+    """The response as the model's frame: text nulls -> "", numeric nulls -> declared defaults."""
+    import pandas as pd
+
+    data: dict[str, Any] = {"query_text": [query_text] * len(ids), "video_id": ids}
+    for c in columns[2:]:
+        col = values[c]
+        if c in spec.defaults:
+            default = spec.defaults[c]
+            filled = [default if v is None else v for v in col]
+            data[c] = pd.Series(filled, dtype="int64" if spec.dtypes[c].startswith("Int") else "float64")
+        else:
+            data[c] = ["" if v is None else v for v in col]
+    return pd.DataFrame(data, columns=columns)
