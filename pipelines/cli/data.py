@@ -124,12 +124,13 @@ def versions(
     if not rows:
         out_console.print(f"the lakehouse {store.root} is empty: run `rankops etl run --input DIR` first")
         return
-    view = Table(title=f"snapshots in {store.root}")
-    for col in ("table", "snapshot", "created at", "rows", "latest", "parents"):
-        view.add_column(col, justify="right" if col == "rows" else "left")
+    view = Table(title=f"snapshots in {store.root}", caption="* = published latest (what later stages read)")
+    for col in ("table", "snapshot", "created at", "rows", "*", "parents"):
+        view.add_column(col, justify="right" if col == "rows" else "left", no_wrap=col != "parents", overflow="fold")
     for r in rows:
-        parents = "\n".join(v if "@" in str(v) else f"{k}@{v}" for k, v in r["parents"].items()) or "-"
-        created = str(r["created_at"] or "")[:19].replace("T", " ")
+        refs = (str(v) if "@" in str(v) else f"{k}@{v}" for k, v in r["parents"].items())
+        parents = "\n".join(ref.rsplit("@", 1)[0] + "@" + ref.rsplit("@", 1)[1][:8] for ref in refs) or "-"
+        created = str(r["created_at"] or "")[:16].replace("T", " ")
         view.add_row(r["table"], r["snapshot_id"], created, f"{r['rows']:,}", "[green]*[/green]" if r["latest"] else "", parents)
     out_console.print(view)
 
