@@ -1,9 +1,220 @@
-"""`rankops` commands of the pipeline stage."""
+"""`rankops pipeline`: compile, run locally, upload and submit the KFP pipelines."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.console import Console
+
+from pipelines.cli.context import fail, settings_of
+
+pipeline_app = typer.Typer(help="Kubeflow pipelines: compile, run locally, upload, submit.", no_args_is_help=True)
+out = Console()
+
+SummaryOpt = Annotated[Path | None, typer.Option("--summary", help="Write a JSON summary here.")]
+ParamOpt = Annotated[
+    list[str] | None, typer.Option("--param", "-p", help="Pipeline parameter NAME=VALUE (repeatable).")
+]
+
+
+def parse_params(items: list[str] | None) -> dict[str, Any]:
+    """NAME=VALUE pairs; values parsed as YAML scalars (so 5 is an int, true a bool)."""
+    import yaml
+
+    params: dict[str, Any] = {}
+    for item in items or []:
+        name, sep, raw = item.partition("=")
+        if not sep or not name.strip():
+            raise fail(f"--param {item!r}: expected NAME=VALUE")
+        try:
+            params[name.strip()] = yaml.safe_load(raw) if raw.strip() else raw
+        except yaml.YAMLError:
+            params[name.strip()] = raw
+    return params
+
+
+def _kfp_client(host: str, namespace: str | None):
+    import warnings
+
+    import kfp
+
+    with warnings.catch_warnings():  # "only works with KFP v2.0.0-beta.2 and later": we target 2.x
+        warnings.simplefilter("ignore", FutureWarning)
+        return kfp.Client(host=host, namespace=namespace)
+
+
+@pipeline_app.command("list")
+def list_pipelines() -> None:
+    """The pipelines available in this checkout and their compiled spec."""
+    from pipelines.registry import PIPELINES, compiled_path, pipeline_names
+
+    available = set(pipeline_names())
+    for name in PIPELINES:
+        spec = compiled_path(name)
+        state = "available" if name in available else "not yet (stage missing)"
+        out.print(f"{name:<16} {state:<24} {spec if spec.exists() else '-'}")
+
+
+@pipeline_app.command("compile")
+def compile_cmd(
+    names: Annotated[list[str] | None, typer.Argument(help="Pipelines to compile (default: all).")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Directory (default pipelines/compiled).")] = None,
+    check: Annotated[bool, typer.Option("--check", help="Only check that committed specs are fresh.")] = False,
+    summary: SummaryOpt = None,
+) -> None:
+    """Compile pipelines to deterministic YAML specs (committed; CI fails when stale)."""
+    from components.common.summary import write_summary
+    from pipelines.compile import REGENERATE, compile_all, stale_specs
+    from pipelines.registry import COMPILED_DIR, UnknownPipeline
+
+    try:
+        if check:
+            stale = stale_specs(names or None, out_dir or COMPILED_DIR)
+            for name, diff in stale.items():
+                out.print(f"[red]{name}: stale[/red]\n{diff}", markup=True, highlight=False)
+            write_summary(summary, {"stale": sorted(stale)})
+            if stale:
+                raise fail(f"{len(stale)} compiled spec(s) stale; regenerate with: {REGENERATE}")
+            out.print("[green]compiled specs are up to date[/green]")
+            return
+        paths = compile_all(out_dir or COMPILED_DIR, names or None)
+    except (UnknownPipeline, RuntimeError) as exc:
+        raise fail(str(exc)) from None
+    for path in paths:
+        out.print(f"[green]compiled[/green] {path}")
+    write_summary(summary, {"compiled": [str(p) for p in paths]})
+
+
+@pipeline_app.command("run")
+def run_cmd(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Pipeline name (see `rankops pipeline list`).")],
+    local: Annotated[bool, typer.Option("--local", help="Run on this machine through kfp.local.")] = False,
+    params: ParamOpt = None,
+    cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse outputs of identical steps.")] = False,
+    summary: SummaryOpt = None,
+) -> None:
+    """Run a pipeline locally (`--local`); for the cluster use `rankops pipeline submit`."""
+    from components.common.summary import write_summary
+    from pipelines.local import run_local
+    from pipelines.registry import UnknownPipeline
+
+    if not local:
+        raise fail("only --local runs start here; for the cluster use `rankops pipeline submit NAME --host URL`")
+    settings = settings_of(ctx)
+    try:
+        result = run_local(name, settings, parse_params(params), cache=cache)
+    except UnknownPipeline as exc:
+        raise fail(str(exc)) from None
+    except RuntimeError as exc:
+        raise fail(f"pipeline {name} failed: {exc}") from None
+    write_summary(summary, result)
+    out.print(f"[green]pipeline {name} finished[/green] in {result['seconds']:.1f} s (env {settings.env})")
+    out.print(f"  step outputs: {result['pipeline_root']}")
+    for key, value in result["outputs"].items():
+        out.print(f"  {key}: {json.dumps(value, default=str)}")
+    out.print(f"  reports: {settings.reports_dir}")
+    if settings.tracking_uri.startswith("sqlite"):
+        out.print(f"  MLflow UI: mlflow ui --backend-store-uri {settings.tracking_uri}")
+
+
+def _submit_common(ctx: typer.Context, host: str | None, namespace: str | None):
+    settings = settings_of(ctx)
+    host = host or settings.kfp.host
+    if not host:
+        raise fail("no KFP host: pass --host URL or set kfp.host in the profile")
+    return settings, host, namespace or settings.kfp.namespace
+
+
+@pipeline_app.command("submit")
+def submit_cmd(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Pipeline name (see `rankops pipeline list`).")],
+    host: Annotated[str | None, typer.Option("--host", help="KFP API URL (default: the profile's kfp.host).")] = None,
+    experiment: Annotated[str, typer.Option("--experiment", help="KFP experiment.")] = "rankops",
+    schedule: Annotated[
+        str | None, typer.Option("--schedule", help="Cron (5 or 6 fields, UTC): create a recurring run.")
+    ] = None,
+    params: ParamOpt = None,
+    image_tag: Annotated[
+        str | None, typer.Option("--image-tag", help="Run on images built from this tag (e.g. the git sha).")
+    ] = None,
+    namespace: Annotated[str | None, typer.Option("--namespace", help="KFP namespace (default: profile's).")] = None,
+    service_account: Annotated[str, typer.Option("--service-account", help="Pod service account.")] =
+        "rankops-pipeline-runner",
+    summary: SummaryOpt = None,
+) -> None:
+    """Upload the compiled spec as a version named by git sha, then start a run or a recurring run."""
+    from components.common.gitinfo import git_info
+    from components.common.summary import write_summary
+    from pipelines.registry import PIPELINES, compiled_path
+    from pipelines.submit import submit, version_name
+
+    settings, host, namespace = _submit_common(ctx, host, namespace)
+    run_params = {"env": settings.env, **parse_params(params)}
+    spec = compiled_path(name)
+    if name not in PIPELINES or not spec.exists():
+        raise fail(f"no compiled spec for {name!r} at {spec}; run `rankops pipeline compile`")
+    git = git_info()
+    sha = None if git.sha == "unknown" else git.sha
+    try:
+        result = submit(_kfp_client(host, namespace), name, spec, version=version_name(name, sha, git.dirty),
+                        namespace=namespace, experiment=experiment, params=run_params, schedule=schedule,
+                        image_tag=image_tag, service_account=service_account)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    except Exception as exc:  # the KFP API answered with an error: one line, no traceback
+        raise fail(f"KFP at {host}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+    write_summary(summary, {**result.to_dict(), "host": host})
+    what = f"recurring run {result.recurring_run_id} ({result.schedule})" if schedule else f"run {result.run_id}"
+    out.print(f"[green]submitted[/green] {name} version {result.version_name} -> {what} in experiment {experiment}")
+
+
+@pipeline_app.command("upload")
+def upload_cmd(
+    ctx: typer.Context,
+    names: Annotated[list[str] | None, typer.Argument(help="Pipelines to upload.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Upload every compiled pipeline.")] = False,
+    host: Annotated[str | None, typer.Option("--host", help="KFP API URL (default: the profile's kfp.host).")] = None,
+    image_tag: Annotated[str | None, typer.Option("--image-tag", help="Point the specs at this image tag.")] = None,
+    namespace: Annotated[str | None, typer.Option("--namespace", help="KFP namespace (default: profile's).")] = None,
+    summary: SummaryOpt = None,
+) -> None:
+    """Register compiled pipelines with KFP as versions named by git sha (no run)."""
+    import tempfile
+
+    from components.common.gitinfo import git_info
+    from components.common.summary import write_summary
+    from pipelines.registry import PIPELINES, compiled_path
+    from pipelines.submit import prepared_package, upload_version, version_name
+
+    _, host, namespace = _submit_common(ctx, host, namespace)
+    chosen = [n for n in PIPELINES if compiled_path(n).exists()] if all_ else list(names or [])
+    if not chosen:
+        raise fail("nothing to upload: name pipelines or pass --all")
+    git = git_info()
+    sha = None if git.sha == "unknown" else git.sha
+    client = _kfp_client(host, namespace)
+    uploaded = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in chosen:
+            spec = compiled_path(name)
+            if not spec.exists():
+                raise fail(f"no compiled spec for {name!r} at {spec}; run `rankops pipeline compile`")
+            version = version_name(name, sha, git.dirty)
+            try:
+                pid, vid = upload_version(client, name, prepared_package(spec, image_tag, Path(tmp)), version,
+                                          description=f"rankops {name} pipeline")
+            except Exception as exc:  # the KFP API answered with an error
+                raise fail(f"KFP at {host}: uploading {name}: {type(exc).__name__}: {exc}") from None
+            uploaded.append({"pipeline": name, "pipeline_id": pid, "version_id": vid, "version_name": version})
+            out.print(f"[green]uploaded[/green] {name} version {version}")
+    write_summary(summary, {"host": host, "uploaded": uploaded})
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the root app."""
+    app.add_typer(pipeline_app, name="pipeline")

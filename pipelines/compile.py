@@ -1,0 +1,103 @@
+"""Deterministic compilation of every pipeline to `pipelines/compiled/<name>.yaml`.
+
+The committed specs reference the release image tag (`components/common/image.py`), so the
+same source always compiles to the same bytes; a submission can re-point them at an image
+built from a given git sha with `retag_spec` (the spec is otherwise unchanged).
+
+    python -m pipelines.compile            # or: rankops pipeline compile
+    python -m pipelines.compile --check    # exit 1 when a committed spec is stale
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+from pipelines.registry import COMPILED_DIR, compiled_path, load_pipeline, pipeline_names
+
+REGENERATE = "rankops pipeline compile   (or: make compile)"
+IMAGE_RE = re.compile(r"(ghcr\.io/rankops/rankops(?:-gpu)?):[A-Za-z0-9_.-]+")
+# Lines that legitimately differ between kfp patch releases (never part of a staleness verdict).
+VOLATILE_RE = re.compile(r"^\s*sdkVersion: .*$|kfp==[0-9.]+", re.M)
+
+
+class StaleSpecError(RuntimeError):
+    """A committed spec differs from what its source compiles to."""
+
+
+def _check_image_env() -> None:
+    for var in ("RANKOPS_IMAGE", "RANKOPS_GPU_IMAGE"):
+        if os.environ.get(var):
+            raise RuntimeError(
+                f"{var} is set: committed specs must reference the release tag; unset it and use "
+                "`rankops pipeline submit --image-tag TAG` to point a submission at another build")
+
+
+def compile_pipeline(name: str, out_dir: Path = COMPILED_DIR) -> Path:
+    """Compile pipeline `name` to `<out_dir>/<name>.yaml` and return the path."""
+    from kfp import compiler
+
+    _check_image_env()
+    out = compiled_path(name, out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    compiler.Compiler().compile(pipeline_func=load_pipeline(name), package_path=str(out))
+    return out
+
+
+def compile_all(out_dir: Path = COMPILED_DIR, names: list[str] | None = None) -> list[Path]:
+    """Compile the given pipelines (default: every available one)."""
+    return [compile_pipeline(name, out_dir) for name in (names or pipeline_names())]
+
+
+def normalise(text: str) -> str:
+    """The spec without the lines that change with the kfp patch version."""
+    return VOLATILE_RE.sub("", text)
+
+
+def stale_specs(names: list[str] | None = None, directory: Path = COMPILED_DIR) -> dict[str, str]:
+    """name -> unified diff for every committed spec that differs from a fresh compile."""
+    stale: dict[str, str] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names or pipeline_names():
+            fresh = compile_pipeline(name, Path(tmp)).read_text()
+            committed_file = compiled_path(name, directory)
+            committed = committed_file.read_text() if committed_file.exists() else ""
+            if normalise(fresh) != normalise(committed):
+                diff = difflib.unified_diff(committed.splitlines(), fresh.splitlines(),
+                                            f"{committed_file} (committed)", f"{name} (fresh compile)", lineterm="")
+                stale[name] = "\n".join(list(diff)[:80])
+    return stale
+
+
+def retag_spec(text: str, tag: str) -> str:
+    """The spec with every rankops image (CPU and GPU) pointed at `tag`, e.g. a git sha."""
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", tag):
+        raise ValueError(f"invalid image tag {tag!r}")
+    return IMAGE_RE.sub(lambda m: f"{m.group(1)}:{tag}", text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="*", help="pipelines to compile (default: all)")
+    parser.add_argument("--check", action="store_true", help="fail when a committed spec is stale")
+    args = parser.parse_args(argv)
+    if args.check:
+        stale = stale_specs(args.names or None)
+        for name, diff in stale.items():
+            print(f"{name}: stale\n{diff}", file=sys.stderr)
+        if stale:
+            print(f"regenerate with: {REGENERATE}", file=sys.stderr)
+            return 1
+        return 0
+    for path in compile_all(names=args.names or None):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,80 @@
+"""Where and how a pipeline task runs in the cluster: secrets, lakehouse volume, GPU, retries, caching.
+
+Pipelines call these on each task so placement is declared once, the same way everywhere.
+Everything here lands in the compiled spec's Kubernetes platform config (kfp-kubernetes) or in
+the task's retry/caching policy; the local runner ignores the platform config, so the same
+pipeline runs unchanged under `kfp.local`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from kfp import dsl, kubernetes
+
+# The lakehouse PVC of manifests/base/storage.yaml, mounted where the cluster profiles point.
+LAKEHOUSE_PVC = "rankops-lakehouse"
+LAKEHOUSE_MOUNT = "/mnt/lakehouse"
+
+# Kubernetes Secrets (by name) and the keys each one exposes as environment variables.
+# Values never live in git: docs/deployment.md shows how to create them.
+SECRETS: dict[str, tuple[str, dict[str, str]]] = {
+    "mlflow": ("rankops-mlflow-client", {"MLFLOW_TRACKING_USERNAME": "MLFLOW_TRACKING_USERNAME",
+                                         "MLFLOW_TRACKING_PASSWORD": "MLFLOW_TRACKING_PASSWORD"}),
+    "postgres": ("rankops-postgres", {"POSTGRES_USER": "POSTGRES_USER", "POSTGRES_PASSWORD": "POSTGRES_PASSWORD"}),
+    "redis": ("rankops-redis", {"REDIS_PASSWORD": "REDIS_PASSWORD"}),
+    "git": ("rankops-git", {"GIT_TOKEN": "GIT_TOKEN"}),
+}
+# MLflow may run without auth (in-namespace only); the other secrets must exist.
+OPTIONAL_SECRETS = {"mlflow"}
+
+# GPU nodes: labelled by the NVIDIA GPU operator, tainted so only GPU work lands there.
+GPU_NODE_LABEL = ("nvidia.com/gpu.present", "true")
+GPU_TAINT_KEY = "nvidia.com/gpu"
+GPU_RESOURCE = "nvidia.com/gpu"
+
+# Pod label the NetworkPolicies (manifests/base/network-policies.yaml) use to let steps reach services.
+ROLE_LABEL = ("rankops.io/role", "pipeline")
+
+
+def on_cluster(
+    task: dsl.PipelineTask,
+    *,
+    needs: Iterable[str] = (),
+    cpu: str = "1",
+    memory: str = "4Gi",
+    retries: int = 0,
+    cache: bool = True,
+    name: str | None = None,
+) -> dsl.PipelineTask:
+    """Declare how `task` runs in the cluster: secrets it `needs`, lakehouse, resources, retries, caching.
+
+    Retries back off exponentially (30 s, then x2) so a preempted node or a flaky service
+    gets time to come back; only idempotent steps should have retries > 0.
+    """
+    unknown = sorted(set(needs) - set(SECRETS))
+    if unknown:
+        raise ValueError(f"unknown secrets {unknown}; known: {sorted(SECRETS)}")
+    if name:
+        task.set_display_name(name)
+    task.set_cpu_request(cpu).set_memory_request(memory)
+    task.set_cpu_limit(cpu).set_memory_limit(memory)
+    task.set_caching_options(cache)
+    if retries:
+        task.set_retry(num_retries=retries, backoff_duration="30s", backoff_factor=2.0,
+                       backoff_max_duration="600s")
+    kubernetes.add_pod_label(task, *ROLE_LABEL)
+    kubernetes.mount_pvc(task, pvc_name=LAKEHOUSE_PVC, mount_path=LAKEHOUSE_MOUNT)
+    for key in sorted(set(needs)):
+        secret, keys = SECRETS[key]
+        kubernetes.use_secret_as_env(task, secret_name=secret, secret_key_to_env=keys,
+                                     optional=key in OPTIONAL_SECRETS)
+    return task
+
+
+def on_gpu(task: dsl.PipelineTask, *, gpus: int = 1) -> dsl.PipelineTask:
+    """Place `task` on a GPU node: node selector, toleration of the GPU taint, accelerator limit."""
+    task.set_accelerator_type(GPU_RESOURCE).set_accelerator_limit(gpus)
+    kubernetes.add_node_selector(task, *GPU_NODE_LABEL)
+    kubernetes.add_toleration(task, key=GPU_TAINT_KEY, operator="Exists", effect="NoSchedule")
+    return task

@@ -1,0 +1,55 @@
+"""The pipelines rankops ships: name -> pipeline function, and where their compiled specs live."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+COMPILED_DIR = Path(__file__).with_name("compiled")
+
+# name -> "module:function"; imported lazily so `rankops --help` stays fast.
+PIPELINES: dict[str, str] = {
+    "etl": "pipelines.etl:etl_pipeline",
+    "training": "pipelines.training:training_pipeline",
+    "batch_inference": "pipelines.batch_inference:batch_inference_pipeline",
+    "monitoring": "pipelines.monitoring:monitoring_pipeline",
+    "end_to_end": "pipelines.end_to_end:end_to_end_pipeline",
+}
+
+
+class UnknownPipeline(KeyError):
+    """A pipeline name that is not in PIPELINES (or whose module is not there yet)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def pipeline_names() -> list[str]:
+    """Names of the pipelines whose modules exist in this checkout, in PIPELINES order."""
+    names = []
+    for name, target in PIPELINES.items():
+        module = target.split(":")[0]
+        if importlib.util.find_spec(module) is not None:
+            names.append(name)
+    return names
+
+
+def load_pipeline(name: str) -> Any:
+    """The @dsl.pipeline function registered as `name`."""
+    if name not in PIPELINES:
+        raise UnknownPipeline(f"unknown pipeline {name!r}; choose one of {', '.join(PIPELINES)}")
+    module_name, attr = PIPELINES[name].split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            raise UnknownPipeline(f"pipeline {name!r} is not available yet ({module_name} is missing)") from None
+        raise
+    return getattr(module, attr)
+
+
+def compiled_path(name: str, directory: Path | None = None) -> Path:
+    """Where the spec of `name` lives (default: the committed pipelines/compiled/)."""
+    return Path(directory or COMPILED_DIR) / f"{name}.yaml"
