@@ -33,21 +33,34 @@ def read_input(settings: Settings, spark: SparkSession, ref: str) -> tuple[DataF
 
 def attach_features(settings: Settings, spark: SparkSession, df: DataFrame, needed: list[str],
                     service: str) -> DataFrame:
-    """Point-in-time features from the Feast offline store for rows that do not carry them yet."""
+    """Point-in-time features from the Feast offline store for rows that do not carry them yet.
+
+    Same retrieval and default filling as the training set, so batch inputs see exactly what
+    training saw for the same (query, video, timestamp).
+    """
     missing = [c for c in needed if c not in df.columns]
     if not missing:
         return df
-    keys = {"query_id", "video_id", "event_timestamp"}
-    if not keys <= set(df.columns):
-        raise ScoringInputError(f"input lacks feature columns {missing} and the keys {sorted(keys)} "
-                                "needed to fetch them from the offline store")
-    try:
-        from components.features.historical import get_historical_features
-    except ImportError as exc:
-        raise ScoringInputError(f"input lacks {missing} and the offline-store retrieval is unavailable: {exc}") from None
+    keys = ["query_id", "video_id", "event_timestamp", "query_text"]
+    lacking = [k for k in keys if k not in df.columns]
+    if lacking:
+        raise ScoringInputError(f"input lacks feature columns {missing} and the columns {lacking} "
+                                "needed to fetch them from the Feast offline store")
+    from components.features.definitions import feature_spec
+    from components.features.registry import ensure_registry
+    from components.features.store_config import open_store
+    from components.features.training_set import fill_defaults, retrieve_point_in_time
+
+    store = open_store(settings)
+    ensure_registry(settings, store)
     entity = df.toPandas()
-    feats = get_historical_features(settings, entity, service=service)
-    return spark.createDataFrame(feats)
+    extra_cols = [c for c in entity.columns if c not in keys and c not in needed]
+    raw = retrieve_point_in_time(store, entity, service)
+    filled, _ = fill_defaults(raw, feature_spec(store, service))
+    for col in extra_cols:  # labels, splits and other passthrough columns survive the join
+        if col not in filled.columns:
+            filled[col] = raw[col].to_numpy()
+    return spark.createDataFrame(filled)
 
 
 def run_batch_scoring(settings: Settings, *, model_uri: str, input_ref: str, out_table: str | None = None,

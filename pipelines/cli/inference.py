@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         model: Annotated[str | None, typer.Option("--model", help="models:/NAME@ALIAS, models:/NAME/V or runs:/...; "
                                                   "default models:/<registry.model_name>@champion.")] = None,
-        input_ref: Annotated[str | None, typer.Option("--input", help="Snapshot ref (table[@id]) or Parquet dir; "
+        input_ref: Annotated[str | None, typer.Option("--input", help="Snapshot ref (table or table@ID) or Parquet dir; "
                                                       "default the latest training set.")] = None,
         out: Annotated[str | None, typer.Option("--out", help="Lakehouse table of the scored snapshot.")] = None,
         batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,

@@ -1,0 +1,142 @@
+"""Breach events and the retraining trigger, fired exactly once per breach.
+
+A breach is written as `<reports>/monitoring/events/<breach_id>.json`; the breach id hashes
+the reference, the current window and the breached checks, so re-running the monitor on the
+same data finds the same event instead of creating a second one. Acting on an event first
+creates `<breach_id>.claim` with O_EXCL: only the process that wins it starts a training run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from components.common.config import Settings
+
+Trigger = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def events_dir(settings: Settings) -> Path:
+    return Path(settings.reports_dir) / "monitoring" / "events"
+
+
+def breach_id_of(reference: str, current: str, breaches: list[str]) -> str:
+    """Deterministic id of one breach: same data and same failed checks -> same id."""
+    payload = json.dumps({"reference": reference, "current": current, "breaches": sorted(breaches)}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _write_atomic(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def record_breach(settings: Settings, *, reference: str, current: str, breaches: list[dict[str, Any]],
+                  report: str | None = None) -> tuple[Path, bool]:
+    """Write the alert record once; returns (path, created) — created is False for a known breach."""
+    names = [b["check"] for b in breaches]
+    bid = breach_id_of(reference, current, names)
+    folder = events_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{bid}.json"
+    if path.exists():
+        return path, False
+    _write_atomic(path, {"breach_id": bid, "created_at": datetime.now(UTC).isoformat(), "status": "pending",
+                         "reference": reference, "current": current, "breaches": breaches, "report": report,
+                         "env": settings.env, "trigger": None})
+    return path, True
+
+
+def list_events(settings: Settings, status: str | None = None) -> list[dict[str, Any]]:
+    folder = events_dir(settings)
+    if not folder.exists():
+        return []
+    events = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))]
+    return [e for e in events if status is None or e.get("status") == status]
+
+
+def act_on_event(settings: Settings, breach_id: str, trigger: Trigger) -> dict[str, Any]:
+    """Start retraining for one breach unless it already was; a failed trigger can be retried."""
+    folder = events_dir(settings)
+    path = folder / f"{breach_id}.json"
+    if not path.exists():
+        raise FileNotFoundError(f"no monitoring event {breach_id} under {folder}")
+    claim = folder / f"{breach_id}.claim"
+    try:
+        fd = os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return {"breach_id": breach_id, "fired": False, "reason": "already triggered"}
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    event = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        result = trigger(event)
+    except Exception as exc:
+        claim.unlink(missing_ok=True)  # let a later `act` retry
+        event.update(status="trigger_failed", trigger={"error": str(exc)})
+        _write_atomic(path, event)
+        raise
+    event.update(status="triggered", trigger={**result, "at": datetime.now(UTC).isoformat()})
+    _write_atomic(path, event)
+    return {"breach_id": breach_id, "fired": True, **result}
+
+
+def act_on_pending(settings: Settings, trigger: Trigger) -> list[dict[str, Any]]:
+    """Act on every pending (or previously failed) event, oldest first."""
+    return [act_on_event(settings, e["breach_id"], trigger)
+            for e in list_events(settings) if e.get("status") in ("pending", "trigger_failed")]
+
+
+def kfp_trigger(settings: Settings, client_factory: Callable[..., Any] | None = None,
+                package: str | None = None) -> Trigger:
+    """A trigger that submits the training pipeline to the KFP API (run name carries the breach id)."""
+
+    def fire(event: dict[str, Any]) -> dict[str, Any]:
+        from pipelines import __file__ as pipelines_init
+
+        factory = client_factory
+        if factory is None:
+            import kfp
+
+            factory = kfp.Client
+        client = factory(host=settings.kfp.host, namespace=settings.kfp.namespace)
+        spec = package or str(Path(pipelines_init).parent / "compiled" / f"{settings.monitoring.retrain_pipeline}.yaml")
+        if not Path(spec).exists():
+            raise FileNotFoundError(f"compiled pipeline {spec} not found (run `make compile`)")
+        run = client.create_run_from_pipeline_package(
+            pipeline_file=spec, arguments={"env": settings.env},
+            run_name=f"retrain-{event['breach_id']}", experiment_name=f"rankops-{settings.env}-retrain",
+            namespace=settings.kfp.namespace, enable_caching=False)
+        return {"mode": "kfp", "run_id": getattr(run, "run_id", None), "pipeline": spec}
+
+    return fire
+
+
+def local_trigger(settings: Settings, train: Callable[..., Any] | None = None) -> Trigger:
+    """A trigger that runs training in this process (the local profile has no KFP)."""
+
+    def fire(event: dict[str, Any]) -> dict[str, Any]:
+        fn = train
+        if fn is None:
+            from components.training.api import train as fn
+        result = fn(settings, tags={"trigger": "monitoring", "breach_id": event["breach_id"]})
+        return {"mode": "local", "run_id": getattr(result, "run_id", None),
+                "model_uri": getattr(result, "model_uri", None)}
+
+    return fire
+
+
+def default_trigger(settings: Settings) -> Trigger:
+    mode = settings.monitoring.trigger_mode
+    if mode == "auto":
+        mode = "kfp" if settings.kfp.host else "local"
+    if mode == "none":
+        return lambda event: {"mode": "none"}
+    return kfp_trigger(settings) if mode == "kfp" else local_trigger(settings)

@@ -1,0 +1,140 @@
+"""Feature and score drift between a reference and a current frame.
+
+Numeric columns: PSI on the reference's quantile bins plus the two-sample KS test (scipy).
+Text columns become categorical statistics (length bucket, token count) compared with a
+chi-square test, because raw text has no distribution a PSI could see.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+LENGTH_BINS = [-1, 0, 10, 20, 40, 80, 160, 10**9]
+LENGTH_LABELS = ["0", "1-10", "11-20", "21-40", "41-80", "81-160", "161+"]
+EPS = 1e-4
+
+
+@dataclass(frozen=True)
+class DriftResult:
+    """One column's drift statistics; `drifted` applies the profile's thresholds."""
+
+    column: str
+    kind: str  # numeric | categorical
+    psi: float | None
+    ks_pvalue: float | None
+    chi2_pvalue: float | None
+    drifted: bool
+    reference_mean: float | None = None
+    current_mean: float | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def psi(reference, current, bins: int = 10) -> float:
+    """Population stability index on the reference's quantile bins (empty bins floored at EPS)."""
+    import numpy as np
+
+    ref = np.asarray(reference, dtype="float64")
+    cur = np.asarray(current, dtype="float64")
+    ref, cur = ref[~np.isnan(ref)], cur[~np.isnan(cur)]
+    if len(ref) == 0 or len(cur) == 0:
+        return 0.0
+    edges = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1)))
+    if len(edges) < 2:  # a constant reference: compare the share equal to it
+        same_ref, same_cur = 1.0, float(np.mean(cur == ref[0]))
+        p = np.array([same_ref, 1 - same_ref]) + EPS
+        q = np.array([same_cur, 1 - same_cur]) + EPS
+        return float(np.sum((q - p) * np.log(q / p)))
+    edges[0], edges[-1] = -np.inf, np.inf
+    p = np.histogram(ref, edges)[0] / len(ref)
+    q = np.histogram(cur, edges)[0] / len(cur)
+    p, q = np.maximum(p, EPS), np.maximum(q, EPS)
+    return float(np.sum((q - p) * np.log(q / p)))
+
+
+def ks_pvalue(reference, current) -> float:
+    import numpy as np
+    from scipy.stats import ks_2samp
+
+    ref = np.asarray(reference, dtype="float64")
+    cur = np.asarray(current, dtype="float64")
+    ref, cur = ref[~np.isnan(ref)], cur[~np.isnan(cur)]
+    if len(ref) == 0 or len(cur) == 0:
+        return 1.0
+    return float(ks_2samp(ref, cur).pvalue)
+
+
+def chi2_pvalue(reference: pd.Series, current: pd.Series) -> float:
+    """Chi-square test of category shares (categories from both sides)."""
+    import numpy as np
+    from scipy.stats import chi2_contingency
+
+    cats = sorted(set(reference.astype(str)) | set(current.astype(str)))
+    if len(cats) < 2:
+        return 1.0
+    table = np.array([[int((s.astype(str) == c).sum()) for c in cats] for s in (reference, current)])
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] < 2:
+        return 1.0
+    return float(chi2_contingency(table).pvalue)
+
+
+def text_statistics(df: pd.DataFrame, text_columns: list[str]) -> pd.DataFrame:
+    """Categorical statistics of each text column: `<col>_len` bucket and `<col>_tokens` (1..5+)."""
+    import pandas as pd
+
+    out = pd.DataFrame(index=df.index)
+    for col in text_columns:
+        if col not in df.columns:
+            continue
+        text = df[col].fillna("").astype(str)
+        out[f"{col}_len"] = pd.cut(text.str.len(), LENGTH_BINS, labels=LENGTH_LABELS).astype(str)
+        tokens = text.str.split().str.len().clip(upper=5)
+        out[f"{col}_tokens"] = tokens.astype(int).astype(str).replace("5", "5+")
+    return out
+
+
+def numeric_drift(column: str, reference, current, *, psi_threshold: float, ks_threshold: float) -> DriftResult:
+    """Drifted when PSI is over its threshold AND KS rejects sameness (KS alone flags tiny shifts on big data)."""
+    import numpy as np
+
+    value, p = psi(reference, current), ks_pvalue(reference, current)
+    return DriftResult(column, "numeric", round(value, 6), p, None, bool(value > psi_threshold and p < ks_threshold),
+                       float(np.nanmean(reference)) if len(reference) else None,
+                       float(np.nanmean(current)) if len(current) else None)
+
+
+def entity_values(df: pd.DataFrame, column: str) -> pd.Series:
+    """A column's values once per entity it belongs to (query, video or pair).
+
+    A query feature repeats on each of the query's candidate rows; testing the repeated rows
+    would count one query ten times and make the tests see drift in noise.
+    """
+    for key in ("query_id", "video_id"):
+        if key in df.columns and len(df):
+            per = df[[key, column]].drop_duplicates()
+            if per[key].is_unique:
+                return per[column]
+    return df[column]
+
+
+def feature_drift(reference: pd.DataFrame, current: pd.DataFrame, *, numeric: list[str], text: list[str],
+                  psi_threshold: float, ks_threshold: float, chi2_threshold: float) -> list[DriftResult]:
+    """Drift of every numeric feature and of the text statistics (per entity), in column order."""
+    results = [numeric_drift(c, entity_values(reference, c).to_numpy(dtype="float64"),
+                             entity_values(current, c).to_numpy(dtype="float64"),
+                             psi_threshold=psi_threshold, ks_threshold=ks_threshold)
+               for c in numeric if c in reference.columns and c in current.columns]
+    keys = [k for k in ("query_id", "video_id") if k in reference.columns and k in current.columns]
+    ref_stats = text_statistics(reference, text).join(reference[keys])
+    cur_stats = text_statistics(current, text).join(current[keys])
+    for col in ref_stats.columns:
+        if col in cur_stats.columns and col not in keys:
+            p = chi2_pvalue(entity_values(ref_stats, col), entity_values(cur_stats, col))
+            results.append(DriftResult(col, "categorical", None, None, p, bool(p < chi2_threshold)))
+    return results

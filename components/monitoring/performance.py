@@ -1,0 +1,37 @@
+"""Live performance of the served model: NDCG@k on fresh judgements and CTR@k from clicks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def ndcg_at_k(df: pd.DataFrame, k: int, *, score: str = "score", label: str = "label",
+              query: str = "query_id") -> tuple[float | None, int]:
+    """(mean NDCG@k over queries with >= 2 candidates and a relevant one, number of such queries)."""
+    import numpy as np
+    from sklearn.metrics import ndcg_score
+
+    values = []
+    for _, group in df[[query, score, label]].dropna().groupby(query, sort=True):
+        labels = group[label].to_numpy(dtype="float64")
+        if len(group) < 2 or labels.max() <= 0:
+            continue
+        values.append(ndcg_score(labels[None, :], group[score].to_numpy(dtype="float64")[None, :], k=k))
+    return (float(np.mean(values)) if values else None), len(values)
+
+
+def ctr_at_k(df: pd.DataFrame, k: int, *, score: str = "score", query: str = "query_id") -> float | None:
+    """Clicks / impressions over each query's top-k by model score (mean qv_ctr if counts are absent)."""
+    top = (df.sort_values([query, score], ascending=[True, False], kind="stable")
+             .groupby(query, sort=False).head(k))
+    if top.empty:
+        return None
+    if {"qv_clicks", "qv_impressions"} <= set(top.columns):
+        impressions = float(top["qv_impressions"].sum())
+        return float(top["qv_clicks"].sum()) / impressions if impressions > 0 else None
+    if "qv_ctr" in top.columns:
+        return float(top["qv_ctr"].mean())
+    return None

@@ -1,0 +1,189 @@
+"""Monitoring verdicts on constructed windows: drift, no drift, label flip, quality, exactly-once trigger."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from components.common.snapshots import SnapshotStore
+from components.inference import sample
+from components.monitoring.alerts import act_on_event, act_on_pending, kfp_trigger, list_events
+from components.monitoring.drift import psi
+from components.monitoring.performance import ctr_at_k, ndcg_at_k
+from components.monitoring.run import MonitorInputError, run_monitor
+
+EXTRA = {"features": sample.FEATURES, "text_columns": ["query_text", "title", "description"]}
+
+
+def scored(seed: int, n_queries: int = 150) -> pd.DataFrame:
+    """A scored window: a decent model (score follows the label) over fresh pairs."""
+    df = sample.make_tables(n_queries=n_queries, n_videos=300, seed=seed)["training_set"]
+    rng = np.random.default_rng(seed)
+    df["score"] = df["label"] + rng.normal(0, 0.3, len(df))
+    df["qv_impressions"] = 10
+    df["qv_clicks"] = (df["label"] * 2).astype(int)
+    return df
+
+
+def publish(settings, table: str, df: pd.DataFrame) -> str:
+    return SnapshotStore(settings.lakehouse).write(table, df, extra=EXTRA, publish=True).ref
+
+
+def test_psi_and_metric_helpers_exact():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=5000)
+    assert psi(a, a) == 0.0
+    assert psi(a, a + 1.0) > 0.5
+    df = pd.DataFrame({"query_id": ["a"] * 3 + ["b"] * 3, "score": [3, 2, 1, 1, 2, 3], "label": [3, 2, 0, 3, 2, 0],
+                       "qv_clicks": [5, 1, 0, 5, 1, 0], "qv_impressions": [10] * 6})
+    value, n = ndcg_at_k(df, 10)
+    assert n == 2 and value == pytest.approx((1.0 + (2 / np.log2(3) + 3 / np.log2(4)) / (3 + 2 / np.log2(3))) / 2)
+    assert ctr_at_k(df, 1) == pytest.approx((5 + 0) / 20)
+
+
+def test_same_distribution_is_not_a_breach(settings):
+    ref = publish(settings, "inference/scored", scored(1))
+    cur = publish(settings, "inference/scored", scored(2))
+    result = run_monitor(settings, reference=ref, current=cur, html=False)
+    assert result["breaches"] == [] and result["breach"] is False and result["event"] is None
+    assert result["drift"]["drifted"] == 0 and result["drift"]["columns"] == len(sample.FEATURES) + 6
+    assert result["performance"]["ndcg_current"] > 0.9 and result["performance"]["queries_current"] > 20
+    assert json.loads(open(result["report"]["json"]).read())["breach"] is False
+
+
+def test_shifted_batch_drifts_and_records_one_event(settings):
+    ref = publish(settings, "inference/scored", scored(1))
+    shifted = scored(2)
+    shifted["video_ctr"] = shifted["video_ctr"] + 0.4
+    shifted["duration_s"] = shifted["duration_s"] * 3
+    shifted["title"] = shifted["title"] + " extra words in every title now"
+    shifted["score"] = shifted["score"] + 2.0
+    cur = publish(settings, "inference/scored", shifted)
+    result = run_monitor(settings, reference=ref, current=cur, html=False)
+    drifted = [d["column"] for d in result["drift"]["per_column"] if d["drifted"]]
+    assert drifted == ["video_ctr", "duration_s", "title_len", "title_tokens"]
+    assert [b["check"] for b in result["breaches"]] == ["feature_drift", "score_drift"]
+    assert result["event"]["created"] is True
+    again = run_monitor(settings, reference=ref, current=cur, html=False)
+    assert again["event"] == {**result["event"], "created": False}
+    assert [e["breach_id"] for e in list_events(settings)] == [result["event"]["breach_id"]]
+
+
+def test_label_flip_is_a_performance_breach(settings):
+    ref = publish(settings, "inference/scored", scored(1))
+    flipped = scored(2)
+    flipped["label"] = 3 - flipped["label"]
+    cur = publish(settings, "inference/scored", flipped)
+    result = run_monitor(settings, reference=ref, current=cur, html=False)
+    assert [b["check"] for b in result["breaches"]] == ["ndcg_drop"]
+    perf = result["performance"]
+    assert perf["ndcg_current"] == pytest.approx(ndcg_at_k(flipped, 10)[0])
+    assert perf["ndcg_reference"] > 0.95 and perf["ndcg_current"] < perf["ndcg_reference"] - 0.1
+
+
+def test_click_collapse_is_a_ctr_breach(settings):
+    ref = publish(settings, "inference/scored", scored(1))
+    quiet = scored(2)
+    quiet["qv_clicks"] = (quiet["label"] == 3).astype(int)
+    result = run_monitor(settings, reference=ref, current=publish(settings, "inference/scored", quiet), html=False)
+    assert [b["check"] for b in result["breaches"]] == ["ctr_drop"]
+    top = quiet.sort_values(["query_id", "score"], ascending=[True, False]).groupby("query_id").head(3)
+    assert result["performance"]["ctr_current"] == pytest.approx(top["qv_clicks"].sum() / (10 * len(top)))
+
+
+def test_quality_breaches_on_nulls_and_tiny_batch(settings):
+    ref = publish(settings, "inference/scored", scored(1))
+    bad = scored(2).head(30).copy()
+    bad.loc[:9, "qv_ctr"] = None
+    cur = publish(settings, "inference/scored", bad)
+    checks = [b["check"] for b in run_monitor(settings, reference=ref, current=cur, html=False)["breaches"]]
+    assert checks[:2] == ["quality:row_count", "quality:null_share"]
+
+
+def test_window_specs_and_bad_refs(settings):
+    a = publish(settings, "inference/scored", scored(1, n_queries=10))
+    b = publish(settings, "inference/scored", scored(2, n_queries=10))
+    result = run_monitor(settings, reference=a, current="inference/scored@last:2", html=False)
+    assert result["current"] == f"{a},{b}"
+    with pytest.raises(MonitorInputError, match="inference/nope"):
+        run_monitor(settings, reference=a, current="inference/nope", html=False)
+
+
+def test_trigger_fires_exactly_once_per_breach(settings):
+    ref = publish(settings, "inference/scored", scored(1))
+    flipped = scored(2)
+    flipped["label"] = 3 - flipped["label"]
+    cur = publish(settings, "inference/scored", flipped)
+    bid = run_monitor(settings, reference=ref, current=cur, html=False)["event"]["breach_id"]
+    fired: list[str] = []
+    lock = threading.Lock()
+
+    def trigger(event):
+        with lock:
+            fired.append(event["breach_id"])
+        return {"mode": "test", "run_id": f"run-{len(fired)}"}
+
+    threads = [threading.Thread(target=lambda: act_on_pending(settings, trigger)) for _ in range(4)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert fired == [bid]
+    assert act_on_event(settings, bid, trigger) == {"breach_id": bid, "fired": False, "reason": "already triggered"}
+    run_monitor(settings, reference=ref, current=cur, html=False)  # the same breach again: no new event
+    assert act_on_pending(settings, trigger) == [] and fired == [bid]
+    event = list_events(settings)[0]
+    assert event["status"] == "triggered" and event["trigger"]["run_id"] == "run-1"
+
+
+def test_failed_trigger_can_be_retried(settings):
+    ref = publish(settings, "inference/scored", scored(1))
+    flipped = scored(2)
+    flipped["label"] = 3 - flipped["label"]
+    bid = run_monitor(settings, reference=ref, current=publish(settings, "inference/scored", flipped),
+                      html=False)["event"]["breach_id"]
+
+    def broken(event):
+        raise ConnectionError("KFP API down")
+
+    with pytest.raises(ConnectionError):
+        act_on_event(settings, bid, broken)
+    assert list_events(settings)[0]["status"] == "trigger_failed"
+    assert act_on_pending(settings, lambda e: {"run_id": "ok"})[0]["fired"] is True
+
+
+class RecordingClient:
+    """Stands in for kfp.Client (no KFP API server here): records what would be submitted."""
+
+    calls: list[dict] = []
+
+    def __init__(self, host, namespace):
+        self.host, self.namespace = host, namespace
+
+    def create_run_from_pipeline_package(self, **kwargs):
+        RecordingClient.calls.append({"host": self.host, **kwargs})
+        return type("Run", (), {"run_id": "kfp-run-1"})()
+
+
+def test_kfp_trigger_submits_training_pipeline_once(settings, tmp_path, monkeypatch):
+    monkeypatch.setenv("RANKOPS_KFP__HOST", "http://kfp.example:8888")
+    from components.common.config import load_settings
+
+    cluster = load_settings("local")
+    package = tmp_path / "training.yaml"
+    package.write_text("pipelineSpec: {}\n")
+    ref = publish(cluster, "inference/scored", scored(1))
+    flipped = scored(2)
+    flipped["label"] = 3 - flipped["label"]
+    bid = run_monitor(cluster, reference=ref, current=publish(cluster, "inference/scored", flipped),
+                      html=False)["event"]["breach_id"]
+    RecordingClient.calls = []
+    trig = kfp_trigger(cluster, client_factory=RecordingClient, package=str(package))
+    assert act_on_pending(cluster, trig)[0]["run_id"] == "kfp-run-1"
+    assert act_on_pending(cluster, trig) == []
+    assert RecordingClient.calls == [{
+        "host": "http://kfp.example:8888", "pipeline_file": str(package), "arguments": {"env": "local"},
+        "run_name": f"retrain-{bid}", "experiment_name": "rankops-local-retrain", "namespace": "rankops-dev",
+        "enable_caching": False}]
