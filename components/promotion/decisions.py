@@ -1,0 +1,209 @@
+"""approve / reject / rollback / history: the human decision, applied without half-states.
+
+Order of an approve or rollback, all under the promotion lock:
+1. re-read main and the alias; refuse if either moved since the request (optimistic check);
+2. build the main commit (pin + history line + request record): nothing visible yet;
+3. move the `champion` alias, write the version's audit tags;
+4. compare-and-set main to the new commit: the commit point;
+5. push main when a remote exists.
+A failure in 3-5 puts back the alias, the tags and main, so alias, overlay and history
+always agree. Git is the source of truth: an alias left behind by a killed process is
+repaired from the pin on the next decision.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from components.promotion.records import append_entry, decided, previous_champion, set_pin
+from components.promotion.state import (
+    MainState,
+    PromotionConflict,
+    PromotionError,
+    load_request,
+    paths_of,
+    promotion_lock,
+    read_main,
+    repo_of,
+)
+from components.registry.gitops import GitError, RefMoved, Repo
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+    from components.common.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def set_alias(client: MlflowClient, name: str, alias: str, version: str | None) -> None:
+    if version is None:
+        client.delete_registered_model_alias(name, alias)
+    else:
+        client.set_registered_model_alias(name, alias, version)
+
+
+def reconcile_alias(settings: Settings, client: MlflowClient, main: MainState) -> str | None:
+    """Champion per the registry, repaired from git when a crashed decision left it behind the pin."""
+    from components.registry.lookup import alias_version
+
+    name, alias = settings.registry.model_name, settings.registry.champion_alias
+    current = alias_version(client, name, alias)
+    last = next((e for e in reversed(main.history) if e.get("action") in ("approve", "rollback")), None)
+    if last is not None and str(last.get("to_version")) == main.pin and current != main.pin:
+        log.warning("champion alias %s disagrees with the prod pin %s on main; repairing it from git", current, main.pin)
+        set_alias(client, name, alias, main.pin)
+        return main.pin
+    return current
+
+
+def apply_decision(settings: Settings, repo: Repo, client: MlflowClient, main: MainState, *,
+                   files: dict[str, str], parents: list[str], message: str, champion_from: str | None,
+                   champion_to: str | None, tags: dict[str, str]) -> str:
+    """Steps 2-5 of the module docstring; returns the new main commit."""
+    name, alias, branch = settings.registry.model_name, settings.registry.champion_alias, settings.promotion.main_branch
+    commit = repo.build_commit(parents, files, message, base=main.tip)
+    old_tags: dict[str, str | None] = {}
+    tag_version = champion_to
+    moved_alias = moved_main = False
+    try:
+        if champion_to is not None and champion_to != champion_from:
+            set_alias(client, name, alias, champion_to)
+            moved_alias = True
+        if tag_version is not None:
+            existing = client.get_model_version(name, tag_version).tags or {}
+            for key, value in tags.items():
+                old_tags[key] = existing.get(key)
+                client.set_model_version_tag(name, tag_version, key, value)
+        repo.move_branch(branch, commit, main.tip, list(files))
+        moved_main = True
+        if repo.has_remote(settings.promotion.git_remote):
+            repo.push(settings.promotion.git_remote, f"refs/heads/{branch}:refs/heads/{branch}")
+        return commit
+    except BaseException as exc:
+        if moved_main:
+            repo.move_branch(branch, main.tip, commit, list(files))
+        for key, value in old_tags.items():
+            if value is None:
+                client.delete_model_version_tag(name, tag_version, key)
+            else:
+                client.set_model_version_tag(name, tag_version, key, value)
+        if moved_alias:
+            set_alias(client, name, alias, champion_from)
+        if isinstance(exc, RefMoved):
+            raise PromotionConflict(f"{branch} moved while deciding ({exc}); nothing was changed, retry") from None
+        if isinstance(exc, GitError):
+            raise PromotionError(f"git failed, nothing was changed: {exc}") from None
+        raise
+
+
+def approve_request(settings: Settings, request_id: str, *, by: str, note: str | None = None) -> dict[str, Any]:
+    """Merge the request's pin into main, move `champion`, append the audit entry."""
+    from components.registry.lookup import use_mlflow
+
+    client = use_mlflow(settings)
+    repo = repo_of(settings)
+    p = paths_of(settings)
+    with promotion_lock(settings, repo):
+        req_tip, req = load_request(settings, repo, request_id)
+        main = read_main(settings, repo)
+        done = decided(main.history, request_id)
+        if done:
+            raise PromotionError(f"request {request_id} was already {done['action']}d by {done.get('by')} at {done.get('at')}")
+        champion = reconcile_alias(settings, client, main)
+        if champion != req["champion_seen"] or main.pin != req["pin_seen"]:
+            raise PromotionConflict(
+                f"request {request_id} was made against champion {req['champion_seen']} / pin {req['pin_seen']}, "
+                f"but now champion is {champion} and the prod pin is {main.pin}: another promotion won; "
+                f"open a new request with `rankops promote request {req['version']}`")
+        version, at = str(req["version"]), now()
+        entry = {"action": "approve", "request_id": request_id, "model_name": req["model_name"],
+                 "from_version": champion, "to_version": version, "by": by, "at": at, "note": note,
+                 "decision": req.get("decision"), "report": p.request_file(request_id, "decision.md"),
+                 "requested_by": req.get("requested_by")}
+        files = {p.pin: set_pin(main.pin_text, version, req["model_name"]),
+                 p.history: append_entry(main.history_text, entry)}
+        for fname in ("request.json", "decision.json", "decision.md"):
+            files[p.request_file(request_id, fname)] = repo.show(req_tip, p.request_file(request_id, fname)) or ""
+        commit = apply_decision(
+            settings, repo, client, main, files=files, parents=[main.tip, req_tip],
+            message=f"approve {request_id}: {req['model_name']} v{champion} -> v{version} by {by}",
+            champion_from=champion, champion_to=version,
+            tags={"rankops.approved_by": by, "rankops.approved_at": at, "rankops.promoted_from": str(champion),
+                  "rankops.promotion_request": request_id})
+    return {**entry, "commit": commit}
+
+
+def reject_request(settings: Settings, request_id: str, *, by: str, note: str) -> dict[str, Any]:
+    """Record the rejection on main (history + request record); alias and pin stay."""
+    from components.registry.lookup import use_mlflow
+
+    if not note.strip():
+        raise PromotionError("a rejection needs a --note saying why")
+    client = use_mlflow(settings)
+    repo = repo_of(settings)
+    p = paths_of(settings)
+    with promotion_lock(settings, repo):
+        req_tip, req = load_request(settings, repo, request_id)
+        main = read_main(settings, repo)
+        done = decided(main.history, request_id)
+        if done:
+            raise PromotionError(f"request {request_id} was already {done['action']}d by {done.get('by')} at {done.get('at')}")
+        champion = reconcile_alias(settings, client, main)
+        entry = {"action": "reject", "request_id": request_id, "model_name": req["model_name"],
+                 "from_version": champion, "to_version": str(req["version"]), "by": by, "at": now(), "note": note,
+                 "decision": req.get("decision"), "report": p.request_file(request_id, "decision.md"),
+                 "requested_by": req.get("requested_by")}
+        files = {p.history: append_entry(main.history_text, entry)}
+        for fname in ("request.json", "decision.json", "decision.md"):
+            files[p.request_file(request_id, fname)] = repo.show(req_tip, p.request_file(request_id, fname)) or ""
+        commit = apply_decision(settings, repo, client, main, files=files, parents=[main.tip],
+                                message=f"reject {request_id}: {req['model_name']} v{req['version']} by {by}",
+                                champion_from=champion, champion_to=None, tags={})
+    client.set_model_version_tag(req["model_name"], str(req["version"]), "rankops.rejected_by", by)
+    return {**entry, "commit": commit}
+
+
+def rollback(settings: Settings, *, to: str | None = None, by: str | None = None, note: str | None = None) -> dict[str, Any]:
+    """Put the previous champion (or `to`) back: alias and prod pin, with an audit entry."""
+    from components.registry.lookup import resolve_version, use_mlflow
+
+    client = use_mlflow(settings)
+    repo = repo_of(settings)
+    p = paths_of(settings)
+    name = settings.registry.model_name
+    by = by or getpass.getuser()
+    with promotion_lock(settings, repo):
+        main = read_main(settings, repo)
+        champion = reconcile_alias(settings, client, main)
+        if champion is None:
+            raise PromotionError(f"{name} has no champion to roll back from")
+        target = to or previous_champion(main.history, champion)
+        if target is None:
+            raise PromotionError(f"no earlier champion than v{champion} in the history; say which with --to VERSION")
+        target = str(resolve_version(client, name, target).version)
+        if target == champion:
+            raise PromotionError(f"v{target} is already the champion")
+        at = now()
+        entry = {"action": "rollback", "request_id": None, "model_name": name, "from_version": champion,
+                 "to_version": target, "by": by, "at": at, "note": note}
+        files = {p.pin: set_pin(main.pin_text, target, name), p.history: append_entry(main.history_text, entry)}
+        commit = apply_decision(settings, repo, client, main, files=files, parents=[main.tip],
+                                message=f"rollback {name} v{champion} -> v{target} by {by}",
+                                champion_from=champion, champion_to=target,
+                                tags={"rankops.rolled_back_at": at, "rankops.rolled_back_by": by,
+                                      "rankops.promoted_from": champion})
+    return {**entry, "commit": commit}
+
+
+def history(settings: Settings) -> list[dict[str, Any]]:
+    """The audit trail on main, newest first."""
+    repo = repo_of(settings)
+    return list(reversed(read_main(settings, repo).history))

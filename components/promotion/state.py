@@ -1,0 +1,118 @@
+"""Where promotion state lives and how it is read and locked.
+
+Git (main branch of `promotion.git_repo`) is the source of truth for the prod pin and
+the audit history; the registry's `champion` alias follows it. Every decision takes one
+lock file in the repository's git dir, then re-checks state optimistically before moving
+anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from components.promotion.records import parse_history, read_pin
+from components.registry.gitops import Repo
+
+if TYPE_CHECKING:
+    from components.common.config import Settings
+
+BRANCH_PREFIX = "promote/"
+
+
+class PromotionError(RuntimeError):
+    """An expected promotion failure (the message says what and how to go on)."""
+
+
+class PromotionConflict(PromotionError):
+    """Someone else changed the champion or the pin, or holds the promotion lock."""
+
+
+@dataclass(frozen=True)
+class Paths:
+    pin: str
+    history: str
+    requests: str
+
+    def request_file(self, request_id: str, name: str) -> str:
+        return f"{self.requests}/{request_id}/{name}"
+
+
+def paths_of(settings: Settings) -> Paths:
+    cfg = settings.promotion
+    return Paths(pin=f"{cfg.prod_overlay.rstrip('/')}/model.env", history=cfg.history_file, requests=cfg.requests_dir)
+
+
+def repo_of(settings: Settings) -> Repo:
+    """The GitOps repository; a relative path is the current directory's checkout."""
+    path = os.path.abspath(os.path.expanduser(settings.promotion.git_repo))
+    repo = Repo(path)
+    if not os.path.isdir(path) or not repo.git("rev-parse", "--git-dir", check=False):
+        raise PromotionError(f"promotion.git_repo {path} is not a git repository")
+    if repo.tip(settings.promotion.main_branch) is None:
+        raise PromotionError(f"{path} has no branch {settings.promotion.main_branch!r} (promotion.main_branch)")
+    return repo
+
+
+@contextmanager
+def promotion_lock(settings: Settings, repo: Repo) -> Iterator[None]:
+    """One promotion at a time per repository; a second one fails after `lock_timeout_s`."""
+    from filelock import FileLock, Timeout
+
+    git_dir = Path(repo.git("rev-parse", "--absolute-git-dir"))
+    lock = FileLock(str(git_dir / "rankops-promotion.lock"), timeout=settings.promotion.lock_timeout_s,
+                    thread_local=False)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise PromotionConflict(
+            f"another promotion holds {lock.lock_file} (waited {settings.promotion.lock_timeout_s:.0f} s); retry later"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@dataclass
+class MainState:
+    """What main says now: its tip, the pinned version, the history."""
+
+    tip: str
+    pin_text: str | None
+    pin: str | None
+    history_text: str | None
+    history: list[dict[str, Any]]
+
+
+def read_main(settings: Settings, repo: Repo) -> MainState:
+    p = paths_of(settings)
+    tip = repo.tip(settings.promotion.main_branch)
+    pin_text = repo.show(tip, p.pin)
+    if pin_text is None:
+        raise PromotionError(f"{repo.path}: {p.pin} is missing on {settings.promotion.main_branch}")
+    history_text = repo.show(tip, p.history)
+    return MainState(tip=tip, pin_text=pin_text, pin=read_pin(pin_text), history_text=history_text,
+                     history=parse_history(history_text, f"{settings.promotion.main_branch}:{p.history}"))
+
+
+def load_request(settings: Settings, repo: Repo, request_id: str) -> tuple[str, dict[str, Any]]:
+    """(branch tip, request.json) of a promotion request."""
+    tip = repo.tip(BRANCH_PREFIX + request_id)
+    text = repo.show(tip, paths_of(settings).request_file(request_id, "request.json")) if tip else None
+    if text is None:
+        raise PromotionError(f"no promotion request {request_id!r} in {repo.path} (see `rankops promote history`)")
+    return tip, json.loads(text)
+
+
+def push_if_remote(settings: Settings, repo: Repo, branch: str) -> bool:
+    remote = settings.promotion.git_remote
+    if not repo.has_remote(remote):
+        return False
+    repo.push(remote, f"refs/heads/{branch}:refs/heads/{branch}")
+    return True

@@ -1,0 +1,160 @@
+"""Promotion through a real GitOps repo (tmp git) and a real MLflow registry (SQLite)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from components.evaluation.fixtures import log_scorer, write_training_set
+from components.promotion.decisions import approve_request, history, reject_request, rollback
+from components.promotion.records import read_pin
+from components.promotion.request import request_promotion
+from components.promotion.state import PromotionConflict, PromotionError
+from components.registry.gitops import Repo
+from components.registry.lookup import alias_version, use_mlflow
+from components.registry.register import register_model
+
+PIN = "manifests/overlays/prod/model.env"
+HISTORY = "manifests/promotions/history.jsonl"
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def gitops(tmp_path: Path, settings):
+    """A GitOps repo with main holding the prod overlay pin (MODEL_VERSION=0), checked out."""
+    repo = tmp_path / "gitops"
+    (repo / "manifests/overlays/prod").mkdir(parents=True)
+    (repo / PIN).write_text("MODEL_NAME=rankops-ranker\nMODEL_VERSION=0\n")
+    git(tmp_path, "init", "-q", "-b", "main", str(repo))
+    git(repo, "add", ".")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    settings.promotion.git_repo = str(repo)
+    settings.registry.write_back = False
+    return repo
+
+
+def pin_on_main(repo: Path) -> str | None:
+    return read_pin(git(repo, "show", f"main:{PIN}"))
+
+
+def register_scorers(settings, *weights: dict[str, float]) -> list[str]:
+    snap = write_training_set(settings)
+    return [register_model(settings, log_scorer(settings, w, snapshot=snap))["version"] for w in weights]
+
+
+def fake_decision(promote: bool = True) -> dict:
+    return {"promote": promote, "verdict": "promote" if promote else "keep", "metric": "ndcg@10",
+            "reference": "bm25", "delta": 0.1, "p_value": 0.01, "effect_size": 1.0, "queries": 10,
+            "reasons": ["constructed"], "metrics": {}}
+
+
+def test_request_approve_reject_rollback_history(settings, gitops):
+    v1, v2, v3 = register_scorers(settings, {"signal": 1.0}, {"signal": 1.0, "noise": 0.05}, {"noise": 1.0})
+    client = use_mlflow(settings)
+
+    # first request: the real compare (vs BM25, no champion yet) and staging checks
+    req1 = request_promotion(settings, v1, by="alice")
+    assert req1["decision"]["promote"] is True and req1["decision"]["reference"] == "bm25"
+    assert req1["decision"]["p_value"] < settings.evaluation.alpha
+    assert req1["staging"]["passed"] is True and req1["staging"]["queries"] == 10
+    assert req1["champion_seen"] is None and req1["pin_seen"] == "0"
+    # the request is a branch: prod pin changed there only
+    assert read_pin(git(gitops, "show", f"{req1['branch']}:{PIN}")) == "1"
+    assert pin_on_main(gitops) == "0" and alias_version(client, "rankops-ranker", "champion") is None
+
+    entry = approve_request(settings, req1["request_id"], by="bob", note="looks good")
+    assert (entry["from_version"], entry["to_version"], entry["by"]) == (None, "1", "bob")
+    assert pin_on_main(gitops) == "1" and (gitops / PIN).read_text().endswith("MODEL_VERSION=1\n")  # worktree synced
+    assert alias_version(client, "rankops-ranker", "champion") == "1"
+    assert client.get_model_version("rankops-ranker", "1").tags["rankops.approved_by"] == "bob"
+    assert git(gitops, "rev-list", "--parents", "-n1", "main").count(" ") == 2  # merge of the request branch
+    with pytest.raises(PromotionError, match="already approved by bob"):
+        approve_request(settings, req1["request_id"], by="bob")
+
+    # a weaker challenger: compare says keep, the request is refused unless forced; then rejected
+    with pytest.raises(PromotionError, match="compare says keep"):
+        request_promotion(settings, v3, by="alice")
+    req3 = request_promotion(settings, v3, by="alice", force=True)
+    rej = reject_request(settings, req3["request_id"], by="carol", note="worse on tail queries")
+    assert rej["action"] == "reject" and pin_on_main(gitops) == "1"
+    assert alias_version(client, "rankops-ranker", "champion") == "1"
+
+    req2 = request_promotion(settings, v2, decision=fake_decision(), by="alice")
+    approve_request(settings, req2["request_id"], by="dave")
+    assert pin_on_main(gitops) == "2" and alias_version(client, "rankops-ranker", "champion") == "2"
+
+    back = rollback(settings, by="erin", note="latency regression")
+    assert (back["from_version"], back["to_version"]) == ("2", "1")
+    assert pin_on_main(gitops) == "1" and alias_version(client, "rankops-ranker", "champion") == "1"
+
+    trail = history(settings)
+    assert [(e["seq"], e["action"], e["from_version"], e["to_version"], e["by"]) for e in trail] == [
+        (4, "rollback", "2", "1", "erin"),
+        (3, "approve", "1", "2", "dave"),
+        (2, "reject", "1", "3", "carol"),
+        (1, "approve", None, "1", "bob"),
+    ]
+    # append-only: every earlier main commit's history is a prefix of the next one
+    texts = [subprocess.run(["git", "show", f"{c}:{HISTORY}"], cwd=gitops, capture_output=True, text=True).stdout
+             for c in git(gitops, "rev-list", "--first-parent", "--reverse", "main").split()]
+    assert all(b.startswith(a) for a, b in zip(texts, texts[1:], strict=False))
+    assert json.loads((gitops / HISTORY).read_text().splitlines()[0])["decision"]["reference"] == "bm25"
+
+
+def test_concurrent_approvals_exactly_one_wins(settings, gitops):
+    v1, v2 = register_scorers(settings, {"signal": 1.0}, {"signal": 1.0, "noise": 0.05})
+    reqs = [request_promotion(settings, v, decision=fake_decision(), by="alice")["request_id"] for v in (v1, v2)]
+    results: dict[str, object] = {}
+    barrier = threading.Barrier(2)
+
+    def approve(rid: str) -> None:
+        barrier.wait()
+        try:
+            results[rid] = approve_request(settings, rid, by="bob")
+        except PromotionConflict as exc:
+            results[rid] = exc
+
+    threads = [threading.Thread(target=approve, args=(r,)) for r in reqs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    winners = [r for r in reqs if isinstance(results[r], dict)]
+    losers = [r for r in reqs if isinstance(results[r], PromotionConflict)]
+    assert len(winners) == 1 and len(losers) == 1
+    assert "another promotion won" in str(results[losers[0]])
+    won = results[winners[0]]["to_version"]
+    assert pin_on_main(gitops) == won
+    assert alias_version(use_mlflow(settings), "rankops-ranker", "champion") == won
+    assert [e["request_id"] for e in history(settings)] == [winners[0]]
+
+
+def test_injected_failure_leaves_no_half_promotion(settings, gitops, monkeypatch):
+    (v1,) = register_scorers(settings, {"signal": 1.0})
+    rid = request_promotion(settings, v1, decision=fake_decision(), by="alice")["request_id"]
+    main_before = git(gitops, "rev-parse", "main")
+    real_move = Repo.move_branch
+
+    def failing_move(self, branch, new, old, paths):
+        if branch == "main":
+            raise OSError("disk full (injected)")
+        return real_move(self, branch, new, old, paths)
+
+    monkeypatch.setattr(Repo, "move_branch", failing_move)
+    with pytest.raises(OSError, match="injected"):
+        approve_request(settings, rid, by="bob")
+    client = use_mlflow(settings)
+    assert alias_version(client, "rankops-ranker", "champion") is None
+    assert "rankops.approved_by" not in client.get_model_version("rankops-ranker", v1).tags
+    assert git(gitops, "rev-parse", "main") == main_before and pin_on_main(gitops) == "0"
+    assert history(settings) == []
+    monkeypatch.setattr(Repo, "move_branch", real_move)
+    assert approve_request(settings, rid, by="bob")["to_version"] == v1  # the same request still goes through
+    assert pin_on_main(gitops) == v1
