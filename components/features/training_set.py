@@ -30,6 +30,12 @@ def table_name(service: str) -> str:
     return f"features/training_set_{service}"
 
 
+def as_utc(values: pd.Series) -> pd.Series:
+    """Timestamps as datetime64[us, UTC]: the file store returns aware values, Spark naive UTC ones."""
+    values = values.dt.tz_localize("UTC") if values.dt.tz is None else values.dt.tz_convert("UTC")
+    return values.astype("datetime64[us, UTC]")
+
+
 def retrieve_point_in_time(store: Any, entity_df: pd.DataFrame, service: str) -> pd.DataFrame:
     """Feast historical retrieval for `entity_df` (nulls kept), sorted by keys for determinism.
 
@@ -40,7 +46,7 @@ def retrieve_point_in_time(store: Any, entity_df: pd.DataFrame, service: str) ->
     """
     ts = "event_timestamp"
     out = entity_df.copy()
-    out[ts] = out[ts].astype("datetime64[us, UTC]")
+    out[ts] = as_utc(out[ts])
     for proj in store.get_feature_service(service).feature_view_projections:
         fv = store.get_feature_view(proj.name)
         keys = [c.name for c in fv.entity_columns]
@@ -48,7 +54,7 @@ def retrieve_point_in_time(store: Any, entity_df: pd.DataFrame, service: str) ->
         rows = out[keys + [ts]].drop_duplicates().reset_index(drop=True)
         got = store.get_historical_features(
             entity_df=rows, features=[f"{proj.name_to_use()}:{n}" for n in names]).to_df()
-        got[ts] = got[ts].astype("datetime64[us, UTC]")
+        got[ts] = as_utc(got[ts])
         out = out.merge(got[keys + [ts] + names], on=keys + [ts], how="left", validate="many_to_one")
     if len(out) != len(entity_df):
         raise RuntimeError(f"point-in-time join changed the row count: {len(entity_df)} -> {len(out)}")
@@ -79,7 +85,7 @@ def build_training_set(settings: Settings, service: str | None = None, *, out: s
     lake = SnapshotStore(settings.lakehouse)
     labels = lake.latest(GOLD_LABELS)
     entity_df = lake.read_pandas(labels)
-    entity_df["event_timestamp"] = entity_df["event_timestamp"].astype("datetime64[us, UTC]")
+    entity_df["event_timestamp"] = as_utc(entity_df["event_timestamp"])
     clash = sorted(set(spec.text_columns + spec.numeric) & set(entity_df.columns))
     if clash:
         raise ValueError(f"feature service {service!r} selects {clash}, which {labels.ref} already has")

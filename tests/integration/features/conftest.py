@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -131,10 +132,10 @@ def _as_postgres(args: list[str]) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory):
+def postgres_url():
     """A throwaway PostgreSQL cluster on a free loopback port; yields a SQLAlchemy URL of db `feast`."""
     initdb, pg_ctl = pg_bin("initdb"), pg_bin("pg_ctl")
-    base = tmp_path_factory.mktemp("pg")
+    base = Path(tempfile.mkdtemp(prefix="rankops-pg-"))  # pytest's tmp dirs are closed to the postgres user
     data = base / "data"
     if os.geteuid() == 0:
         shutil.chown(base, "postgres")
@@ -150,6 +151,7 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory):
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/feast"
     finally:
         subprocess.run(_as_postgres([pg_ctl, "-D", str(data), "-m", "immediate", "stop"]), capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
