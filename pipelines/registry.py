@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +26,14 @@ class UnknownPipeline(KeyError):
 
 
 def pipeline_names() -> list[str]:
-    """Names of the pipelines whose modules exist in this checkout, in PIPELINES order."""
+    """Names of the pipelines that load in this checkout (their stages exist), in PIPELINES order."""
     names = []
-    for name, target in PIPELINES.items():
-        module = target.split(":")[0]
-        if importlib.util.find_spec(module) is not None:
-            names.append(name)
+    for name in PIPELINES:
+        try:
+            load_pipeline(name)
+        except UnknownPipeline:
+            continue
+        names.append(name)
     return names
 
 
@@ -44,8 +45,9 @@ def load_pipeline(name: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name == module_name:
-            raise UnknownPipeline(f"pipeline {name!r} is not available yet ({module_name} is missing)") from None
+        # the pipeline module, or a stage component it wires, has not landed in this checkout
+        if exc.name == module_name or (exc.name or "").startswith("components."):
+            raise UnknownPipeline(f"pipeline {name!r} is not available yet ({exc.name} is missing)") from None
         raise
     return getattr(module, attr)
 

@@ -65,7 +65,8 @@ def make_handler(state: KfpStandIn):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             url = urlparse(self.path)
-            rec = Recorded(self.command, url.path, parse_qs(url.query), body, dict(self.headers))
+            rec = Recorded(self.command, url.path, parse_qs(url.query), body,
+                           {k.lower(): v for k, v in self.headers.items()})
             state.requests.append(rec)
             return rec
 

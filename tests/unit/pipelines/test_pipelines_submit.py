@@ -154,6 +154,26 @@ def test_cli_submit_and_upload(kfp_api, toy_spec, tmp_path, rankops_home, monkey
     assert [r.method for r in state.requests] == ["GET", "GET"]
 
 
+def test_cli_authenticates_with_token_file_or_env(kfp_api, toy_spec, tmp_path, rankops_home, monkeypatch):
+    from pipelines import registry
+    from pipelines.cli import build_app
+
+    url, state = kfp_api
+    monkeypatch.setattr(registry, "COMPILED_DIR", toy_spec.parent)
+    monkeypatch.setitem(registry.PIPELINES, "toy", "pipelines.toy:toy")
+    monkeypatch.setenv("KFP_TOKEN", "ci-token")
+    res = CliRunner().invoke(build_app(), ["pipeline", "upload", "--all", "--host", url])
+    assert res.exit_code == 0, res.output
+    assert {r.headers.get("authorization") for r in state.requests} == {"Bearer ci-token"}
+    state.requests.clear()
+    token = tmp_path / "token"
+    token.write_text("projected-sa-token")
+    monkeypatch.setenv("KF_PIPELINES_SA_TOKEN_PATH", str(token))  # what the in-cluster Job mounts
+    res = CliRunner().invoke(build_app(), ["pipeline", "upload", "toy", "--host", url])
+    assert res.exit_code == 0, res.output
+    assert {r.headers.get("authorization") for r in state.requests} == {"Bearer projected-sa-token"}
+
+
 def test_cli_submit_errors_are_one_line(kfp_api, rankops_home):
     from pipelines.cli import build_app
 
