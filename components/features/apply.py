@@ -22,16 +22,17 @@ if TYPE_CHECKING:
 CHANGE_WORDS = ("Created", "Updated", "Deleted", "Deploying", "Removing")
 
 
-def run_apply(settings: Settings) -> dict[str, Any]:
+def run_apply(settings: Settings, gold: dict[str, str] | None = None) -> dict[str, Any]:
     """Register entities, views and services bound to the latest gold snapshots; return a summary.
 
     Nothing is written to the registry unless every definition loads and every declared column
     exists in its gold snapshot, so a broken definition leaves the previous registry untouched.
+    `gold` ({table: snapshot_id}) pins snapshots (e.g. those an ETL run produced); the rest are the latest.
     """
     contents = parse_definitions(settings)
-    gold = latest_gold(settings, list(gold_tables_of(contents).values()))
-    check_columns(contents, gold)
-    bound = bind_definitions(settings, contents, gold)
+    snaps = latest_gold(settings, list(gold_tables_of(contents).values()), pinned=gold)
+    check_columns(contents, snaps)
+    bound = bind_definitions(settings, contents, snaps)
     from feast import Project
     from feast.repo_operations import apply_total_with_repo_instance
 
@@ -60,6 +61,6 @@ def run_apply(settings: Settings) -> dict[str, Any]:
         "entities": sorted(e.name for e in bound.entities if e.name != "__dummy"),
         "feature_views": sorted(fv.name for fv in bound.feature_views),
         "feature_services": sorted(fs.name for fs in bound.feature_services),
-        "gold_snapshots": {t: s.ref for t, s in sorted(gold.items())},
+        "gold_snapshots": {t: s.ref for t, s in sorted(snaps.items())},
         "changes": [line for line in log.getvalue().splitlines() if line.startswith(CHANGE_WORDS)],
     }

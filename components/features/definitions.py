@@ -76,13 +76,13 @@ def gold_tables_of(contents: RepoContents) -> dict[str, str]:
     return out
 
 
-def latest_gold(settings: Settings, tables: list[str]) -> dict[str, Snapshot]:
-    """The latest published snapshot of each gold table; a clear error when one is missing."""
+def latest_gold(settings: Settings, tables: list[str], pinned: dict[str, str] | None = None) -> dict[str, Snapshot]:
+    """The latest published (or the pinned) snapshot of each gold table; a clear error when one is missing."""
     store = SnapshotStore(settings.lakehouse)
     out = {}
     for table in sorted(set(tables)):
         try:
-            out[table] = store.latest(table)
+            out[table] = store.get(table, pinned[table]) if pinned and pinned.get(table) else store.latest(table)
         except SnapshotNotFound as exc:
             raise DefinitionError(str(exc)) from None
     return out
