@@ -60,12 +60,16 @@ def register_model(settings: Settings, model_uri: str, *, pipeline_run: str | No
     chain = snapshot_chain(settings.lakehouse, lineage.get(f"{TAG_PREFIX}training_set"))
     version = existing_version(client, name, run_id, model_uri)
     reused = version is not None
+    previous: dict[str, str] = {}
     if version is None:
         mv = mlflow.register_model(model_uri, name, await_registration_for=60)
         version = str(mv.version)
+    else:  # a rerun keeps what the first registration recorded unless told otherwise
+        previous = dict(client.get_model_version(name, version).tags or {})
+        pipeline_run = pipeline_run or previous.get(f"{TAG_PREFIX}pipeline_run_id")
     tags = version_tags(lineage, chain, run_id, model_uri, pipeline_run)
     tags[f"{TAG_PREFIX}validity"] = json.dumps({"passed": True, "checker": report.get("checker")})
-    tags[f"{TAG_PREFIX}registered_at"] = datetime.now(UTC).isoformat()
+    tags[f"{TAG_PREFIX}registered_at"] = previous.get(f"{TAG_PREFIX}registered_at") or datetime.now(UTC).isoformat()
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)
     client.set_registered_model_alias(name, settings.registry.challenger_alias, version)
