@@ -83,8 +83,12 @@ def online_source(settings: Settings, service: str | None = None) -> FeatureSour
 
 
 def unknown_ids(frame: pd.DataFrame) -> list[str]:
-    """Candidates the store does not know: no title came back for them (numeric defaults are filled)."""
+    """Candidates the store does not know: no title came back (Feast fills text nulls with "").
+
+    Every catalogue video has a title (silver quarantines rows without one), so an empty title
+    means the id is not in the store, whatever defaults the numeric features got.
+    """
     if "title" not in frame.columns:
         return []
-    missing = frame["title"].isna()
+    missing = frame["title"].isna() | (frame["title"].astype(str).str.strip() == "")
     return frame.loc[missing, "video_id"].astype(str).tolist()

@@ -46,10 +46,14 @@ class Metrics:
         self.model = Gauge("rankops_model_info", "Served model (1 = current)", ["name", "version"],
                            registry=self.registry)
         self.reloads = Counter("rankops_model_reloads", "Model swaps", registry=self.registry)
+        self._served: tuple[str, str] | None = None
 
     def set_model(self, ranker: Ranker) -> None:
-        self.model.clear()
-        self.model.labels(name=ranker.name or "", version=ranker.version or "").set(1)
+        labels = (ranker.name or "", ranker.version or "")
+        if self._served and self._served != labels:
+            self.model.remove(*self._served)
+        self.model.labels(*labels).set(1)
+        self._served = labels
         self.reloads.inc()
 
 
