@@ -11,12 +11,12 @@ Deterministic: the same arguments give byte-identical files. Streamed: memory is
 the latent world (capped at 2,000 queries / ~7,000 videos), not by the number of impressions.
 
 What the ETL must find (``_generator.json``): per file and per kind the data ``lines`` (CSV
-header excluded), the ``valid`` rows that must reach silver, the exact ``duplicates`` (extra
-copies of an identical search-log line: counted, not quarantined) and the ``quarantined`` rows
-per `Reason`. Every dirty row has exactly one defect. CONFLICTING DUPLICATES: both rows of an
-``event_id`` that appears with different content are quarantined as ``conflicting_duplicate``
-(2 per pair; ``conflicting_pairs`` gives the number of pairs), so for every kind
-``lines == valid + duplicates + sum(quarantined)``.
+header excluded; ``header_lines`` counts those), the ``valid`` rows that must reach silver, the
+exact ``duplicates`` (extra copies of an identical search-log line: counted, not quarantined) and
+the ``quarantined`` rows per `Reason`. Every dirty row has exactly one defect. CONFLICTING
+DUPLICATES: both rows of an ``event_id`` that appears with different content are quarantined as
+``conflicting_duplicate`` (2 per pair; ``conflicting_pairs`` gives the number of pairs), so for
+every kind ``lines == valid + duplicates + sum(quarantined)``.
 
 Other realism the ETL must accept: the same instant in several zones (``Z``, ``+00:00``,
 ``+02:00``, ...), URL spellings of one video (scheme, ``www.``, host case, trailing slash,
@@ -196,6 +196,7 @@ def _totals(files: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "kinds": by_kind,
         "quarantine_reasons": reasons,
         "lines": sum(k["lines"] for k in by_kind.values()),
+        "header_lines": sum(1 for ledger in files.values() if ledger["header"]),
         "valid_rows": sum(k["valid"] for k in by_kind.values()),
         "quarantined_rows": sum(reasons.values()),
         "duplicate_rows": sum(k["duplicates"] for k in by_kind.values()),

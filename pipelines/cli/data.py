@@ -26,6 +26,10 @@ def generate(
         float, typer.Option("--dirty-share", min=0.0, max=0.5, help="Share of lines with exactly one defect.")
     ] = 0.02,
     start_date: Annotated[str, typer.Option("--start-date", help="First day, YYYY-MM-DD.")] = "2026-10-01",
+    queries: Annotated[
+        int | None, typer.Option("--queries", min=1, help="Distinct queries (default: impressions/40, 60..2000).")
+    ] = None,
+    videos: Annotated[int | None, typer.Option("--videos", min=1, help="Catalogue size (default: 3.5 x queries).")] = None,
     summary: Annotated[Path | None, typer.Option("--summary", help="Write a JSON summary here.")] = None,
 ) -> None:
     """Write a realistic, deterministic raw data set (search_log, videos, judgements) under OUT."""
@@ -42,7 +46,7 @@ def generate(
         try:
             result = generate_dataset(
                 out, impressions=impressions, days=days, seed=seed, dirty_share=dirty_share, start_date=start_date,
-                progress=lambda n: bar.advance(task, n),
+                queries=queries, videos=videos, progress=lambda n: bar.advance(task, n),
             )
         except (ValueError, FileExistsError) as exc:
             raise fail(str(exc)) from None
@@ -67,6 +71,7 @@ def generate(
             "batches": result["batches"],
             "params": result["params"],
             "lines": result["lines"],
+            "header_lines": result["header_lines"],
             "valid_rows": result["valid_rows"],
             "quarantined_rows": result["quarantined_rows"],
             "duplicate_rows": result["duplicate_rows"],

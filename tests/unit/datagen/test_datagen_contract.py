@@ -192,6 +192,7 @@ def test_ledger_matches_an_independent_recount(dirty_set: tuple[Path, dict]) -> 
     assert {r: n for r, n in result["quarantine_reasons"].items() if n} == dict(totals)
     assert result["quarantined_rows"] == sum(totals.values())
     assert result["lines"] == result["valid_rows"] + result["quarantined_rows"] + result["duplicate_rows"]
+    assert result["header_lines"] == 2  # one CSV header per judgement file, not counted in lines
 
 
 def test_every_reason_is_injected_and_field_too_long_stays_rare(dirty_set: tuple[Path, dict]) -> None:
