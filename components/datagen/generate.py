@@ -180,6 +180,18 @@ def _clear_previous(out: Path) -> None:
         raise FileExistsError(f"{out} already holds files that are not a previous generator output; choose an empty --out")
 
 
+def _keep(files: dict[str, dict[str, Any]], writer: RawFileWriter, out: Path) -> None:
+    """Record a closed file's ledger; a file without data lines is removed (no empty batches)."""
+    ledger = writer.close()
+    if ledger["lines"] == 0:
+        writer.path.unlink()
+        for parent in (writer.path.parent, writer.path.parent.parent):
+            if not any(parent.iterdir()):
+                parent.rmdir()
+        return
+    files[writer.path.relative_to(out).as_posix()] = ledger
+
+
 def _totals(files: dict[str, dict[str, Any]]) -> dict[str, Any]:
     by_kind: dict[str, dict[str, Any]] = {}
     for ledger in files.values():
@@ -244,14 +256,14 @@ def generate_dataset(
 
         writer = open_writer(Kind.VIDEOS)
         _write_videos(world, day, writer, seed)
-        files[writer.path.relative_to(out).as_posix()] = writer.close()
+        _keep(files, writer, out)
         odd = day % 2 == 1
         writer = open_writer(Kind.JUDGEMENTS, header=list(JUDGEMENT_FIELDS), bom=odd, crlf=odd)
         judged_pairs += _write_judgements(world, day, day_start, writer, seed)
-        files[writer.path.relative_to(out).as_posix()] = writer.close()
+        _keep(files, writer, out)
         writer = open_writer(Kind.SEARCH_LOG)
         _write_search_log(world, day, day_start, n_rows, writer, seed, progress)
-        files[writer.path.relative_to(out).as_posix()] = writer.close()
+        _keep(files, writer, out)
     manifest: dict[str, Any] = {
         "generator": "rankops.datagen",
         "schema_version": 1,

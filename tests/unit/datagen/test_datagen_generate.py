@@ -76,6 +76,18 @@ def test_rerun_into_the_same_folder_replaces_and_foreign_folders_are_refused(tmp
         generate_dataset(tmp_path / "x", start_date="01/10/2026")
 
 
+def test_many_days_and_no_impressions_leave_no_empty_files(tmp_path: Path) -> None:
+    result = generate_dataset(tmp_path / "long", impressions=300, days=20, seed=4, queries=10, videos=40)
+    files = [p for p in (tmp_path / "long").rglob("*") if p.is_file()]
+    assert all(p.stat().st_size > 0 for p in files)
+    assert sorted(p.relative_to(tmp_path / "long").as_posix() for p in files) == sorted([*result["files"], "_generator.json"])
+    assert sum(1 for rel in result["files"] if "/search_log/" in rel) == 20
+    assert sum(1 for rel in result["files"] if "/videos/" in rel) < 20  # days without new videos have no file
+    assert result["world"]["videos"] == result["kinds"]["videos"]["valid"]
+    none = generate_dataset(tmp_path / "none", impressions=0, days=2, seed=4, queries=5, videos=20, dirty_share=0.0)
+    assert "search_log" not in none["kinds"] and none["kinds"]["videos"]["valid"] == 20
+
+
 def test_memory_does_not_grow_with_the_number_of_impressions(tmp_path: Path) -> None:
     peaks = []
     for n in (3000, 30000):
