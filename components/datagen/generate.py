@@ -228,10 +228,13 @@ def generate_dataset(
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Write a raw data set under `out_dir`; return the `_generator.json` content plus timing."""
-    if impressions < 0 or days < 1 or not 0 <= dirty_share <= 0.5 or (queries is not None and queries < 1):
+    if (
+        impressions < 0 or days < 1 or not 0 <= dirty_share <= 0.5
+        or (queries is not None and queries < 1) or (videos is not None and videos < 1)
+    ):
         raise ValueError(
-            f"need impressions >= 0, days >= 1, 0 <= dirty_share <= 0.5 and queries >= 1 "
-            f"(got impressions={impressions}, days={days}, dirty_share={dirty_share}, queries={queries})"
+            f"need impressions >= 0, days >= 1, 0 <= dirty_share <= 0.5, queries >= 1 and videos >= 1 (got "
+            f"impressions={impressions}, days={days}, dirty_share={dirty_share}, queries={queries}, videos={videos})"
         )
     try:
         start = datetime.fromisoformat(start_date).replace(tzinfo=UTC)

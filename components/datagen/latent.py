@@ -94,7 +94,10 @@ def _make_queries(rng: random.Random, n: int, days: int) -> list[Query]:
     intents = list(V.INTENTS)
     seen: dict[str, None] = {}
     queries: list[Query] = []
+    misses = 0
     while len(queries) < n:
+        if misses > 2000:
+            raise ValueError(f"cannot make {n} distinct queries from the vocabulary (got {len(queries)}): ask for fewer")
         topic = rng.choice(topics)
         concepts = tuple(rng.sample(list(V.TOPICS[topic][1]), 1 if rng.random() < 0.4 else 2))
         intent = rng.choice(intents)
@@ -108,9 +111,8 @@ def _make_queries(rng: random.Random, n: int, days: int) -> list[Query]:
                 seen[text] = None
                 queries.append(Query(len(queries), text, topic, intent, concepts, rng.randrange(days)))
                 break
-        else:
-            # rare: every spelling taken: a fresh latent query next round (n is capped well below the space)
-            continue
+        else:  # every spelling of this latent query is taken: draw another one
+            misses += 1
     return queries
 
 

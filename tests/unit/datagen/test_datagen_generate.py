@@ -72,6 +72,8 @@ def test_rerun_into_the_same_folder_replaces_and_foreign_folders_are_refused(tmp
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
     with pytest.raises(ValueError, match="dirty_share"):
         generate_dataset(tmp_path / "x", dirty_share=0.9)
+    with pytest.raises(ValueError, match="cannot make 100000 distinct queries"):
+        generate_dataset(tmp_path / "x", impressions=10, queries=100_000)
     with pytest.raises(ValueError, match="start_date"):
         generate_dataset(tmp_path / "x", start_date="01/10/2026")
 
