@@ -37,13 +37,22 @@ def parse_params(items: list[str] | None) -> dict[str, Any]:
 
 
 def _kfp_client(host: str, namespace: str | None):
+    """kfp.Client authenticated by a projected token file (in-cluster) or KFP_TOKEN (CI)."""
+    import os
     import warnings
 
     import kfp
+    from kfp.client import ServiceAccountTokenVolumeCredentials
 
+    auth: dict[str, Any] = {}
+    token_path = os.environ.get("KF_PIPELINES_SA_TOKEN_PATH")
+    if token_path and Path(token_path).is_file():
+        auth["credentials"] = ServiceAccountTokenVolumeCredentials(path=token_path)
+    elif os.environ.get("KFP_TOKEN"):
+        auth["existing_token"] = os.environ["KFP_TOKEN"]
     with warnings.catch_warnings():  # "only works with KFP v2.0.0-beta.2 and later": we target 2.x
         warnings.simplefilter("ignore", FutureWarning)
-        return kfp.Client(host=host, namespace=namespace)
+        return kfp.Client(host=host, namespace=namespace, **auth)
 
 
 @pipeline_app.command("list")
@@ -56,6 +65,20 @@ def list_pipelines() -> None:
         spec = compiled_path(name)
         state = "available" if name in available else "not yet (stage missing)"
         out.print(f"{name:<16} {state:<24} {spec if spec.exists() else '-'}")
+
+
+@pipeline_app.command("describe")
+def describe_cmd(
+    name: Annotated[str, typer.Argument(help="Pipeline name (see `rankops pipeline list`).")],
+) -> None:
+    """Per task of the compiled spec: image, resources, GPU placement, secrets, retries, caching."""
+    from pipelines.registry import compiled_path
+    from pipelines.spec_summary import summarize_spec
+
+    spec = compiled_path(name)
+    if not spec.exists():
+        raise fail(f"no compiled spec for {name!r} at {spec}; run `rankops pipeline compile`")
+    typer.echo(json.dumps(summarize_spec(spec.read_text()), indent=2))
 
 
 @pipeline_app.command("compile")

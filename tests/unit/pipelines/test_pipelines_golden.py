@@ -1,0 +1,65 @@
+"""The committed specs: fresh (recompile == committed), and the fields that matter pinned in goldens.
+
+Regenerate after an intended change:
+    rankops pipeline compile
+    rankops pipeline describe NAME > tests/unit/pipelines/golden/NAME.json
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from components.common import image
+from pipelines.compile import REGENERATE, stale_specs
+from pipelines.registry import COMPILED_DIR, PIPELINES, compiled_path, pipeline_names
+from pipelines.spec_summary import summarize_spec
+
+GOLDEN = Path(__file__).parent / "golden"
+AVAILABLE = pipeline_names()
+OUR_IMAGES = {image.IMAGE, image.GPU_IMAGE}
+
+
+def summary_of(name: str) -> dict:
+    return summarize_spec(compiled_path(name).read_text())
+
+
+def test_every_available_pipeline_is_compiled_and_nothing_else():
+    committed = sorted(p.stem for p in COMPILED_DIR.glob("*.yaml"))
+    assert committed == sorted(AVAILABLE)
+    assert set(committed) <= set(PIPELINES)
+
+
+def test_committed_specs_are_fresh():
+    stale = stale_specs(AVAILABLE)
+    assert not stale, f"stale compiled specs {sorted(stale)}; regenerate with: {REGENERATE}\n" + "\n".join(stale.values())
+
+
+@pytest.mark.parametrize("name", AVAILABLE)
+def test_fields_that_matter_match_the_golden(name):
+    golden = GOLDEN / f"{name}.json"
+    assert golden.exists(), f"no golden for {name}: rankops pipeline describe {name} > {golden}"
+    actual = summary_of(name)
+    expected = json.loads(golden.read_text())
+    assert actual == expected, (f"{name}: placement/retries/caching changed; if intended: "
+                                f"rankops pipeline describe {name} > {golden}")
+
+
+@pytest.mark.parametrize("name", AVAILABLE)
+def test_images_follow_the_build_tag_scheme(name):
+    """Specs reference ghcr.io/rankops/rankops[-gpu]:<package version>, the tag CI pushes with the sha."""
+    images = {t["image"] for t in summary_of(name)["tasks"].values()}
+    assert images <= OUR_IMAGES
+    for img in images:
+        assert re.fullmatch(r"ghcr\.io/rankops/rankops(-gpu)?:" + re.escape(image.VERSION), img)
+
+
+@pytest.mark.parametrize("name", AVAILABLE)
+def test_every_step_gets_lakehouse_label_resources_and_env(name):
+    summary = summary_of(name)
+    assert summary["parameters"]["env"] == "dev"  # dashboard runs default to dev; local runs pass env=local
+    for task, t in summary["tasks"].items():
+        assert t["volumes"] == ["rankops-lakehouse:/mnt/lakehouse"], task
+        assert t["labels"] == {"rankops.io/role": "pipeline"}, task
+        assert t["cpu"] and t["memory"], task
