@@ -35,7 +35,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from components.datagen.latent import URL_SPELLINGS, World, build_world, size_of
+from components.datagen.latent import (
+    URL_SPELLINGS,
+    World,
+    build_world,
+    drift_topics,
+    drifted_popularity,
+    size_of,
+)
 from components.datagen.surface import canonical_url, format_ts, query_variant, random_zone
 from components.datagen.vocabulary import ANNOTATORS, NOISY_ANNOTATORS
 from components.datagen.writer import RawFileWriter
@@ -105,11 +112,12 @@ def _write_judgements(world: World, day: int, day_start: datetime, writer: RawFi
 
 
 def _write_search_log(
-    world: World, day: int, day_start: datetime, n_rows: int, writer: RawFileWriter, seed: int, progress: Progress | None
+    world: World, day: int, day_start: datetime, n_rows: int, writer: RawFileWriter, seed: int,
+    popularity: list[float], progress: Progress | None,
 ) -> None:
     rng = random.Random(f"rankops-log:{seed}:{day}")
     rand, gauss, lognorm = rng.random, rng.gauss, rng.lognormvariate
-    videos, queries, popularity = world.videos, world.queries, world.popularity
+    videos, queries = world.videos, world.queries
     tag = day_start.strftime("%Y%m%d")
     last_instant = day_start + timedelta(seconds=86399, microseconds=999_000)
     rows = sessions = reported = 0
@@ -225,16 +233,18 @@ def generate_dataset(
     start_date: str = "2026-10-01",
     queries: int | None = None,
     videos: int | None = None,
+    drift: float = 0.0,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Write a raw data set under `out_dir`; return the `_generator.json` content plus timing."""
     if (
-        impressions < 0 or days < 1 or not 0 <= dirty_share <= 0.5
+        impressions < 0 or days < 1 or not 0 <= dirty_share <= 0.5 or not 0 <= drift <= 1
         or (queries is not None and queries < 1) or (videos is not None and videos < 1)
     ):
         raise ValueError(
-            f"need impressions >= 0, days >= 1, 0 <= dirty_share <= 0.5, queries >= 1 and videos >= 1 (got "
-            f"impressions={impressions}, days={days}, dirty_share={dirty_share}, queries={queries}, videos={videos})"
+            f"need impressions >= 0, days >= 1, 0 <= dirty_share <= 0.5, 0 <= drift <= 1, queries >= 1 and videos "
+            f">= 1 (got impressions={impressions}, days={days}, dirty_share={dirty_share}, drift={drift}, "
+            f"queries={queries}, videos={videos})"
         )
     try:
         start = datetime.fromisoformat(start_date).replace(tzinfo=UTC)
@@ -265,7 +275,8 @@ def generate_dataset(
         judged_pairs += _write_judgements(world, day, day_start, writer, seed)
         _keep(files, writer, out)
         writer = open_writer(Kind.SEARCH_LOG)
-        _write_search_log(world, day, day_start, n_rows, writer, seed, progress)
+        popularity = drifted_popularity(world, seed, drift, day / (days - 1) if days > 1 else 0.0)
+        _write_search_log(world, day, day_start, n_rows, writer, seed, popularity, progress)
         _keep(files, writer, out)
     manifest: dict[str, Any] = {
         "generator": "rankops.datagen",
@@ -278,9 +289,11 @@ def generate_dataset(
             "start_date": start.date().isoformat(),
             "queries": n_queries,
             "videos": n_videos,
+            "drift": drift,
         },
         "world": {"queries": len(world.queries), "videos": len(world.videos), "judged_pairs": judged_pairs},
         "batches": batches,
+        "drift": dict(zip(("rising", "fading"), drift_topics(seed), strict=True)) if drift > 0 else None,
         "conflicting_duplicate_rule": CONFLICT_RULE,
         "files": files,
         **_totals(files),

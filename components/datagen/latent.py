@@ -279,8 +279,38 @@ def build_world(seed: int, n_queries: int, n_videos: int, days: int, start: date
     ranks = list(range(len(queries)))
     rng.shuffle(ranks)  # popularity rank independent of topic/creation order
     weights = [1.0 / (r + 1) ** 1.07 for r in ranks]  # Zipf: a few head queries, a long tail
+    return World(queries, videos, _cumulative(weights))
+
+
+def _cumulative(weights: list[float]) -> list[float]:
     cumulative, total = [], 0.0
     for w in weights:
         total += w
         cumulative.append(total)
-    return World(queries, videos, cumulative)
+    return cumulative
+
+
+def drift_topics(seed: int) -> tuple[list[str], list[str]]:
+    """The (rising, fading) topics of a seed's drift, three each."""
+    topics = list(V.TOPICS)
+    random.Random(f"rankops-drift:{seed}").shuffle(topics)
+    return sorted(topics[:3]), sorted(topics[3:6])
+
+
+def drifted_popularity(world: World, seed: int, drift: float, progress: float) -> list[float]:
+    """Query popularity of a day `progress` (0..1) into a drift: some topics grow, others fade.
+
+    ``drift`` = 0 leaves the Zipf popularity as is; at ``drift`` = 1 the rising topics are 5x as
+    popular by the last day and the fading ones at a fifth: the query mix (and with it CTR, labels
+    seen, feature distributions) shifts the way monitoring should notice.
+    """
+    if drift <= 0 or progress <= 0:
+        return world.popularity
+    rising, fading = drift_topics(seed)
+    factor = 1 + 4 * drift * progress
+    weights, previous = [], 0.0
+    for q, cum in zip(world.queries, world.popularity, strict=True):
+        w = cum - previous
+        previous = cum
+        weights.append(w * factor if q.topic in rising else w / factor if q.topic in fading else w)
+    return _cumulative(weights)

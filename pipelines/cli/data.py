@@ -30,6 +30,9 @@ def generate(
         int | None, typer.Option("--queries", min=1, help="Distinct queries (default: impressions/40, 60..2000).")
     ] = None,
     videos: Annotated[int | None, typer.Option("--videos", min=1, help="Catalogue size (default: 3.5 x queries).")] = None,
+    drift: Annotated[
+        float, typer.Option("--drift", min=0.0, max=1.0, help="Topic drift over the days (0 none, 1 strong).")
+    ] = 0.0,
     summary: Annotated[Path | None, typer.Option("--summary", help="Write a JSON summary here.")] = None,
 ) -> None:
     """Write a realistic, deterministic raw data set (search_log, videos, judgements) under OUT."""
@@ -46,7 +49,7 @@ def generate(
         try:
             result = generate_dataset(
                 out, impressions=impressions, days=days, seed=seed, dirty_share=dirty_share, start_date=start_date,
-                queries=queries, videos=videos, progress=lambda n: bar.advance(task, n),
+                queries=queries, videos=videos, drift=drift, progress=lambda n: bar.advance(task, n),
             )
         except (ValueError, FileExistsError) as exc:
             raise fail(str(exc)) from None
@@ -70,6 +73,7 @@ def generate(
             "generator_file": str(out / "_generator.json"),
             "batches": result["batches"],
             "params": result["params"],
+            "drift": result["drift"],
             "lines": result["lines"],
             "header_lines": result["header_lines"],
             "valid_rows": result["valid_rows"],

@@ -28,7 +28,7 @@ def test_generate_writes_data_summary_and_reports_speed(tmp_path: Path, rankops_
     ledger = json.loads((out / "_generator.json").read_text())
     assert written["params"] == ledger["params"] == {
         "impressions": 1500, "days": 2, "seed": 3, "dirty_share": 0.05, "start_date": "2026-10-01",
-        "queries": 60, "videos": 210,
+        "queries": 60, "videos": 210, "drift": 0.0,
     }
     assert written["batches"] == ["2026-10-01", "2026-10-02"]
     assert written["kinds"]["search_log"]["valid"] == 1500 - ledger["kinds"]["search_log"]["conflicting_pairs"]
