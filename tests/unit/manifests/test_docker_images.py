@@ -54,3 +54,11 @@ def test_dockerignore_keeps_the_context_small():
     lines = (REPO / ".dockerignore").read_text().splitlines()
     assert lines[1] == "**"  # deny by default, then allow what the images need
     assert {"!components/**", "!pipelines/**", "!constraints.txt", "!pyproject.toml"} <= set(lines)
+
+
+@pytest.mark.parametrize("name", DOCKERFILES)
+def test_feature_repo_is_where_the_profile_looks(name):
+    """A non-editable install has no source tree: the image points the features profile at /app."""
+    text = (REPO / "docker" / name).read_text()
+    assert "COPY --chown=root:root feature_repo/ /app/feature_repo/" in text
+    assert "RANKOPS_FEATURES__REPO_PATH=/app/feature_repo" in text
