@@ -29,6 +29,7 @@ class OnlineContext:
     service: Any
     spec: FeatureSpec
     columns: list[str]
+    reader: Any = None  # RedisFeatureReader when features.online_reader == "redis_direct"
 
 
 _CONTEXTS: dict[tuple[str, str, str], OnlineContext] = {}
@@ -56,7 +57,14 @@ def online_context(settings: Settings, service: str) -> OnlineContext:
             raise RegistryError(f"profile {settings.env!r}: {exc}; run `rankops --env {settings.env} features apply`") from None
         text = [c for c in ("title", "description") if c in spec.text_columns]
         columns = ["query_text", "video_id", *text, *spec.numeric]
-        ctx = OnlineContext(store, store.get_feature_service(service), spec, columns)
+        reader = None
+        if settings.features.online_reader == "redis_direct":
+            if settings.features.online_store_type != "redis":
+                raise ValueError(f"profile {settings.env!r}: features.online_reader=redis_direct needs a redis online store")
+            from components.features.redis_direct import RedisFeatureReader
+
+            reader = RedisFeatureReader(store, service, settings.features.online_store_path)
+        ctx = OnlineContext(store, store.get_feature_service(service), spec, columns, reader)
         _CONTEXTS[key] = ctx
         return ctx
 
@@ -81,23 +89,31 @@ def get_online_features(settings: Settings, query: str, video_ids: Sequence[str]
     if not ids:
         return pd.DataFrame({c: pd.Series(dtype="float64" if c in ctx.spec.defaults else "object") for c in ctx.columns})
     qid = query_id_of(query)
-    values = ctx.store.get_online_features(
-        features=ctx.service, entity_rows=[{"query_id": qid, "video_id": v} for v in ids]).to_dict()
+    if ctx.reader is not None:
+        values = ctx.reader.read(qid, ids)
+    else:
+        values = ctx.store.get_online_features(
+            features=ctx.service, entity_rows=[{"query_id": qid, "video_id": v} for v in ids]).to_dict()
     return assemble_frame(values, ids, text, ctx.spec, ctx.columns)
 
 
 def assemble_frame(values: dict[str, list], ids: list[str], query_text: str, spec: FeatureSpec,
                    columns: list[str]) -> pd.DataFrame:
-    """The response as the model's frame: text nulls -> "", numeric nulls -> declared defaults."""
+    """The response as the model's frame: text nulls -> "", numeric nulls -> declared defaults.
+
+    Columns are built as numpy arrays (one block per dtype): ~4x cheaper than pandas Series per column.
+    """
+    import numpy as np
     import pandas as pd
 
-    data: dict[str, Any] = {"query_text": [query_text] * len(ids), "video_id": ids}
+    n = len(ids)
+    data: dict[str, Any] = {"query_text": np.full(n, query_text, dtype=object), "video_id": np.array(ids, dtype=object)}
     for c in columns[2:]:
         col = values[c]
         if c in spec.defaults:
             default = spec.defaults[c]
-            filled = [default if v is None else v for v in col]
-            data[c] = pd.Series(filled, dtype="int64" if spec.dtypes[c].startswith("Int") else "float64")
+            dtype = np.int64 if spec.dtypes[c].startswith("Int") else np.float64
+            data[c] = np.array([default if v is None else v for v in col], dtype=dtype)
         else:
-            data[c] = ["" if v is None else v for v in col]
-    return pd.DataFrame(data, columns=columns)
+            data[c] = np.array(["" if v is None else v for v in col], dtype=object)
+    return pd.DataFrame(data, columns=columns, copy=False)

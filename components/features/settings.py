@@ -21,6 +21,10 @@ class FeaturesSettings(StrictModel):
     online_store_path: str = Field("feast/online.db", description="SQLite path (local) or Redis connection string.")
     redis_key_ttl_seconds: int | None = Field(None, gt=0, description="Expire Redis keys (None keeps them).")
     offline_store_type: Literal["file", "spark"] = "file"
+    online_reader: Literal["sdk", "redis_direct"] = Field(
+        "sdk", description="Online lookups through the Feast SDK, or a batched direct read of Feast's Redis layout "
+        "(redis only; see benchmarks/features.py).",
+    )
     config_dir: str = Field("feast", description="Where the generated feature_store.yaml is written (under RANKOPS_HOME).")
     default_service: str = "ranker_v1"
     fail_on_stale: bool = Field(

@@ -80,3 +80,18 @@ def test_spark_training_set_is_point_in_time_correct_and_matches_local(dev, sett
     run_apply(local)
     local_df = SnapshotStore.read_pandas(build_training_set(local, "ranker_v1"))
     pd.testing.assert_frame_equal(spark_df, local_df)
+
+
+def test_direct_redis_reader_returns_exactly_what_the_sdk_returns(dev):
+    from components.features.online import get_online_features
+    from components.features.redis_direct import parse_connection_string
+
+    cfg, _, _ = dev
+    direct = cfg.model_copy(deep=True)
+    direct.features.online_reader = "redis_direct"
+    for query, videos in [("cats", [VA, VB, VC]), ("dogs", [VB, VB, "unknown"]), ("nobody", [VA])]:
+        sdk_df = get_online_features(cfg, query, videos)
+        direct_df = get_online_features(direct, query, videos)
+        pd.testing.assert_frame_equal(direct_df, sdk_df)
+    assert parse_connection_string("h:1,db=2,password=p,ssl=true") == {"host": "h", "port": 1, "db": 2,
+                                                                        "password": "p", "ssl": True}
