@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 BRONZE_COLUMNS = (
     "kind", "batch_id", "source_file", "line_number", "raw", "file_sha256", "ingested_at", "is_header",
 )
+BRONZE_SCHEMA = (
+    "kind string, batch_id string, source_file string, line_number long, raw binary, file_sha256 string, "
+    "ingested_at timestamp, is_header boolean"
+)
 RECORD_BITS = 33  # monotonically_increasing_id = partition id << 33 | record index in partition
 
 

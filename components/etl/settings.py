@@ -1,6 +1,6 @@
-"""ETL section of the configuration: quality-gate thresholds."""
+"""ETL section of the configuration: quality-gate thresholds and feature definitions."""
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from components.common.model import StrictModel
 
@@ -13,3 +13,18 @@ class EtlSettings(StrictModel):
         10.0, ge=0, description="Largest relative change of a gold table's rows vs its previous snapshot."
     )
     max_field_chars: int = Field(100_000, gt=0, description="Longer raw fields are quarantined (field_too_long).")
+    max_null_share: float = Field(
+        0.0, ge=0, le=1, description="Largest share of NULLs in a required silver/gold column (0 = none allowed)."
+    )
+    examination_eta: float = Field(
+        1.0, gt=0, description="Position bias of the debiased CTR: P(examined | position p) = p ** -eta."
+    )
+    train_share: float = Field(0.8, gt=0, lt=1, description="Share of queries in the train split.")
+    validation_share: float = Field(0.1, ge=0, lt=1, description="Share of queries in the validation split.")
+    staging: str = Field("_staging", description="Scratch folder under the lakehouse for one run's intermediates.")
+
+    @model_validator(mode="after")
+    def _shares_fit(self) -> "EtlSettings":
+        if self.train_share + self.validation_share >= 1:
+            raise ValueError("train_share + validation_share must leave a test share (< 1)")
+        return self

@@ -120,62 +120,74 @@ def check_judgements(bronze: DataFrame, max_chars: int, headers: dict[str, list[
     )
 
 
-def dedupe(valid: DataFrame, key: list[str], content: list[str], *, conflicts: bool) -> tuple[DataFrame, DataFrame, DataFrame]:
-    """(kept, exact duplicates, conflicting duplicates) of `valid` rows sharing `key`.
+OUTCOME = "_outcome"  # silver | quarantine | duplicate
 
-    The first row in (batch, file, line) order wins; later rows equal on `content` are exact
-    duplicates, the others conflicts (or, with ``conflicts=False``, simply other versions).
+
+def classify_duplicates(checked: DataFrame, key: str, content: list[str]) -> DataFrame:
+    """Mark every valid row kept / exact duplicate / conflicting duplicate by `key`.
+
+    A key seen with one content: the first row in (batch, file, line) order is kept, the
+    other copies are exact duplicates. A key seen with different contents: nothing about it
+    can be trusted, so EVERY row of it is quarantined as conflicting_duplicate. Invalid rows
+    get a unique window key (their file and line), so one shuffle classifies all rows.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    w = Window.partitionBy(*key).orderBy(*ORDER)
-    h = F.xxhash64(*[F.col(c) for c in content])
-    ranked = valid.withColumn("_h", h).withColumn("_rn", F.row_number().over(w))
-    ranked = ranked.withColumn("_first_h", F.first("_h").over(w))
-    same = F.col("_h") == F.col("_first_h")
-    if not conflicts:  # other content = another version, kept; duplicates are only exact repeats
-        w2 = Window.partitionBy(*key, "_h").orderBy(*ORDER)
-        ranked = valid.withColumn("_h", h).withColumn("_rn", F.row_number().over(w2)).withColumn("_first_h", F.col("_h"))
-    ranked = ranked.cache()
-    drop = ["_h", "_rn", "_first_h"]
-    kept = ranked.filter(F.col("_rn") == 1).drop(*drop)
-    dups = ranked.filter((F.col("_rn") > 1) & same).drop(*drop)
-    bad = ranked.filter((F.col("_rn") > 1) & ~same).drop(*drop)
-    bad = bad.withColumn("reason", F.lit(str(Reason.CONFLICTING_DUPLICATE))).withColumn(
-        "detail", F.concat(F.lit("another row with the same "), F.lit(", ".join(key)), F.lit(" differs"))
+    valid = F.col("reason").isNull()
+    wkey = F.when(valid, F.concat(F.lit("k:"), F.col(key))).otherwise(
+        F.concat(F.lit("q:"), F.col("source_file"), F.lit(":"), F.col("line_number").cast("string"))
     )
-    return kept, dups, bad
+    df = checked.withColumn("_key", wkey).withColumn("_h", F.xxhash64(*[F.col(c) for c in content]))
+    w = Window.partitionBy("_key").orderBy(*ORDER)
+    wk = Window.partitionBy("_key")
+    df = df.withColumn("_rn", F.row_number().over(w)).withColumn("_conflict", F.min("_h").over(wk) != F.max("_h").over(wk))
+    conflict = valid & F.col("_conflict")
+    df = df.withColumn("detail", F.when(conflict, F.lit(f"{key} seen with different content")).otherwise(F.col("detail")))
+    df = df.withColumn("reason", F.when(conflict, F.lit(str(Reason.CONFLICTING_DUPLICATE))).otherwise(F.col("reason")))
+    outcome = (
+        F.when(F.col("reason").isNotNull(), F.lit("quarantine"))
+        .when(F.col("_rn") > 1, F.lit("duplicate"))
+        .otherwise(F.lit("silver"))
+    )
+    return df.withColumn(OUTCOME, outcome).drop("_key", "_h", "_rn", "_conflict")
 
 
-def to_silver(bronze: dict[str, DataFrame], *, max_field_chars: int, headers: dict[str, list[str]]) -> SilverResult:
-    """Silver tables, quarantine and exact duplicates from the bronze table of each kind."""
+def classify(bronze: dict[str, DataFrame], *, max_field_chars: int, headers: dict[str, list[str]]) -> dict[str, DataFrame]:
+    """Every bronze data line of each kind, parsed, with its outcome and (if rejected) reason.
+
+    Only the search log has an event id to deduplicate on; repeated catalogue or judgement
+    rows are kept as versions (gold takes the latest per video and per annotator).
+    """
     from pyspark.sql import functions as F
 
-    checked = {
-        Kind.SEARCH_LOG.value: check_search_log(bronze[Kind.SEARCH_LOG.value], max_field_chars),
-        Kind.VIDEOS.value: check_videos(bronze[Kind.VIDEOS.value], max_field_chars),
-        Kind.JUDGEMENTS.value: check_judgements(bronze[Kind.JUDGEMENTS.value], max_field_chars, headers),
+    sl = check_search_log(bronze[Kind.SEARCH_LOG.value], max_field_chars)
+    outcome = F.when(F.col("reason").isNotNull(), F.lit("quarantine")).otherwise(F.lit("silver"))
+    return {
+        Kind.SEARCH_LOG.value: classify_duplicates(sl, "event_id", [f.name for f in parse.SEARCH_LOG_SPEC]),
+        Kind.VIDEOS.value: check_videos(bronze[Kind.VIDEOS.value], max_field_chars).withColumn(OUTCOME, outcome),
+        Kind.JUDGEMENTS.value: check_judgements(bronze[Kind.JUDGEMENTS.value], max_field_chars, headers).withColumn(
+            OUTCOME, outcome
+        ),
     }
-    quarantines = []
-    tables: dict[str, DataFrame] = {}
-    duplicates: dict[str, DataFrame] = {}
-    for kind, df in checked.items():
-        df = df.cache()
-        quarantines.append(_quarantine_of(df.filter(F.col("reason").isNotNull())))
-        valid = df.filter(F.col("reason").isNull())
-        if kind == Kind.SEARCH_LOG.value:
-            kept, dups, bad = dedupe(valid, ["event_id"], [f.name for f in parse.SEARCH_LOG_SPEC], conflicts=True)
-            quarantines.append(_quarantine_of(bad))
-        elif kind == Kind.VIDEOS.value:
-            content = ["video_id", "title", "description", "channel", "duration_s", "published_at", "tags"]
-            kept, dups, _ = dedupe(valid, ["video_id"], content, conflicts=False)
-        else:
-            content = ["query_id", "video_id", "annotator", "label", "ts"]
-            kept, dups, _ = dedupe(valid, ["query_id", "video_id", "annotator"], content, conflicts=False)
-        tables[kind] = kept.drop("reason", "detail", "raw", "kind", "file_sha256")
-        duplicates[kind] = dups
+
+
+def split(classified: dict[str, DataFrame]) -> SilverResult:
+    """Silver tables, the quarantine and the exact duplicates from classified rows."""
+    from pyspark.sql import functions as F
+
+    tables, duplicates, quarantines = {}, {}, []
+    for kind, df in classified.items():
+        rows = df.filter(F.col(OUTCOME) == "silver")
+        tables[kind] = rows.drop(OUTCOME, "reason", "detail", "raw", "kind", "file_sha256")
+        duplicates[kind] = df.filter(F.col(OUTCOME) == "duplicate").drop(OUTCOME)
+        quarantines.append(_quarantine_of(df.filter(F.col(OUTCOME) == "quarantine")))
     quarantine = quarantines[0]
     for q in quarantines[1:]:
         quarantine = quarantine.unionByName(q)
     return SilverResult(tables=tables, quarantine=quarantine, duplicates=duplicates)
+
+
+def to_silver(bronze: dict[str, DataFrame], *, max_field_chars: int, headers: dict[str, list[str]]) -> SilverResult:
+    """Silver tables, quarantine and exact duplicates from the bronze table of each kind."""
+    return split(classify(bronze, max_field_chars=max_field_chars, headers=headers))
