@@ -172,11 +172,11 @@ def train(settings, *, training_set: str | None = None, params: dict[str, Any] |
     device = pick_device(cfg)
     model.to(device)
 
-    ensure_experiment(settings)
+    experiment_id = ensure_experiment(settings)
     if cfg.system_metrics:
         mlflow.set_system_metrics_sampling_interval(cfg.system_metrics_interval_s)
     run_kwargs: dict[str, Any] = {"run_id": last["run_id"]} if last else {"run_name": f"train-{snapshot.snapshot_id[:8]}"}
-    run = mlflow.start_run(nested=nested, log_system_metrics=cfg.system_metrics, **run_kwargs)
+    run = mlflow.start_run(experiment_id=experiment_id, nested=nested, log_system_metrics=cfg.system_metrics, **run_kwargs)
     run_id = run.info.run_id
     stream = MetricStream(run_id, settings.tracking_uri, cfg.log_flush_every)
     try:

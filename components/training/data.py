@@ -24,6 +24,10 @@ class TrainingSetError(ValueError):
     """The training set does not fit the contract (the message names snapshot and column)."""
 
 
+def _show(value) -> str:
+    return repr(value.item() if hasattr(value, "item") else value)
+
+
 def validate_frame(df: pd.DataFrame, features: list[str], where: str) -> None:
     """Raise TrainingSetError on missing columns, bad labels/splits or an empty train/validation split."""
     missing = [c for c in (*REQUIRED, *features) if c not in df.columns]
@@ -32,10 +36,10 @@ def validate_frame(df: pd.DataFrame, features: list[str], where: str) -> None:
     labels = pd.to_numeric(df["label"], errors="coerce")
     bad = df.index[labels.isna() | ~labels.isin([0, 1, 2, 3])]
     if len(bad):
-        raise TrainingSetError(f"{where}: column 'label' must be 0-3; row {int(bad[0])} has {df.loc[bad[0], 'label']!r}")
+        raise TrainingSetError(f"{where}: column 'label' must be 0-3; row {int(bad[0])} has {_show(df.loc[bad[0], 'label'])}")
     bad = df.index[~df["split"].isin(SPLITS)]
     if len(bad):
-        raise TrainingSetError(f"{where}: column 'split' must be one of {SPLITS}; row {int(bad[0])} has {df.loc[bad[0], 'split']!r}")
+        raise TrainingSetError(f"{where}: column 'split' must be one of {SPLITS}; row {int(bad[0])} has {_show(df.loc[bad[0], 'split'])}")
     for split in ("train", "validation"):
         if not (df["split"] == split).any():
             raise TrainingSetError(f"{where}: no rows with split={split!r}")
@@ -43,7 +47,7 @@ def validate_frame(df: pd.DataFrame, features: list[str], where: str) -> None:
         values = pd.to_numeric(df[name], errors="coerce")
         bad = df.index[values.isna() & df[name].notna()]
         if len(bad):
-            raise TrainingSetError(f"{where}: feature {name!r} is not numeric; row {int(bad[0])} has {df.loc[bad[0], name]!r}")
+            raise TrainingSetError(f"{where}: feature {name!r} is not numeric; row {int(bad[0])} has {_show(df.loc[bad[0], name])}")
 
 
 @dataclass

@@ -104,3 +104,14 @@ TINY_PARAMS: dict[str, Any] = {
     "max_steps": 40, "batch_size": 32, "learning_rate": 3e-3, "eval_every": 20, "checkpoint_every": 20,
     "early_stopping_patience": 0, "log_flush_every": 10, "system_metrics": False,
 }
+
+
+def train_tiny_model(settings, *, params: dict[str, Any] | None = None, validate: bool = False, **sample_kwargs):
+    """Publish the sample training set and train a tiny model on it (a few seconds): for other stages' tests.
+
+    Returns the `TrainResult` (`.model_uri` loads with `mlflow.pyfunc.load_model`).
+    """
+    from components.training.api import train
+
+    write_sample_training_set(settings, **sample_kwargs)
+    return train(settings, params={**TINY_PARAMS, **(params or {})}, validate=validate)

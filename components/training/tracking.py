@@ -8,6 +8,7 @@ benchmarks/training.py for the measured overhead).
 from __future__ import annotations
 
 import os
+import re
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -16,19 +17,23 @@ PIPELINE_RUN_ENV = ("RANKOPS_PIPELINE_RUN_ID", "KFP_RUN_ID", "KFP_POD_NAME")
 
 
 def ensure_experiment(settings) -> str:
-    """Point MLflow at the profile's tracking URI; create the experiment with its artifact location."""
+    """Point MLflow at the profile's tracking URI and make the experiment (with the profile's
+    artifact location) the active one; return its id."""
     import mlflow
 
     mlflow.set_tracking_uri(settings.tracking_uri)
     name = settings.mlflow.experiment
     exp = mlflow.get_experiment_by_name(name)
-    if exp is not None:
-        return exp.experiment_id
-    location = settings.resolve(settings.mlflow.artifact_location) if "://" not in settings.mlflow.artifact_location \
-        else settings.mlflow.artifact_location
-    if "://" not in location:
-        os.makedirs(location, exist_ok=True)
-    return mlflow.create_experiment(name, artifact_location=location)
+    if exp is None:
+        location = settings.mlflow.artifact_location
+        if not re.match(r"^[A-Za-z][\w+.-]*:", location):  # a path, not a URI such as mlflow-artifacts:/
+            location = settings.resolve(location)
+            os.makedirs(location, exist_ok=True)
+        experiment_id = mlflow.create_experiment(name, artifact_location=location)
+    else:
+        experiment_id = exp.experiment_id
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
 
 
 def pipeline_run_id() -> str | None:
@@ -95,6 +100,7 @@ class MetricStream:
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlflow-metrics")
         self.pending: list[Future] = []
         self.steps_since_flush = 0
+        self.closed = False
 
     def add(self, metrics: dict[str, float], step: int) -> None:
         from mlflow.entities import Metric
@@ -115,12 +121,21 @@ class MetricStream:
             self.pending.append(self.pool.submit(self.client.log_batch, self.run_id, metrics=chunk))
         self.pending = [f for f in self.pending if not f.done() or f.exception() is not None]
         if wait:
-            self.close(shutdown=False)
+            self.wait()
 
-    def close(self, shutdown: bool = True) -> None:
-        """Wait for every write; re-raise the first failure (metrics are never dropped silently)."""
+    def wait(self) -> None:
+        """Block until every submitted write is done; re-raise the first failure."""
         pending, self.pending = self.pending, []
         for fut in pending:
             fut.result()
-        if shutdown:
+
+    def close(self) -> None:
+        """Flush what is buffered and wait for it (metrics are never dropped silently); idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        self.flush()
+        try:
+            self.wait()
+        finally:
             self.pool.shutdown(wait=True)

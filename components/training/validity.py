@@ -120,7 +120,7 @@ def check_model(settings, model_uri: str) -> ValidityReport:
         return report
     finite = first.shape == (len(frame),) and bool(np.isfinite(first).all())
     report.add("outputs_finite", finite, f"{len(first)} scores, shape {first.shape}, finite={finite}")
-    report.add("deterministic", bool(np.array_equal(first, second)),
+    report.add("deterministic", bool(np.array_equal(first, second, equal_nan=True)),
                f"max abs difference between two identical calls {float(np.max(np.abs(first - second))):.3g}")
     times = []
     for _ in range(5):  # best of 5: the model's cost, not a neighbour's CPU burst
