@@ -134,6 +134,10 @@ def test_url_and_query_spellings_fold_back_to_one_identity(clean_set: Path) -> N
     raw = {q for s in queries.values() for q in s}
     assert any(q != q.strip() for q in raw) and any(q != q.lower() for q in raw)
     assert any(unicodedata.is_normalized("NFC", q) is False for q in raw)  # decomposed (NFD) spellings
+    judged = {normalize_query(r["query"]) for r in judgements(clean_set / "2026-10-01/judgements/part-00000.csv")}
+    assert set(queries) <= judged  # every spelling folds back to a judged query
+    catalogue = {canonicalize_url(v["video_url"]) for v in jsonl(clean_set / "2026-10-01/videos/part-00000.jsonl")}
+    assert set(spellings) <= catalogue
 
 
 def test_zipf_popularity_head_and_tail(clean_set: Path) -> None:
