@@ -7,7 +7,7 @@ export RANKOPS_HOME ?= $(CURDIR)/.rankops
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install run test test-fast lint services compile clean
+.PHONY: install tools run test test-fast lint services compile clean
 
 install: $(VENV)/.installed
 
@@ -24,7 +24,16 @@ run: install
 	$(RANKOPS) etl run --input $(RANKOPS_HOME)/raw --summary $(RANKOPS_HOME)/reports/etl-summary.json
 	$(RANKOPS) data versions
 
-test: install
+# checkov pins packages that break the project venv: it gets a tool venv of its own.
+tools: .venv-tools/.installed
+
+.venv-tools/.installed:
+	test -x .venv-tools/bin/python || python3 -m venv .venv-tools
+	.venv-tools/bin/python -m pip install -q --upgrade pip
+	.venv-tools/bin/python -m pip install -q checkov==3.3.30
+	touch $@
+
+test: install tools
 	$(VENV)/bin/pytest
 
 test-fast: install
