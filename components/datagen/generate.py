@@ -21,7 +21,7 @@ every kind ``lines == valid + duplicates + sum(quarantined)``.
 Other realism the ETL must accept: the same instant in several zones (``Z``, ``+00:00``,
 ``+02:00``, ...), URL spellings of one video (scheme, ``www.``, host case, trailing slash,
 tracking parameters), query spellings (case, whitespace, NFD), unknown extra fields on some
-valid JSON rows, and judgement CSVs with a UTF-8 BOM and CRLF line endings (odd days).
+valid JSON rows, and judgement CSVs with a UTF-8 BOM and CRLF line endings (odd days, or the only day).
 """
 
 from __future__ import annotations
@@ -270,8 +270,8 @@ def generate_dataset(
         writer = open_writer(Kind.VIDEOS)
         _write_videos(world, day, writer, seed)
         _keep(files, writer, out)
-        odd = day % 2 == 1
-        writer = open_writer(Kind.JUDGEMENTS, header=list(JUDGEMENT_FIELDS), bom=odd, crlf=odd)
+        windows_export = day % 2 == 1 or days == 1  # BOM + CRLF: every data set has such a file
+        writer = open_writer(Kind.JUDGEMENTS, header=list(JUDGEMENT_FIELDS), bom=windows_export, crlf=windows_export)
         judged_pairs += _write_judgements(world, day, day_start, writer, seed)
         _keep(files, writer, out)
         writer = open_writer(Kind.SEARCH_LOG)
