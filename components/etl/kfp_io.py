@@ -1,0 +1,46 @@
+"""I/O of the ETL KFP component: run the ETL, fill the gold/metrics/report artifacts."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+METRIC_KEYS = ("bronze_rows", "silver_rows", "quarantined_rows", "duplicate_rows", "seconds")
+
+
+def run_etl_op(gold: Any, metrics: Any, quality_report: Any, *, input_dir: str, env: str, raw: Any = None) -> dict[str, Any]:
+    """Run `run_etl` for the profile `env`; the gate's failure fails the task after the report is kept."""
+    from components.common.config import load_settings
+    from components.etl.contract import GOLD_TABLES
+    from components.etl.run import QualityGateFailed, run_etl
+
+    source = input_dir or (raw.path if raw is not None else "")
+    if not source:
+        raise ValueError("etl_op needs input_dir or a raw Dataset artifact")
+    settings = load_settings(env)
+    failure: QualityGateFailed | None = None
+    try:
+        summary = run_etl(settings, source)
+    except QualityGateFailed as exc:
+        summary, failure = exc.summary, exc
+    shutil.copyfile(summary["report_md"], quality_report.path)
+    gold.metadata.update({
+        "lakehouse": summary["lakehouse"],
+        "uri": summary["lakehouse"],
+        "run_id": summary["run_id"],
+        "published": summary["published"],
+        "snapshots": summary["snapshots"],
+        "gold_refs": {t: f"{t}@{summary['snapshots'][t]}" for t in GOLD_TABLES},
+        "quarantine_reasons": summary["quarantine_reasons"],
+    })
+    Path(gold.path).parent.mkdir(parents=True, exist_ok=True)
+    Path(gold.path).write_text(
+        "\n".join(f"{t}@{summary['snapshots'][t]}" for t in GOLD_TABLES) + "\n", encoding="utf-8"
+    )
+    for key in METRIC_KEYS:
+        metrics.log_metric(key, float(summary[key]))
+    metrics.log_metric("published", float(summary["published"]))
+    if failure is not None:
+        raise failure
+    return summary

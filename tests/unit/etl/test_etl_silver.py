@@ -1,0 +1,103 @@
+"""Silver: one test per quarantine reason (exact reason, raw text, file, line), typed rows, duplicates."""
+
+import json
+from datetime import datetime
+
+import pytest
+
+from components.etl import normalize as nz
+from components.etl.bronze import BRONZE_SCHEMA
+from components.etl.contract import Reason
+from components.etl.silver import classify, split
+
+SL, VID, JUD = "b1/search_log/p.jsonl", "b1/videos/p.jsonl", "b1/judgements/p.csv"
+GOOD = {"event_id": "e1", "ts": "2026-01-01T10:00:00+02:00", "session_id": "s1", "query": "Cafe\u0301  ROCK",
+        "video_url": "https://WWW.VidHub.example/watch?utm_source=x&v=a1", "position": 2, "clicked": True,
+        "dwell_ms": 1500, "client": "ios"}  # unknown extra field: accepted
+VIDEO = {"video_url": "https://vidhub.example/watch?v=a1", "title": "Rock", "description": "d", "channel": "c",
+         "duration_s": 12.5, "published_at": "2025-12-01T00:00:00Z", "tags": ["x", "y"]}
+
+
+def _sl(**changes):
+    row = {**GOOD, **changes}
+    return json.dumps({k: v for k, v in row.items() if v != "<drop>"})
+
+
+def _vid(**changes):
+    return json.dumps({**VIDEO, **changes})
+
+
+# (reason, kind, source file, line, raw bytes)
+CASES = [
+    (Reason.INVALID_UTF8, "search_log", SL, 3, _sl(event_id="u1").replace("ROCK", "R\\u00d6CK").encode()[:-1] + b'\xff"}'),
+    (Reason.MALFORMED_JSON, "search_log", SL, 4, b'{"event_id": "m1", "ts'),
+    (Reason.NOT_AN_OBJECT, "search_log", SL, 5, b'["e1", "2026-01-01T10:00:00Z"]'),
+    (Reason.MISSING_FIELD, "search_log", SL, 6, _sl(event_id="f1", session_id="<drop>").encode()),
+    (Reason.NULL_FIELD, "search_log", SL, 7, _sl(event_id="n1", query=None).encode()),
+    (Reason.WRONG_TYPE, "search_log", SL, 8, _sl(event_id="w1", clicked="yes").encode()),
+    (Reason.OUT_OF_RANGE, "search_log", SL, 9, _sl(event_id="o1", position=0).encode()),
+    (Reason.INVALID_TIMESTAMP, "search_log", SL, 10, _sl(event_id="t1", ts="2026-02-30T10:00:00Z").encode()),
+    (Reason.MISSING_TIMEZONE, "search_log", SL, 11, _sl(event_id="z1", ts="2026-01-01T10:00:00").encode()),
+    (Reason.INVALID_URL, "search_log", SL, 12, _sl(event_id="i1", video_url="ftp://vidhub.example/v/1").encode()),
+    (Reason.EMPTY_QUERY, "search_log", SL, 13, _sl(event_id="q1", query=" \t ").encode()),
+    (Reason.FIELD_TOO_LONG, "videos", VID, 2, _vid(title="t" * 61).encode()),
+    (Reason.CSV_COLUMN_COUNT, "judgements", JUD, 3, b"rock,https://vidhub.example/watch?v=a1,2"),
+    (Reason.CONFLICTING_DUPLICATE, "search_log", SL, 14, _sl(event_id="c1").encode()),
+]
+EXTRA = [  # valid rows, an exact duplicate and the other half of the conflicting pair
+    ("search_log", SL, 1, _sl().encode()),
+    ("search_log", SL, 2, _sl().encode()),
+    ("search_log", SL, 15, _sl(event_id="c1", position=5).encode()),
+    ("videos", VID, 1, _vid().encode()),
+    ("judgements", JUD, 1, b"\xef\xbb\xbfquery,video_url,label,annotator,ts"),
+    ("judgements", JUD, 2, b'"Rock, live",https://vidhub.example/watch/?v=a1&si=1,3,ann1,2026-01-02T00:00:00Z'),
+]
+
+
+@pytest.fixture(scope="module")
+def silver(spark):
+    stamp = datetime(2026, 1, 5)
+    rows = [(k, "b1", f, line, raw, f"sha-{k}", stamp, k == "judgements" and line == 1) for _, k, f, line, raw in CASES]
+    rows += [(k, "b1", f, line, raw, f"sha-{k}", stamp, k == "judgements" and line == 1) for k, f, line, raw in EXTRA]
+    bronze = spark.createDataFrame(rows, BRONZE_SCHEMA)
+    by_kind = {k: bronze.filter(bronze.kind == k) for k in ("search_log", "videos", "judgements")}
+    headers = {"sha-judgements": ["query", "video_url", "label", "annotator", "ts"]}
+    classified = {k: df.cache() for k, df in classify(by_kind, max_field_chars=60, headers=headers).items()}
+    result = split(classified)
+    return {
+        "tables": {k: [r.asDict() for r in df.orderBy("line_number").collect()] for k, df in result.tables.items()},
+        "quarantine": [r.asDict() for r in result.quarantine.orderBy("kind", "line_number").collect()],
+        "duplicates": {k: df.count() for k, df in result.duplicates.items()},
+    }
+
+
+@pytest.mark.parametrize(("reason", "kind", "source", "line", "raw"), CASES, ids=[c[0].value for c in CASES])
+def test_each_reason_quarantines_the_row_with_its_raw_text(silver, reason, kind, source, line, raw):
+    row = next(q for q in silver["quarantine"] if q["source_file"] == source and q["line_number"] == line)
+    assert row["reason"] == reason.value
+    assert row["kind"] == kind
+    assert bytes(row["raw"]) == raw
+    assert row["raw_text"] == raw.decode("utf-8", "replace")
+
+
+def test_conflicting_pair_quarantines_both_rows_and_counts_are_exact(silver):
+    conflict = [(q["line_number"], q["reason"]) for q in silver["quarantine"] if q["reason"] == "conflicting_duplicate"]
+    assert conflict == [(14, "conflicting_duplicate"), (15, "conflicting_duplicate")]
+    assert len(silver["quarantine"]) == len(CASES) + 1
+    assert silver["duplicates"] == {"search_log": 1, "videos": 0, "judgements": 0}
+    assert [q["detail"] for q in silver["quarantine"] if q["line_number"] == 6 and q["kind"] == "search_log"] == [
+        "session_id"]
+
+
+def test_valid_rows_are_typed_with_ids_equal_to_python(silver):
+    (sl,) = silver["tables"]["search_log"]
+    assert (sl["event_id"], sl["line_number"], sl["position"], sl["clicked"], sl["dwell_ms"]) == ("e1", 1, 2, True, 1500)
+    assert sl["ts"] == datetime(2026, 1, 1, 8, 0)  # +02:00 -> UTC
+    assert sl["query_norm"] == "caf\u00e9 rock" and sl["query_id"] == nz.query_id_of(GOOD["query"])
+    assert sl["canonical_url"] == "vidhub.example/watch?v=a1" and sl["video_id"] == nz.video_id_of(GOOD["video_url"])
+    (video,) = silver["tables"]["videos"]
+    assert (video["video_id"], video["duration_s"], video["tags"], video["published_at"]) == (
+        sl["video_id"], 12.5, ["x", "y"], datetime(2025, 12, 1))
+    (judgement,) = silver["tables"]["judgements"]
+    assert (judgement["query"], judgement["query_id"], judgement["video_id"], judgement["label"], judgement["annotator"]) == (
+        "Rock, live", nz.query_id_of("rock, live"), sl["video_id"], 3, "ann1")
