@@ -1,0 +1,53 @@
+"""The I/O side of the evaluation KFP components: artifacts in, run_evaluation/run_compare called, artifacts out."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+
+def model_uri_of(model: Any) -> str:
+    """The MLflow URI carried by a Model artifact (train_op writes metadata['model_uri'])."""
+    uri = (model.metadata or {}).get("model_uri")
+    if not uri:
+        raise ValueError(f"model artifact {model.uri} has no 'model_uri' in its metadata (expected from train_op)")
+    return str(uri)
+
+
+def training_set_ref_of(dataset: Any) -> str | None:
+    from components.training.kfp_io import snapshot_ref_of
+
+    return snapshot_ref_of(dict(dataset.metadata or {})) if dataset is not None else None
+
+
+def run_evaluate_op(model, training_set, metrics, report, *, env: str = "local") -> dict[str, Any]:
+    from components.common.config import load_settings
+    from components.evaluation.run import run_evaluation
+
+    settings = load_settings(env)
+    out_dir = Path(report.path).parent / "evaluation"
+    result = run_evaluation(settings, model_uri_of(model), training_set=training_set_ref_of(training_set),
+                            report_dir=out_dir)
+    for who in ("model", "bm25"):
+        for name, value in result[who].items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                metrics.log_metric(name if who == "model" else f"bm25_{name}", float(value))
+    shutil.copyfile(out_dir / "report.md", report.path)
+    metrics.metadata.update({"model_uri": result["model_uri"], "training_set": result["training_set"],
+                             "metrics_json": json.loads((out_dir / "metrics.json").read_text(encoding="utf-8"))})
+    return result
+
+
+def run_compare_op(version: str, report, decision_out, *, env: str = "local") -> dict[str, Any]:
+    from components.common.config import load_settings
+    from components.evaluation.compare_run import run_compare
+
+    settings = load_settings(env)
+    out_dir = Path(report.path).parent / "compare"
+    decision = run_compare(settings, version, report_dir=out_dir)
+    shutil.copyfile(out_dir / "decision.md", report.path)
+    shutil.copyfile(out_dir / "decision.json", decision_out.path)
+    decision_out.metadata.update({k: decision[k] for k in ("promote", "p_value", "delta", "challenger_version")})
+    return decision
