@@ -8,9 +8,12 @@ pipeline runs unchanged under `kfp.local`.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 
 from kfp import dsl, kubernetes
+
+from components.common.image import GPU_IMAGE
 
 # The lakehouse PVC of manifests/base/storage.yaml, mounted where the cluster profiles point.
 LAKEHOUSE_PVC = "rankops-lakehouse"
@@ -78,3 +81,14 @@ def on_gpu(task: dsl.PipelineTask, *, gpus: int = 1) -> dsl.PipelineTask:
     kubernetes.add_node_selector(task, *GPU_NODE_LABEL)
     kubernetes.add_toleration(task, key=GPU_TAINT_KEY, operator="Exists", effect="NoSchedule")
     return task
+
+
+def with_gpu_image(component):
+    """A copy of a lightweight component that runs in the CUDA image (same code, same interface).
+
+    Stage components declare the CPU image; the pipeline decides where a step runs, so the GPU
+    image is chosen here, next to the GPU placement (the original component is not modified).
+    """
+    gpu = copy.deepcopy(component)
+    gpu.component_spec.implementation.container.image = GPU_IMAGE
+    return gpu
