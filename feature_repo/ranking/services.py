@@ -6,12 +6,13 @@ models registered with ranker_v1 must keep getting the features they were traine
 
 from feast import FeatureService
 
-from ranking.views import query_features, query_video_features, video_features
+from ranking.views import query_features, query_video_features, video_catalog, video_engagement
 
 ranker_v1 = FeatureService(
     name="ranker_v1",
     features=[
-        video_features[["title", "description", "duration_s", "video_age_days", "tag_count", "video_ctr"]],
+        video_catalog[["title", "description", "duration_s", "video_age_days", "tag_count"]],
+        video_engagement[["video_ctr"]],
         query_features[["query_num_tokens", "query_impressions", "query_ctr"]],
         query_video_features[["qv_impressions", "qv_ctr", "qv_mean_position", "qv_debiased_ctr"]],
     ],
@@ -23,7 +24,7 @@ ranker_v1 = FeatureService(
 ctr_baseline_v1 = FeatureService(
     name="ctr_baseline_v1",
     features=[
-        video_features[["video_impressions", "video_ctr"]],
+        video_engagement[["video_impressions", "video_ctr"]],
         query_video_features[["qv_impressions", "qv_clicks", "qv_ctr", "qv_debiased_ctr"]],
     ],
     description="Engagement-only baseline reusing the same views (no text).",

@@ -39,10 +39,12 @@ query_features = FeatureView(
     tags={"team": "search-relevance", "domain": "query"},
 )
 
-video_features = FeatureView(
-    name="video_features",
+# Catalogue attributes never expire: a video published two years ago keeps its title. Its only
+# row before a label may be the publication-time row, far older than any engagement TTL.
+video_catalog = FeatureView(
+    name="video_catalog",
     entities=[video],
-    ttl=timedelta(days=365),
+    ttl=timedelta(0),  # 0 = no expiry in Feast
     schema=[
         Field(name="title", dtype=String, description="Video title from the catalogue."),
         Field(name="description", dtype=String, description="Video description from the catalogue."),
@@ -50,13 +52,27 @@ video_features = FeatureView(
         numeric("duration_s", Float64, "Video length in seconds."),
         numeric("video_age_days", Float64, "Days since publication at the row's timestamp."),
         numeric("tag_count", Int64, "Number of catalogue tags."),
+    ],
+    source=video_source,
+    online=True,
+    description="Catalogue text and static attributes of a video.",
+    owner=OWNER,
+    tags={"team": "search-relevance", "domain": "video"},
+)
+
+# Engagement of a video over all queries: stale after a month without activity.
+video_engagement = FeatureView(
+    name="video_engagement",
+    entities=[video],
+    ttl=timedelta(days=30),
+    schema=[
         numeric("video_impressions", Int64, "Impressions of the video so far, any query."),
         numeric("video_clicks", Int64, "Clicks on the video so far, any query."),
         numeric("video_ctr", Float64, "Clicks / impressions of the video."),
     ],
     source=video_source,
     online=True,
-    description="Catalogue text and overall engagement of a video.",
+    description="Overall engagement of a video (same gold table as video_catalog, other TTL).",
     owner=OWNER,
     tags={"team": "search-relevance", "domain": "video"},
 )

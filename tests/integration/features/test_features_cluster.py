@@ -44,7 +44,7 @@ def test_apply_registers_in_postgres_and_materialises_to_redis(dev, postgres_url
     with sqlalchemy.create_engine(postgres_url).connect() as conn:
         names = {r[0] for r in conn.execute(sqlalchemy.text("select feature_view_name from feature_views"))}
         sources = conn.execute(sqlalchemy.text("select count(*) from data_sources")).scalar()
-    assert names == {"query_features", "video_features", "query_video_features"} and sources == 3
+    assert names == {"query_features", "video_catalog", "video_engagement", "query_video_features"} and sources == 3
     host, port = redis_address.split(":")
     # Feast keys: one hash per entity key: 2 queries + 2 videos + 3 (query, video) pairs
     assert redis.Redis(host=host, port=int(port)).dbsize() == 7
@@ -73,7 +73,7 @@ def test_spark_training_set_is_point_in_time_correct_and_matches_local(dev, sett
                                                                                       tz="UTC"))].iloc[0]
     assert row[["query_impressions", "qv_impressions", "video_age_days"]].tolist() == [10, 8, 10.0]
     expired = spark_df[spark_df.event_timestamp == pd.Timestamp(D1 + timedelta(days=40), tz="UTC")].iloc[0]
-    assert expired[["query_impressions", "qv_ctr", "video_age_days"]].tolist() == [0, 0.0, 100.0]
+    assert expired[["query_impressions", "qv_ctr", "video_ctr", "video_age_days"]].tolist() == [0, 0.0, 0.0, 100.0]
     # the file offline store of the local profile gives the identical table
     local = settings_at(tmp_path)
     publish_gold(local, gold_case())

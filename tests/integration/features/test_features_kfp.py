@@ -25,7 +25,8 @@ def test_ops_chain_apply_materialize_training_set_through_artifacts(tmp_path, mo
     assert registry.metadata["feature_services"] == ["ctr_baseline_v1", "ranker_v1"]
     metrics = dsl.Metrics(name="metrics", uri=str(tmp_path / "metrics"), metadata={})
     run_materialize_op(metrics, env="local", full=False)
-    assert metrics.metadata == {"query_features_rows": 3, "query_video_features_rows": 4, "video_features_rows": 3}
+    assert metrics.metadata == {"query_features_rows": 3, "query_video_features_rows": 4, "video_catalog_rows": 3,
+                                "video_engagement_rows": 3}
     ts = dsl.Dataset(name="training_set", uri=str(tmp_path / "ts"), metadata={})
     run_training_set_op(ts, env="local", service="ranker_v1")
     assert ts.metadata["ref"] == f"features/training_set_ranker_v1@{ts.metadata['snapshot_id']}"

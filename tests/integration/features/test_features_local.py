@@ -29,7 +29,8 @@ EXPECTED = {
     (CATS, VA, D3 + timedelta(hours=1)): ["a title", 61.0, 12.0, 2, 0.2, 1, 30, 0.2, 20, 0.25, 2.0, 0.3],
     (CATS, VB, D1 + H12): ["b title", 300.0, 100.0, 0, 0.2, 1, 10, 0.4, 2, 0.0, 7.0, 0.0],
     (DOGS, VB, D1 + H12): ["b title", 300.0, 100.0, 0, 0.2, 1, 5, 0.2, 5, 0.2, 3.0, 0.25],
-    (DOGS, VB, D1 + timedelta(days=40)): ["b title", 300.0, 100.0, 0, 0.2, 0, 0, 0.0, 0, 0.0, 0.0, 0.0],  # TTL
+    # 40 days on: query, pair and video engagement (TTL 30 d) expired; the catalogue never expires
+    (DOGS, VB, D1 + timedelta(days=40)): ["b title", 300.0, 100.0, 0, 0.0, 0, 0, 0.0, 0, 0.0, 0.0, 0.0],
     (DOGS, VC, D1 + H12): ["", 0.0, 0.0, 0, 0.0, 1, 5, 0.2, 0, 0.0, 0.0, 0.0],  # unknown video
 }
 
@@ -54,9 +55,10 @@ def test_training_set_is_point_in_time_correct_and_versioned(applied_local):
     assert extra["features"] == NUMERIC
     assert extra["text_columns"] == ["query_text", "title", "description"]
     assert extra["defaults"] == {c: 0.0 for c in NUMERIC}
-    assert extra["feature_refs"][:2] == ["video_features:title", "video_features:description"]
+    assert extra["feature_refs"][:2] == ["video_catalog:title", "video_catalog:description"]
+    assert extra["feature_refs"][5] == "video_engagement:video_ctr"
     assert extra["null_counts"]["query_impressions"] == 1 and extra["null_counts"]["qv_impressions"] == 2
-    assert extra["null_counts"]["title"] == 1
+    assert extra["null_counts"]["title"] == 1 and extra["null_counts"]["video_ctr"] == 2
     lake = SnapshotStore(applied_local.lakehouse)
     assert snap.manifest["parents"] == {t: lake.latest(t).snapshot_id
                                         for t in (GOLD_LABELS, GOLD_QUERY, GOLD_QUERY_VIDEO, GOLD_VIDEO)}
@@ -71,7 +73,8 @@ def test_raw_retrieval_keeps_nulls_for_expired_and_future_values(applied_local):
                            "event_timestamp": pd.to_datetime([D1 + timedelta(days=40), D1 - H12], utc=True)})
     raw = retrieve_point_in_time(open_store(applied_local), entity, "ranker_v1").set_index("query_id")
     assert math.isnan(raw.loc[DOGS, "query_impressions"]) and math.isnan(raw.loc[DOGS, "qv_ctr"])
-    assert raw.loc[DOGS, "video_age_days"] == 100.0  # within the video TTL
+    assert raw.loc[DOGS, "video_age_days"] == 100.0  # the catalogue never expires
+    assert math.isnan(raw.loc[DOGS, "video_ctr"])  # engagement does (30 d)
     # half a day before the first feature row: nothing is known yet
     assert raw.loc[CATS, ["query_impressions", "video_ctr", "qv_ctr"]].isna().all()
 
@@ -142,7 +145,7 @@ def test_stale_registry_refuses_until_reapplied_and_incremental_loads_only_new_r
     run_apply(cfg)
     second = run_materialize(cfg)
     assert second["feature_views"]["query_features"]["rows_in_window"] == 1  # only the new day
-    assert second["feature_views"]["video_features"] == {"skipped": "up to date", "rows_in_window": 0}
+    assert second["feature_views"]["video_catalog"] == {"skipped": "up to date", "rows_in_window": 0}
     assert get_online_features(cfg, "cats", [VA]).loc[0, "query_impressions"] == 99
 
 
@@ -158,7 +161,7 @@ def test_cli_runs_the_local_flow_and_writes_summaries(tmp_path, settings_at, gol
     assert res.exit_code == 0, res.output
     applied = json.loads((tmp_path / "apply.json").read_text())
     assert applied["feature_services"] == ["ctr_baseline_v1", "ranker_v1"]
-    assert applied["feature_views"] == ["query_features", "query_video_features", "video_features"]
+    assert applied["feature_views"] == ["query_features", "query_video_features", "video_catalog", "video_engagement"]
     assert (cfg.home / "feast" / "feature_store.yaml").exists()
     res = runner.invoke(app, ["features", "materialize", "--full", "--summary", str(tmp_path / "mat.json")], env=env)
     assert res.exit_code == 0, res.output
