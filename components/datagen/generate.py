@@ -27,11 +27,10 @@ valid JSON rows, and judgement CSVs with a UTF-8 BOM and CRLF line endings (odd 
 from __future__ import annotations
 
 import json
-import math
 import random
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -223,6 +222,36 @@ def _totals(files: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _write_days(
+    out: Path, world: World, files: dict[str, dict[str, Any]], start: datetime, impressions: int, days: int,
+    seed: int, dirty_share: float, drift: float, progress: Progress | None,
+) -> tuple[list[str], int]:
+    """Write every day's three files (one ingest batch per day); returns (batches, judged pairs)."""
+    batches: list[str] = []
+    judged_pairs = 0
+    for day, n_rows in enumerate(_split(impressions, days)):
+        day_start = start + timedelta(days=day)
+        batch = day_start.date().isoformat()
+        batches.append(batch)
+
+        def open_writer(kind: Kind, batch: str = batch, **kw: Any) -> RawFileWriter:
+            rel = f"{batch}/{kind.value}/part-00000{'.csv' if kind is Kind.JUDGEMENTS else '.jsonl'}"
+            return RawFileWriter(out / rel, kind, dirty_share=dirty_share, dirt_seed=f"{seed}:{rel}", **kw)
+
+        writer = open_writer(Kind.VIDEOS)
+        _write_videos(world, day, writer, seed)
+        _keep(files, writer, out)
+        windows_export = day % 2 == 1 or days == 1  # BOM + CRLF: every data set has such a file
+        writer = open_writer(Kind.JUDGEMENTS, header=list(JUDGEMENT_FIELDS), bom=windows_export, crlf=windows_export)
+        judged_pairs += _write_judgements(world, day, day_start, writer, seed)
+        _keep(files, writer, out)
+        writer = open_writer(Kind.SEARCH_LOG)
+        popularity = drifted_popularity(world, seed, drift, day / (days - 1) if days > 1 else 0.0)
+        _write_search_log(world, day, day_start, n_rows, writer, seed, popularity, progress)
+        _keep(files, writer, out)
+    return batches, judged_pairs
+
+
 def generate_dataset(
     out_dir: str | Path,
     *,
@@ -247,7 +276,8 @@ def generate_dataset(
             f"queries={queries}, videos={videos})"
         )
     try:
-        start = datetime.fromisoformat(start_date).replace(tzinfo=UTC)
+        first = date.fromisoformat(start_date)
+        start = datetime(first.year, first.month, first.day, tzinfo=UTC)
     except ValueError:
         raise ValueError(f"start_date {start_date!r} is not an ISO date (YYYY-MM-DD)") from None
     began = time.perf_counter()
@@ -256,28 +286,15 @@ def generate_dataset(
     n_queries, n_videos = size_of(impressions, queries, videos)
     world = build_world(seed, n_queries, n_videos, days, start)
     files: dict[str, dict[str, Any]] = {}
-    batches: list[str] = []
-    judged_pairs = 0
-    for day, n_rows in enumerate(_split(impressions, days)):
-        day_start = start + timedelta(days=day)
-        batch = day_start.date().isoformat()
-        batches.append(batch)
-
-        def open_writer(kind: Kind, batch: str = batch, **kw: Any) -> RawFileWriter:
-            rel = f"{batch}/{kind.value}/part-00000{'.csv' if kind is Kind.JUDGEMENTS else '.jsonl'}"
-            return RawFileWriter(out / rel, kind, dirty_share=dirty_share, dirt_seed=f"{seed}:{rel}", **kw)
-
-        writer = open_writer(Kind.VIDEOS)
-        _write_videos(world, day, writer, seed)
-        _keep(files, writer, out)
-        windows_export = day % 2 == 1 or days == 1  # BOM + CRLF: every data set has such a file
-        writer = open_writer(Kind.JUDGEMENTS, header=list(JUDGEMENT_FIELDS), bom=windows_export, crlf=windows_export)
-        judged_pairs += _write_judgements(world, day, day_start, writer, seed)
-        _keep(files, writer, out)
-        writer = open_writer(Kind.SEARCH_LOG)
-        popularity = drifted_popularity(world, seed, drift, day / (days - 1) if days > 1 else 0.0)
-        _write_search_log(world, day, day_start, n_rows, writer, seed, popularity, progress)
-        _keep(files, writer, out)
+    try:
+        batches, judged_pairs = _write_days(out, world, files, start, impressions, days, seed, dirty_share, drift, progress)
+    except BaseException:  # no half-written data set: remove what this run wrote, then re-raise
+        for path in sorted(out.rglob("*"), reverse=True) if out.exists() else []:
+            if path.is_file():
+                path.unlink()
+            elif not any(path.iterdir()):
+                path.rmdir()
+        raise
     manifest: dict[str, Any] = {
         "generator": "rankops.datagen",
         "schema_version": 1,
@@ -305,5 +322,5 @@ def generate_dataset(
         **manifest,
         "out_dir": str(out),
         "elapsed_s": round(elapsed, 3),
-        "rows_per_s": round(impressions / elapsed) if elapsed > 0 and not math.isclose(elapsed, 0) else None,
+        "rows_per_s": round(impressions / elapsed) if elapsed > 0 else None,
     }

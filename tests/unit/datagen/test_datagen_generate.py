@@ -74,6 +74,13 @@ def test_rerun_into_the_same_folder_replaces_and_foreign_folders_are_refused(tmp
         generate_dataset(tmp_path / "x", dirty_share=0.9)
     with pytest.raises(ValueError, match="cannot make 100000 distinct queries"):
         generate_dataset(tmp_path / "x", impressions=10, queries=100_000)
+
+    def interrupt(_n: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):  # an interrupted run leaves no half-written data set
+        generate_dataset(tmp_path / "cut", impressions=20000, days=2, seed=1, progress=interrupt)
+    assert [p for p in (tmp_path / "cut").rglob("*")] == []
     with pytest.raises(ValueError, match="start_date"):
         generate_dataset(tmp_path / "x", start_date="01/10/2026")
 
