@@ -48,9 +48,17 @@ class Ranker:
         return out
 
     def predict(self, df: pd.DataFrame) -> np.ndarray:
+        import sys
+
         import numpy as np
 
-        scores = self.pyfunc.predict(self.frame(df))
+        frame = self.frame(df)
+        torch = sys.modules.get("torch")  # a torch model: no autograd bookkeeping while scoring
+        if torch is not None:
+            with torch.inference_mode():
+                scores = self.pyfunc.predict(frame)
+        else:
+            scores = self.pyfunc.predict(frame)
         if hasattr(scores, "to_numpy"):
             scores = scores.to_numpy()
         return np.asarray(scores, dtype="float64").reshape(-1)
