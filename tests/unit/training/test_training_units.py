@@ -96,6 +96,25 @@ def test_ranking_metrics_match_hand_computed_ndcg():
     assert out["mrr_at_10"] == pytest.approx(0.5)  # query b has no relevant doc and is skipped
 
 
+@pytest.mark.slow  # ranx compiles its numba kernels once per process
+def test_ranking_metrics_equal_ranx_on_random_rankings():
+    from ranx import Qrels, Run, evaluate
+
+    rng = np.random.default_rng(3)
+    q = np.repeat([f"q{i}" for i in range(30)], 12)
+    d = np.tile([f"d{j}" for j in range(12)], 30)
+    y = rng.choice(4, size=len(q), p=[0.5, 0.2, 0.2, 0.1])
+    s = rng.random(len(q))
+    ours = ranking_metrics(q, d, y, s, ("ndcg@10", "ndcg@5", "mrr@10"))
+    frame = pd.DataFrame({"q": q, "d": d, "y": y, "s": s})
+    rel = frame[frame.y > 0]
+    qrels = Qrels.from_df(rel, q_id_col="q", doc_id_col="d", score_col="y")
+    run = Run.from_df(frame[frame.q.isin(set(rel.q))], q_id_col="q", doc_id_col="d", score_col="s")
+    ref = evaluate(qrels, run, ["ndcg@10", "ndcg@5", "mrr@10"], make_comparable=True)
+    assert ours == pytest.approx({"ndcg_at_10": ref["ndcg@10"], "ndcg_at_5": ref["ndcg@5"], "mrr_at_10": ref["mrr@10"]},
+                                 rel=1e-9)
+
+
 def test_merge_params_accepts_flat_dotted_and_nested_keys():
     base = TrainingSettings()
     cfg = merge_params(base, {"learning_rate": 0.01, "model.hidden_size": 48, "model": {"num_layers": 3}})
