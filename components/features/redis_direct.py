@@ -3,7 +3,7 @@
 Feast writes one Redis hash per entity key (serialized EntityKey + project) with a field per
 feature (murmur3 of "<view>:<feature>") holding a serialized ValueProto. The Python SDK reads
 the same hashes in one pipeline but spends most of a call building its response objects; this
-reader issues the same HMGETs (one round trip for all views) and decodes only what the frame
+reader issues the same HMGETs (one round trip, one HMGET per entity key for all its views) and decodes only what the frame
 needs. It is built from the registered service, so it follows the definitions, not a copy.
 """
 
@@ -50,12 +50,15 @@ class RedisFeatureReader:
             return serialize_entity_key(ek, entity_key_serialization_version=version) + project
 
         self._redis_key = redis_key
-        self.plan: list[tuple[tuple[str, ...], list[str], list[bytes]]] = []
+        # views with the same join keys live in the same Redis hash: one HMGET per entity for all of them
+        grouped: dict[tuple[str, ...], tuple[list[str], list[bytes]]] = {}
         for proj in store.get_feature_service(service).feature_view_projections:
             fv = store.get_feature_view(proj.name)
-            names = [f.name for f in proj.features]
-            self.plan.append((tuple(sorted(c.name for c in fv.entity_columns)), names,
-                              [_mmh3(f"{fv.name}:{n}") for n in names]))
+            names, fields = grouped.setdefault(tuple(sorted(c.name for c in fv.entity_columns)), ([], []))
+            for f in proj.features:
+                names.append(f.name)
+                fields.append(_mmh3(f"{fv.name}:{f.name}"))
+        self.plan = [(keys, names, fields) for keys, (names, fields) in grouped.items()]
         self.client = redis.Redis(**parse_connection_string(connection_string))
 
     def read(self, query_id: str, video_ids: Sequence[str]) -> dict[str, list]:

@@ -89,10 +89,11 @@ def test_direct_redis_reader_returns_exactly_what_the_sdk_returns(dev):
     from components.features.redis_direct import parse_connection_string
 
     cfg, _, _ = dev
-    direct = cfg.model_copy(deep=True)
-    direct.features.online_reader = "redis_direct"
+    assert cfg.features.online_reader == "redis_direct"  # the cluster profiles' choice
+    sdk, direct = cfg.model_copy(deep=True), cfg.model_copy(deep=True)
+    sdk.features.online_reader = "sdk"
     for query, videos in [("cats", [VA, VB, VC]), ("dogs", [VB, VB, "unknown"]), ("nobody", [VA])]:
-        sdk_df = get_online_features(cfg, query, videos)
+        sdk_df = get_online_features(sdk, query, videos)
         direct_df = get_online_features(direct, query, videos)
         pd.testing.assert_frame_equal(direct_df, sdk_df)
     assert parse_connection_string("h:1,db=2,password=p,ssl=true") == {"host": "h", "port": 1, "db": 2,
