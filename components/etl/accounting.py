@@ -13,34 +13,40 @@ from components.etl.quality import Expectation
 from components.etl.silver import OUTCOME
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import DataFrame
 
-    from components.common.snapshots import Snapshot, SnapshotStore
+    from components.common.snapshots import Snapshot
 
 
-def bronze_counts(spark: SparkSession, store: SnapshotStore, snaps: dict[str, Snapshot]) -> dict[str, dict[str, int]]:
-    """{kind: {"bronze": data lines, "headers": CSV header lines}} of the bronze snapshots."""
+def bronze_counts(snaps: dict[str, Snapshot]) -> dict[str, dict[str, int]]:
+    """{kind: {"bronze": data lines, "headers": CSV header lines}} of the bronze snapshots.
+
+    Every ingested CSV file (never empty: empty files are refused) has exactly one header line.
+    """
     out = {}
     for kind, snap in snaps.items():
-        headers = store.read_spark(spark, snap).filter("is_header").count() if kind == Kind.JUDGEMENTS.value else 0
+        headers = len(snap.manifest["extra"].get("files", [])) if kind == Kind.JUDGEMENTS.value else 0
         out[kind] = {"bronze": snap.row_count - headers, "headers": headers}
     return out
 
 
 def outcome_counts(classified: dict[str, DataFrame]) -> dict[str, dict[str, Any]]:
     """{kind: {"silver", "quarantine", "duplicate": n, "reasons": {reason: n}}} in one pass per kind."""
+    from functools import reduce
+
     from pyspark.sql import functions as F
 
-    out: dict[str, dict[str, Any]] = {}
-    for kind, df in classified.items():
-        rows = df.groupBy(OUTCOME, "reason").agg(F.count(F.lit(1)).alias("n")).collect()
-        counts: dict[str, Any] = {"silver": 0, "quarantine": 0, "duplicate": 0, "reasons": {}}
-        for r in rows:
-            counts[r[OUTCOME]] += r["n"]
-            if r["reason"] is not None:
-                counts["reasons"][r["reason"]] = counts["reasons"].get(r["reason"], 0) + r["n"]
+    parts = [df.select(F.lit(kind).alias("_kind"), OUTCOME, "reason") for kind, df in classified.items()]
+    both = reduce(lambda a, b: a.unionByName(b), parts)
+    rows = both.groupBy("_kind", OUTCOME, "reason").agg(F.count(F.lit(1)).alias("n")).collect()
+    out: dict[str, dict[str, Any]] = {k: {"silver": 0, "quarantine": 0, "duplicate": 0, "reasons": {}} for k in classified}
+    for r in rows:
+        counts = out[r["_kind"]]
+        counts[r[OUTCOME]] += r["n"]
+        if r["reason"] is not None:
+            counts["reasons"][r["reason"]] = counts["reasons"].get(r["reason"], 0) + r["n"]
+    for counts in out.values():
         counts["reasons"] = dict(sorted(counts["reasons"].items()))
-        out[kind] = counts
     return out
 
 

@@ -39,6 +39,7 @@ class RawFile:
     batch_id: str
     sha256: str
     size: int
+    header: str | None = None  # first line of a CSV (decoded, BOM kept), None for JSONL
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -70,6 +71,13 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def first_line(path: Path, limit: int = 1 << 16) -> str:
+    """The first line of a file (CR/LF stripped), decoded leniently: a CSV header."""
+    with path.open("rb") as fh:
+        head = fh.readline(limit)
+    return head.rstrip(b"\r\n").decode("utf-8", "replace")
+
+
 def discover_files(input_dir: str | os.PathLike[str]) -> tuple[list[RawFile], list[FileProblem]]:
     """Raw files of every kind under `input_dir` (any depth), hashed; unusable ones as problems."""
     root = Path(input_dir)
@@ -94,7 +102,10 @@ def discover_files(input_dir: str | os.PathLike[str]) -> tuple[list[RawFile], li
             if size == 0:
                 problems.append(FileProblem(str(rel), "empty file (0 bytes): nothing to ingest"))
                 continue
-            found.append(RawFile(kind.value, str(path.resolve()), str(rel), batch_id_of(rel.parts, digest), digest, size))
+            header = first_line(path) if kind is Kind.JUDGEMENTS else None
+            found.append(
+                RawFile(kind.value, str(path.resolve()), str(rel), batch_id_of(rel.parts, digest), digest, size, header)
+            )
     return found, problems
 
 

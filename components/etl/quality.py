@@ -157,7 +157,9 @@ def check_gold(table: str, frame: pd.DataFrame, schema_of_snapshot: list[dict[st
     failures = _failures(gold_schemas(max_null_share)[table], frame)
     for column, check, index, sample in failures:
         name = f"{check}({column})" if column else check
-        out.append(Expectation(name, table, {"failing_rows": len(index) or len(sample), "examples": sample}, check, False))
+        observed = {"failing_rows": len(index) or len(sample)}
+        observed.update({"examples": sample} if sample else {"rows": index[:5]})
+        out.append(Expectation(name, table, observed, check, False))
     if not failures:
         out.append(Expectation("pandera", table, f"{len(frame)} rows, all checks passed", "-", True))
     return out
@@ -175,11 +177,12 @@ def _failures(schema, frame: pd.DataFrame) -> list[tuple[str | None, str, list[i
         schema.validate(frame, lazy=True)
     except pe.SchemaErrors as exc:
         out = []
-        cases = exc.failure_cases.astype({"column": "object", "check": "str"})
-        cases["column"] = cases["column"].where(cases["column"].notna() & (cases["column"] != schema.name), None)
-        for (column, check), group in cases.groupby([cases["column"].fillna(""), "check"], sort=True):
-            index = [int(i) for i in group["index"].dropna().tolist()]
-            sample = [_plain(v) for v in group["failure_case"].head(5).tolist()]
+        cases = exc.failure_cases.copy()
+        frame_wide = cases["schema_context"].astype(str) == "DataFrameSchema"
+        cases["column"] = cases["column"].astype(object).where(~frame_wide, "")
+        for (column, check), group in cases.groupby([cases["column"].fillna(""), cases["check"].astype(str)], sort=True):
+            index = sorted({int(i) for i in group["index"].dropna().tolist()})
+            sample = [] if not column else [_plain(v) for v in group["failure_case"].head(5).tolist()]
             out.append((column or None, str(check), index, sample))
         return out
     return []
