@@ -174,6 +174,9 @@ def test_cli_runs_the_local_flow_and_writes_summaries(tmp_path, settings_at, gol
     assert len(pd.read_parquet(tmp_path / "ts.parquet")) == 6
     res = runner.invoke(app, ["features", "status", "--check"], env=env)
     assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["features", "online", "--query", "cats", "--video-id", VA], env=env)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)[0]["qv_impressions"] == 20
     res = runner.invoke(app, ["features", "training-set", "--service", "ranker_v9"], env=env)
     assert res.exit_code == 1 and "feature service 'ranker_v9' is not registered" in res.output
 
