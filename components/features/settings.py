@@ -17,6 +17,8 @@ class FeaturesSettings(StrictModel):
     registry_cache_ttl_seconds: int = Field(
         60, ge=0, description="How long a process trusts its registry copy; online lookups never re-read it per call."
     )
+    registry_cache_mode: Literal["sync", "thread"] = Field(
+        "sync", description="thread: refresh the registry copy in a background thread, never on a lookup's path.")
     online_store_type: Literal["sqlite", "redis"] = "sqlite"
     online_store_path: str = Field("feast/online.db", description="SQLite path (local) or Redis connection string.")
     redis_key_ttl_seconds: int | None = Field(None, gt=0, description="Expire Redis keys (None keeps them).")

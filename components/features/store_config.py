@@ -38,6 +38,8 @@ def render_store_config(settings: Settings) -> dict[str, Any]:
         "path": f.registry_path if f.registry_type == "sql" else settings.resolve(f.registry_path),
         "cache_ttl_seconds": f.registry_cache_ttl_seconds,
     }
+    if f.registry_cache_mode != "sync":
+        registry["cache_mode"] = f.registry_cache_mode
     if f.registry_type == "sql":
         registry["sqlalchemy_config_kwargs"] = {"echo": False, "pool_pre_ping": True}
     if f.online_store_type == "sqlite":

@@ -40,6 +40,7 @@ def test_cluster_profiles_render_sql_registry_redis_and_spark(env, rankops_home)
     assert out["online_store"]["connection_string"] == f"redis.rankops-{env}.svc.cluster.local:6379"
     assert out["offline_store"]["type"] == "spark"
     assert out["offline_store"]["spark_conf"]["spark.sql.session.timeZone"] == "UTC"
+    assert out["registry"].get("cache_mode", "sync") == ("sync" if env == "dev" else "thread")
 
 
 def test_env_variables_override_the_profile_and_reach_the_yaml(rankops_home):
