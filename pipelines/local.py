@@ -31,6 +31,26 @@ def describe_outputs(outputs: Any) -> dict[str, Any]:
     return out
 
 
+def task_outputs(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """{task: {"parameters": {...}, "artifacts": {name: {uri, metadata}}}} from the executor outputs."""
+    import json
+
+    out: dict[str, dict[str, Any]] = {}
+    for path in sorted(Path(run_dir).glob("*/executor_output.json")):
+        data = json.loads(path.read_text())
+        params = {k: v for k, v in (data.get("parameterValues") or {}).items()}
+        arts = {name: {"uri": a["artifacts"][0].get("uri"), "metadata": a["artifacts"][0].get("metadata", {})}
+                for name, a in (data.get("artifacts") or {}).items() if a.get("artifacts")}
+        out[path.parent.name] = {"parameters": params, "artifacts": arts}
+    return out
+
+
+def latest_run_dir(root: Path, pipeline_name: str) -> Path | None:
+    """The newest `<pipeline name>-<timestamp>` folder kfp.local made under `root`."""
+    runs = sorted(Path(root).glob(f"{pipeline_name}-*"), key=lambda p: p.stat().st_mtime)
+    return runs[-1] if runs else None
+
+
 def run_local(name: str, settings: Settings, params: dict[str, Any] | None = None, *,
               cache: bool = False, pipeline_func: Any = None) -> dict[str, Any]:
     """Run pipeline `name` (or `pipeline_func`) locally with `env` = the settings' profile.
@@ -50,8 +70,12 @@ def run_local(name: str, settings: Settings, params: dict[str, Any] | None = Non
     with warnings.catch_warnings():
         # The subprocess runner warns about non-"python" image names; ours has Python inside.
         warnings.filterwarnings("ignore", message=".*non-Python base image.*", category=RuntimeWarning)
+        # cluster placement (resources, GPU, retries) is meant for KFP; locally it is a no-op by design
+        warnings.filterwarnings("ignore", message=".*have no effect in the current local runner.*")
         task = func(**arguments)
     seconds = round(time.perf_counter() - started, 2)
     outputs = getattr(task, "outputs", None) or {}
+    run_dir = latest_run_dir(root, func.pipeline_spec.pipeline_info.name)
     return {"pipeline": name, "env": settings.env, "seconds": seconds, "pipeline_root": str(root),
-            "params": arguments, "outputs": describe_outputs(outputs)}
+            "run_dir": str(run_dir) if run_dir else None, "params": arguments,
+            "outputs": describe_outputs(outputs), "tasks": task_outputs(run_dir) if run_dir else {}}

@@ -132,16 +132,43 @@ def run_cmd(
         result = run_local(name, settings, parse_params(params), cache=cache)
     except UnknownPipeline as exc:
         raise fail(str(exc)) from None
-    except RuntimeError as exc:
-        raise fail(f"pipeline {name} failed: {exc}") from None
+    except (RuntimeError, TypeError) as exc:  # a failed step, or a parameter the pipeline does not take
+        import re
+
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # kfp.local colours task names
+        raise fail(f"pipeline {name} failed: {plain} (step logs above; outputs under "
+                   f"{settings.home / 'kfp-local'})") from None
     write_summary(summary, result)
-    out.print(f"[green]pipeline {name} finished[/green] in {result['seconds']:.1f} s (env {settings.env})")
-    out.print(f"  step outputs: {result['pipeline_root']}")
+    print_where_to_look(result, settings)
+
+
+def print_where_to_look(result: dict[str, Any], settings: Any) -> None:
+    """The short human summary of a local run: what ran, where the outputs and reports are, what to do next."""
+    out.print(f"[green]pipeline {result['pipeline']} finished[/green] in {result['seconds']:.1f} s "
+              f"(env {settings.env}, {len(result['tasks'])} steps)")
+    out.print(f"  step outputs:  {result['run_dir'] or result['pipeline_root']}")
     for key, value in result["outputs"].items():
         out.print(f"  {key}: {json.dumps(value, default=str)}")
-    out.print(f"  reports: {settings.reports_dir}")
+    tasks = result["tasks"]
+    out.print(f"  reports:       {settings.reports_dir}")
+    for task, data in tasks.items():
+        for art_name in ("report", "quality_report"):
+            art = data["artifacts"].get(art_name)
+            if art and art["uri"]:
+                out.print(f"    {task:<22} {art['uri']}")
     if settings.tracking_uri.startswith("sqlite"):
-        out.print(f"  MLflow UI: mlflow ui --backend-store-uri {settings.tracking_uri}")
+        out.print(f"  MLflow UI:     mlflow ui --backend-store-uri {settings.tracking_uri}")
+    version = tasks.get("register-op", {}).get("parameters", {}).get("Output")
+    if version:
+        out.print(f"  registered:    rankops-ranker version {version} (alias challenger)")
+    compare = tasks.get("compare-op", {}).get("parameters", {})
+    if compare:
+        verdict = "promote" if compare.get("promote") else "keep the champion"
+        out.print(f"  comparison:    {verdict} (delta {compare.get('delta')}, p={compare.get('p_value')})")
+    request = tasks.get("promotion-request-op", {}).get("parameters", {}).get("Output")
+    if request:
+        out.print(f"  [bold]to approve:[/bold]    rankops promote approve {request} --by NAME"
+                  f"   (or reject: rankops promote reject {request} --by NAME)")
 
 
 def _submit_common(ctx: typer.Context, host: str | None, namespace: str | None):

@@ -8,6 +8,8 @@ from pipelines.placement import on_cluster, on_gpu
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def prepare_op(env: str) -> str:
+    if env == "boom":
+        raise ValueError("cannot prepare for env boom")
     return f"prepared-{env}"
 
 

@@ -1,0 +1,54 @@
+"""`rankops pipeline run NAME --local` on the real KFP local runner (a toy pipeline: no Spark, ~1 s)."""
+
+import json
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+def test_run_local_executes_every_step_and_the_gated_branch(rankops_home, monkeypatch, tmp_path):
+    from pipelines import registry
+    from pipelines.cli import build_app
+
+    monkeypatch.setitem(registry.PIPELINES, "toy", "kfp_toy_pipeline:toy")
+    summary = tmp_path / "run.json"
+    res = CliRunner().invoke(build_app(), ["pipeline", "run", "toy", "--local", "--summary", str(summary)])
+    assert res.exit_code == 0, res.output
+    result = json.loads(summary.read_text())
+    assert result["env"] == "local" and result["params"] == {"env": "local"}
+    tasks = result["tasks"]
+    assert tasks["prepare-op"]["parameters"] == {"Output": "prepared-local"}
+    assert tasks["fit-op"]["parameters"] == {"Output": "promote"}
+    assert tasks["prepare-op-2"]["parameters"] == {"Output": "prepared-local"}  # dsl.If branch taken
+    run_dir = Path(result["run_dir"])
+    assert run_dir.parent == rankops_home / "kfp-local" and run_dir.name.startswith("toy-")
+    assert "pipeline toy finished" in res.output and "(env local, 3 steps)" in res.output
+
+
+def test_run_local_param_decides_the_branch(rankops_home, monkeypatch, settings):
+    from pipelines.local import run_local
+
+    from kfp_toy_pipeline import toy
+
+    result = run_local("toy", settings, {"env": "other"}, pipeline_func=toy)
+    assert result["tasks"]["prepare-op"]["parameters"] == {"Output": "prepared-other"}
+    assert result["tasks"]["fit-op"]["parameters"] == {"Output": "promote"}
+    assert result["params"] == {"env": "other"}
+
+
+def test_failing_step_is_one_line(rankops_home, monkeypatch):
+    from pipelines import registry
+    from pipelines.cli import build_app
+
+    monkeypatch.setitem(registry.PIPELINES, "toy", "kfp_toy_pipeline:toy")
+    res = CliRunner().invoke(build_app(), ["pipeline", "run", "toy", "--local", "-p", "nope=1"])
+    assert res.exit_code == 1
+    assert "pipeline toy failed" in res.output and "nope" in res.output
+    res = CliRunner().invoke(build_app(), ["pipeline", "run", "toy", "--local", "-p", "env=boom"])
+    assert res.exit_code == 1
+    assert "ValueError: cannot prepare for env boom" in res.output  # the step's own log
+    assert ("error: pipeline toy failed: Pipeline 'toy' finished with status FAILURE. "
+            "Inner task failed: 'prepare-op'.") in res.output
