@@ -82,3 +82,28 @@ def register(app: typer.Typer) -> None:
         out.print(table)
         out.print("params: " + ", ".join(f"{k}={v}" for k, v in sorted(info["params"].items())))
         out.print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(info["metrics"].items())))
+
+    @app.command("reproduce")
+    def reproduce_cmd(
+        ctx: typer.Context,
+        version: Annotated[str, typer.Argument(help="Version number, vN or alias.")],
+        summary: Annotated[Path | None, typer.Option("--summary", help="Write a JSON summary here.")] = None,
+    ) -> None:
+        """Re-train VERSION from its commit (tmp worktree), snapshot and params; compare the weights."""
+        from components.common.summary import write_summary
+        from components.registry.lookup import RegistryError
+        from components.registry.reproduce import ReproduceError, reproduce
+
+        try:
+            with console.status(f"re-training {version} from its recorded code and data"):
+                result = reproduce(settings_of(ctx), version)
+        except (RegistryError, ReproduceError) as exc:
+            raise fail(str(exc)) from None
+        write_summary(summary, result)
+        if result["identical"]:
+            console.print(f"[green]reproduced[/green] v{result['version']} from {result['git_sha'][:10]}: "
+                          f"{result['tensors']} tensors identical (run {result['run_id']})")
+        else:
+            console.print(f"[yellow]v{result['version']} re-trained but weights differ[/yellow]: "
+                          f"max abs diff {result.get('max_abs_diff')} {result.get('detail', '')}")
+            raise typer.Exit(3)
