@@ -3,8 +3,7 @@
 GPU placement (node selector, toleration, accelerator limit) is added to the task by the
 pipeline with kfp-kubernetes; these components only declare inputs and outputs.
 """
-
-from __future__ import annotations
+# No `from __future__ import annotations`: KFP reads the real annotation objects (Input[Dataset] as a string fails).
 
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Markdown, Metrics, Model, Output
