@@ -64,7 +64,7 @@ def list_pipelines() -> None:
     for name in PIPELINES:
         spec = compiled_path(name)
         state = "available" if name in available else "not yet (stage missing)"
-        out.print(f"{name:<16} {state:<24} {spec if spec.exists() else '-'}")
+        out.print(f"{name:<16} {state:<24} {spec if spec.exists() else '-'}", soft_wrap=True)
 
 
 @pipeline_app.command("describe")

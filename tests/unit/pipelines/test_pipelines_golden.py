@@ -63,3 +63,21 @@ def test_every_step_gets_lakehouse_label_resources_and_env(name):
         assert t["volumes"] == ["rankops-lakehouse:/mnt/lakehouse"], task
         assert t["labels"] == {"rankops.io/role": "pipeline"}, task
         assert t["cpu"] and t["memory"], task
+
+
+@pytest.mark.parametrize("name", [n for n in ("training", "end_to_end") if n in AVAILABLE])
+def test_training_runs_on_a_gpu_node_and_promotion_is_gated(name):
+    tasks = summary_of(name)["tasks"]
+    train = tasks["train-op"]
+    assert train["image"] == image.GPU_IMAGE
+    assert train["gpu"] == {"type": "nvidia.com/gpu", "count": 1}
+    assert train["node_selector"] == {"nvidia.com/gpu.present": "true"}
+    assert train["tolerations"] == [{"effect": "NoSchedule", "key": "nvidia.com/gpu", "operator": "Exists"}]
+    assert (train["cpu"], train["memory"], train["retries"]) == ("8", "32Gi", 1)
+    assert "gpu" not in tasks["evaluate-op"] and "node_selector" not in tasks["register-op"]
+    promo = tasks["promotion-request-op"]
+    assert promo["runs_if"] == "inputs.parameter_values['pipelinechannel--compare-op-promote'] == true"
+    assert promo["secrets"] == ["rankops-git", "rankops-mlflow-client"]
+    # side-effecting steps never come from cache
+    assert [t for t in ("register-op", "compare-op", "promotion-request-op") if tasks[t]["cache"]] == []
+    assert tasks["features-apply-op"]["secrets"] == ["rankops-postgres", "rankops-redis"]

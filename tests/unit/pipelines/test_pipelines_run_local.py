@@ -29,9 +29,9 @@ def test_run_local_executes_every_step_and_the_gated_branch(rankops_home, monkey
 
 
 def test_run_local_param_decides_the_branch(rankops_home, monkeypatch, settings):
-    from pipelines.local import run_local
-
     from kfp_toy_pipeline import toy
+
+    from pipelines.local import run_local
 
     result = run_local("toy", settings, {"env": "other"}, pipeline_func=toy)
     assert result["tasks"]["prepare-op"]["parameters"] == {"Output": "prepared-other"}

@@ -1,0 +1,66 @@
+"""Training: features -> train (GPU) -> validity gate -> evaluate -> register -> compare -> promotion request.
+
+The promotion request runs only when the comparison says the challenger is better (`dsl.If`);
+approval stays with a data expert (the GitOps pull request on the prod overlay).
+
+    rankops pipeline run training --local          (after the etl pipeline)
+    rankops --env dev pipeline submit training --host URL
+"""
+
+from kfp import dsl
+
+from components.evaluation.component import compare_op, evaluate_op
+from components.features.component import features_apply_op, materialize_op, training_set_op
+from components.promotion.component import promotion_request_op
+from components.registry.component import register_op
+from components.training.component import train_op, validate_model_op
+from pipelines.placement import on_cluster, on_gpu, with_gpu_image
+from pipelines.steps import latest_gold_op
+
+FEAST = ["postgres", "redis"]  # SQL registry + Redis online store in the cluster profiles
+gpu_train_op = with_gpu_image(train_op)  # CUDA torch; the same component code
+
+
+def add_features(env, gold, service) -> dsl.PipelineTask:
+    """Register features on `gold`, refresh the online store, build the point-in-time training set."""
+    registry = on_cluster(features_apply_op(gold=gold, env=env), needs=FEAST, retries=2, cache=False,
+                          name="feast-apply")
+    on_cluster(materialize_op(registry=registry.outputs["registry"], env=env), needs=FEAST, cpu="2",
+               memory="8Gi", retries=2, cache=False, name="feast-materialize")
+    # cache off: the same gold can give a new training set when feature definitions change
+    return on_cluster(training_set_op(registry=registry.outputs["registry"], env=env, service=service),
+                      needs=FEAST, cpu="4", memory="16Gi", retries=1, cache=False, name="training-set")
+
+
+def add_model_stages(env, training_set, params_json, gpus: int = 1) -> dsl.PipelineTask:
+    """Train on a GPU node, gate on validity, evaluate, register, compare; promotion request if better."""
+    train = on_gpu(on_cluster(gpu_train_op(training_set=training_set, env=env, params_json=params_json),
+                              needs=["mlflow"], cpu="8", memory="32Gi", retries=1, cache=True, name="train"),
+                   gpus=gpus)
+    model = train.outputs["model"]
+    gate = on_cluster(validate_model_op(model=model, env=env), needs=["mlflow"], cpu="2", memory="8Gi",
+                      cache=True, name="validity-gate")
+    evaluation = on_cluster(evaluate_op(model=model, training_set=training_set, env=env), needs=["mlflow"],
+                            cpu="4", memory="16Gi", retries=1, cache=True, name="evaluate")
+    register = on_cluster(register_op(model=model, env=env, pipeline_run=dsl.PIPELINE_JOB_ID_PLACEHOLDER),
+                          needs=["mlflow", "git"], retries=2, cache=False, name="register")
+    register.after(gate, evaluation)  # an invalid or unevaluated model is never registered
+    version = register.output
+    compare = on_cluster(compare_op(version=version, env=env), needs=["mlflow"], cpu="4", memory="16Gi",
+                         retries=1, cache=False, name="compare-with-champion")
+    with dsl.If(compare.outputs["promote"] == True, name="challenger-wins"):  # noqa: E712 (KFP condition)
+        on_cluster(promotion_request_op(version=version, decision=compare.outputs["decision"], env=env),
+                   needs=["mlflow", "git"], retries=2, cache=False, name="promotion-request")
+    return compare
+
+
+@dsl.pipeline(
+    name="rankops-training",
+    description="Feast training set, ELECTRA cross-encoder on a GPU, evaluation, registry, champion/challenger, "
+                "GitOps promotion request.",
+)
+def training_pipeline(env: str = "dev", service: str = "ranker_v1", params_json: str = ""):
+    """Trains on the latest published gold; `params_json` overrides training hyper-parameters."""
+    gold = on_cluster(latest_gold_op(env=env), cpu="1", memory="2Gi", cache=False, name="latest-gold")
+    training_set = add_features(env, gold.outputs["gold"], service)
+    add_model_stages(env, training_set.outputs["training_set"], params_json)
