@@ -21,7 +21,7 @@ ParamOpt = Annotated[
 
 
 def parse_params(items: list[str] | None) -> dict[str, Any]:
-    """NAME=VALUE pairs; values parsed as YAML scalars (so 5 is an int, true a bool)."""
+    """NAME=VALUE pairs; scalar values parsed as YAML (so 5 is an int, true a bool), the rest kept as text."""
     import yaml
 
     params: dict[str, Any] = {}
@@ -30,9 +30,11 @@ def parse_params(items: list[str] | None) -> dict[str, Any]:
         if not sep or not name.strip():
             raise fail(f"--param {item!r}: expected NAME=VALUE")
         try:
-            params[name.strip()] = yaml.safe_load(raw) if raw.strip() else raw
+            value = yaml.safe_load(raw) if raw.strip() else raw
         except yaml.YAMLError:
-            params[name.strip()] = raw
+            value = raw
+        # pipeline parameters are scalars: JSON objects/lists (e.g. params_json) stay strings
+        params[name.strip()] = value if isinstance(value, (str, int, float, bool)) else raw
     return params
 
 

@@ -174,3 +174,12 @@ def test_argocd_application_per_environment(k8s):
     assert "automated" not in apps["rankops-prod"]["spec"]["syncPolicy"]  # prod syncs by hand
     project = next(d for d in docs if d["kind"] == "AppProject")
     assert {d["namespace"] for d in project["spec"]["destinations"]} == {f"rankops-{e}" for e in ENVS}
+
+
+def test_only_kfp_clients_may_start_runs(rendered, k8s):
+    binding = k8s.find(rendered["dev"], "RoleBinding", "rankops-kfp-client")
+    assert [s["name"] for s in binding["subjects"]] == ["rankops-kfp-client", "rankops-pipeline-runner"]
+    role = k8s.find(rendered["dev"], "Role", "rankops-kfp-client")
+    assert role["rules"] == [{"apiGroups": ["pipelines.kubeflow.org"],
+                              "resources": ["pipelines", "pipelines/versions", "experiments", "runs", "recurringruns"],
+                              "verbs": ["get", "list", "create"]}]

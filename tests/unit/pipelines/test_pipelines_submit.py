@@ -137,14 +137,16 @@ def test_cli_submit_and_upload(kfp_api, toy_spec, tmp_path, rankops_home, monkey
     summary = tmp_path / "submit.json"
     runner = CliRunner()
     res = runner.invoke(build_app(), ["--env", "dev", "pipeline", "submit", "toy", "--host", url, "--experiment", "ci",
-                                      "-p", "impressions=200", "-p", "label=a=b", "--summary", str(summary)])
+                                      "-p", "impressions=200", "-p", "label=a=b", "-p", 'params_json={"epochs": 2}',
+                                      "--summary", str(summary)])
     assert res.exit_code == 0, res.output
     sub = json.loads(summary.read_text())
-    assert sub["params"] == {"env": "dev", "impressions": 200, "label": "a=b"}
+    assert sub["params"] == {"env": "dev", "impressions": 200, "label": "a=b", "params_json": '{"epochs": 2}'}
     assert sub["run_id"] == "run-5" and sub["host"] == url
     assert sub["version_name"].startswith("toy-")
     run = state.calls("POST", "/apis/v2beta1/runs")[0].json()
-    assert run["runtime_config"]["parameters"] == {"env": "dev", "impressions": 200, "label": "a=b"}
+    assert run["runtime_config"]["parameters"] == {"env": "dev", "impressions": 200, "label": "a=b",
+                                                   "params_json": '{"epochs": 2}'}
 
     state.requests.clear()
     res = runner.invoke(build_app(), ["--env", "dev", "pipeline", "upload", "toy", "--host", url,
