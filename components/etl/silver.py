@@ -153,6 +153,13 @@ def classify_duplicates(checked: DataFrame, key: str, content: list[str]) -> Dat
     return df.withColumn(OUTCOME, outcome).drop("_key", "_h", "_rn", "_conflict")
 
 
+def _keep_raw_of_rejects(df: DataFrame) -> DataFrame:
+    """Raw bytes matter only for quarantined rows (bronze keeps them all): lighter staging."""
+    from pyspark.sql import functions as F
+
+    return df.withColumn("raw", F.when(F.col(OUTCOME) == "quarantine", F.col("raw")))
+
+
 def classify(bronze: dict[str, DataFrame], *, max_field_chars: int, headers: dict[str, list[str]]) -> dict[str, DataFrame]:
     """Every bronze data line of each kind, parsed, with its outcome and (if rejected) reason.
 
@@ -163,13 +170,14 @@ def classify(bronze: dict[str, DataFrame], *, max_field_chars: int, headers: dic
 
     sl = check_search_log(bronze[Kind.SEARCH_LOG.value], max_field_chars)
     outcome = F.when(F.col("reason").isNotNull(), F.lit("quarantine")).otherwise(F.lit("silver"))
-    return {
+    out = {
         Kind.SEARCH_LOG.value: classify_duplicates(sl, "event_id", [f.name for f in parse.SEARCH_LOG_SPEC]),
         Kind.VIDEOS.value: check_videos(bronze[Kind.VIDEOS.value], max_field_chars).withColumn(OUTCOME, outcome),
         Kind.JUDGEMENTS.value: check_judgements(bronze[Kind.JUDGEMENTS.value], max_field_chars, headers).withColumn(
             OUTCOME, outcome
         ),
     }
+    return {kind: _keep_raw_of_rejects(df) for kind, df in out.items()}
 
 
 def split(classified: dict[str, DataFrame]) -> SilverResult:

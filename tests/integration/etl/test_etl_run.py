@@ -77,6 +77,23 @@ def test_second_run_is_a_no_op_with_the_same_snapshot_ids(world, first_run, spar
     assert again["bronze_rows"] == first_run["summary"]["bronze_rows"]  # no duplicated bronze rows
 
 
+def test_kfp_io_fills_gold_metrics_and_report_artifacts(world, first_run, monkeypatch, tmp_path):
+    from kfp.dsl import Dataset, Markdown, Metrics
+
+    from components.etl.kfp_io import run_etl_op
+
+    monkeypatch.setenv("RANKOPS_HOME", str(world["home"]))
+    gold, metrics = Dataset(name="gold", uri=str(tmp_path / "gold")), Metrics(name="m", uri=str(tmp_path / "m"))
+    report = Markdown(name="r", uri=str(tmp_path / "r.md"))
+    run_etl_op(gold, metrics, report, input_dir=str(world["raw"]), env="local")  # unchanged input: reuses
+    snaps = first_run["summary"]["snapshots"]
+    assert gold.metadata["snapshots"] == snaps and gold.metadata["published"] is True
+    assert gold.metadata["gold_refs"]["gold/labels"] == f"gold/labels@{snaps['gold/labels']}"
+    assert gold.metadata["uri"] == world["settings"].lakehouse
+    assert metrics.metadata["silver_rows"] == float(world["generated"]["valid_rows"])
+    assert Path(report.path).read_text().startswith("# ETL quality report")
+
+
 def test_bad_batch_fails_the_gate_and_publishes_nothing(world, first_run, spark):
     store = SnapshotStore(world["settings"].lakehouse)
     before = {t: store.latest(t).snapshot_id for t in ALL_TABLES}
@@ -96,3 +113,4 @@ def test_bad_batch_fails_the_gate_and_publishes_nothing(world, first_run, spark)
     assert summary["file_problems"] == [
         {"path": "2026-12-01/search_log/part-00001.jsonl", "problem": "empty file (0 bytes): nothing to ingest"}]
     assert "quarantine_share" in Path(summary["report_md"]).read_text()
+
