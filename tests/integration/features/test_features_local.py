@@ -139,14 +139,21 @@ def test_stale_registry_refuses_until_reapplied_and_incremental_loads_only_new_r
     newer = gold[GOLD_QUERY].iloc[[1]].copy()
     newer["event_timestamp"] = pd.Timestamp(D3 + timedelta(days=1), tz="UTC")
     newer["query_impressions"] = 99
-    publish_gold(cfg, {GOLD_QUERY: gold_frame(GOLD_QUERY, pd.concat([gold[GOLD_QUERY], newer]).to_dict("records"))})
+    late = gold[GOLD_QUERY].iloc[[2]].copy()  # a query first seen in this batch, with an old timestamp
+    late["query_id"], late["query_text"], late["query_impressions"] = query_id_of("birds"), "birds", 7
+    rows = pd.concat([gold[GOLD_QUERY], newer, late]).to_dict("records")
+    publish_gold(cfg, {GOLD_QUERY: gold_frame(GOLD_QUERY, rows)})
     with pytest.raises(RegistryError, match=r"profile 'local'.*stale.*gold/query_features registered"):
         run_materialize(cfg)
     run_apply(cfg)
     second = run_materialize(cfg)
-    assert second["feature_views"]["query_features"]["rows_in_window"] == 1  # only the new day
+    # from the late row's D1 (not the last run's end): the 3 old rows are rewritten, both new ones added
+    assert second["feature_views"]["query_features"]["rows_in_window"] == 5
     assert second["feature_views"]["video_catalog"] == {"skipped": "up to date", "rows_in_window": 0}
     assert get_online_features(cfg, "cats", [VA]).loc[0, "query_impressions"] == 99
+    assert get_online_features(cfg, "birds", [VA]).loc[0, "query_impressions"] == 7
+    third = run_materialize(cfg)  # nothing new since: a true no-op
+    assert third["feature_views"]["query_features"] == {"skipped": "up to date", "rows_in_window": 0}
 
 
 def test_cli_runs_the_local_flow_and_writes_summaries(tmp_path, settings_at, gold_case):
