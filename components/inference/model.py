@@ -83,7 +83,8 @@ def model_uri_of(settings: Settings, *, name: str | None = None, version: str | 
 
 
 def parse_registry_uri(uri: str) -> tuple[str | None, str | None, str | None]:
-    """(name, version, alias) of a `models:/` URI; (None, None, None) for runs:/ or paths."""
+    """(name, version, alias) of a registry URI; (None, None, None) for runs:/, paths and
+    MLflow 3 logged-model URIs (`models:/m-<id>`, no version or alias)."""
     if not uri.startswith("models:/"):
         return None, None, None
     rest = uri[len("models:/"):]
@@ -91,7 +92,9 @@ def parse_registry_uri(uri: str) -> tuple[str | None, str | None, str | None]:
         name, alias = rest.split("@", 1)
         return name, None, alias
     name, _, version = rest.partition("/")
-    return name, (version or None), None
+    if not version:
+        return None, None, None
+    return name, version, None
 
 
 def resolve_version(settings: Settings, uri: str) -> tuple[str | None, str | None]:

@@ -22,13 +22,31 @@ def read_input(settings: Settings, spark: SparkSession, ref: str) -> tuple[DataF
     from components.common.snapshots import SnapshotNotFound, SnapshotStore
 
     if os.path.isdir(ref):
-        return spark.read.parquet(ref), {"input_dir": os.path.abspath(ref)}, {}
+        return read_parquet(spark, ref), {"input_dir": os.path.abspath(ref)}, {}
     try:
         snap = SnapshotStore(settings.lakehouse).resolve(ref)
     except (SnapshotNotFound, ValueError) as exc:
         raise ScoringInputError(f"--input {ref}: {exc}") from None
     extra = dict(snap.manifest.get("extra") or {})
-    return SnapshotStore.read_spark(spark, snap), {snap.table: snap.snapshot_id}, extra
+    return read_parquet(spark, snap.data_path), {snap.table: snap.snapshot_id}, extra
+
+
+def read_parquet(spark: SparkSession, path: str) -> DataFrame:
+    """Spark read of a Parquet dir; nanosecond timestamps (pandas writers) are cast to micros first."""
+    from pyspark.errors import AnalysisException
+
+    try:
+        return spark.read.parquet(path)
+    except AnalysisException as exc:
+        if "TIMESTAMP(NANOS" not in str(exc):
+            raise
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    fields = [pa.field(f.name, pa.timestamp("us", tz=f.type.tz)) if pa.types.is_timestamp(f.type) else f
+              for f in table.schema]
+    return spark.createDataFrame(table.cast(pa.schema(fields)).to_pandas())
 
 
 def attach_features(settings: Settings, spark: SparkSession, df: DataFrame, needed: list[str],

@@ -71,3 +71,12 @@ def test_score_command_end_to_end(serving_env, spark, tmp_path, monkeypatch):
     assert summary["rows"] == len(tables["training_set"]) and summary["model_version"] == "1"
     bad = CliRunner().invoke(build_app(), ["score", "--model", "models:/rankops-ranker@nope"])
     assert bad.exit_code == 1 and "not in the registry" in bad.output
+
+
+def test_registry_uri_parsing():
+    from components.inference.model import parse_registry_uri
+
+    assert parse_registry_uri("models:/rankops-ranker@champion") == ("rankops-ranker", None, "champion")
+    assert parse_registry_uri("models:/rankops-ranker/7") == ("rankops-ranker", "7", None)
+    assert parse_registry_uri("models:/m-611b731b18544eb0") == (None, None, None)  # MLflow 3 logged model
+    assert parse_registry_uri("runs:/abc/model") == (None, None, None)
