@@ -44,8 +44,12 @@ def registry_status(settings: Settings, store: Any | None = None) -> dict[str, A
                               "registered": {}, "latest": {}, "stale_tables": []}
     if settings.features.registry_type == "file" and not Path(settings.resolve(settings.features.registry_path)).exists():
         return status
-    store = store or open_store(settings)
-    registered = registered_gold(store)
+    try:
+        store = store or open_store(settings)
+        registered = registered_gold(store)
+    except Exception as exc:  # e.g. PostgreSQL unreachable: name the profile, not a driver stack
+        raise RegistryError(f"profile {settings.env!r}: cannot read the feature registry at {status['registry']}: "
+                            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
     if not registered:
         return status
     lake = SnapshotStore(settings.lakehouse)

@@ -212,3 +212,18 @@ def test_definition_error_fails_apply_and_leaves_the_registry_untouched(tmp_path
     with pytest.raises(DefinitionError, match=message):
         run_apply(cfg)
     assert not (cfg.home / "feast" / "registry.db").exists()
+
+
+def test_unreachable_sql_registry_is_a_clear_error_naming_the_profile(tmp_path, settings_at):
+    import socket
+
+    from components.features.registry import RegistryError, ensure_registry
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = settings_at(tmp_path, "dev", features__registry_path=f"postgresql+psycopg://u:secret@127.0.0.1:{port}/feast",
+                      storage__lakehouse="lakehouse")
+    with pytest.raises(RegistryError, match=rf"profile 'dev': cannot read the feature registry at 127.0.0.1:{port}/feast") as err:
+        ensure_registry(cfg)
+    assert "secret" not in str(err.value)
