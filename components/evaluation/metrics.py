@@ -59,7 +59,8 @@ def evaluate_ranking(
     run = build_run(frame, scores)
     queries = sorted(qrels)
     ranx_run = Run({q: run[q] for q in queries})
-    evaluate(Qrels({q: qrels[q] for q in queries}), ranx_run, metrics, return_mean=False, save_results_in_run=True)
+    evaluate(Qrels({q: qrels[q] for q in queries}), ranx_run, metrics, return_mean=False, save_results_in_run=True,
+             threads=1)  # per-query work is tiny: numba thread pools only add contention on shared cores
     per_query = {m: {q: float(ranx_run.scores[m][q]) for q in queries} for m in metrics}
     mean = {m: float(np.mean(list(per_query[m].values()))) for m in metrics}
     return RankingResult(mean=mean, per_query=per_query, n_queries=len(queries))
