@@ -173,6 +173,11 @@ def print_where_to_look(result: dict[str, Any], settings: Any) -> None:
                   f"   (or reject: rankops promote reject {request} --by NAME)")
 
 
+def _image_tag(tag: str | None) -> str | None:
+    """None (the committed specs' release tag) for an empty tag or an image built without a sha."""
+    return None if not tag or tag == "unknown" else tag
+
+
 def _submit_common(ctx: typer.Context, host: str | None, namespace: str | None):
     settings = settings_of(ctx)
     host = host or settings.kfp.host
@@ -192,7 +197,9 @@ def submit_cmd(
     ] = None,
     params: ParamOpt = None,
     image_tag: Annotated[
-        str | None, typer.Option("--image-tag", help="Run on images built from this tag (e.g. the git sha).")
+        str | None, typer.Option("--image-tag", envvar="RANKOPS_IMAGE_TAG",
+                                 help="Run on images built from this tag (e.g. the git sha); images set it to "
+                                      "their own build's sha.")
     ] = None,
     namespace: Annotated[str | None, typer.Option("--namespace", help="KFP namespace (default: profile's).")] = None,
     service_account: Annotated[str, typer.Option("--service-account", help="Pod service account.")] =
@@ -215,7 +222,7 @@ def submit_cmd(
     try:
         result = submit(_kfp_client(host, namespace), name, spec, version=version_name(name, sha, git.dirty),
                         namespace=namespace, experiment=experiment, params=run_params, schedule=schedule,
-                        image_tag=image_tag, service_account=service_account)
+                        image_tag=_image_tag(image_tag), service_account=service_account)
     except ValueError as exc:
         raise fail(str(exc)) from None
     except Exception as exc:  # the KFP API answered with an error: one line, no traceback
@@ -231,7 +238,8 @@ def upload_cmd(
     names: Annotated[list[str] | None, typer.Argument(help="Pipelines to upload.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Upload every compiled pipeline.")] = False,
     host: Annotated[str | None, typer.Option("--host", help="KFP API URL (default: the profile's kfp.host).")] = None,
-    image_tag: Annotated[str | None, typer.Option("--image-tag", help="Point the specs at this image tag.")] = None,
+    image_tag: Annotated[str | None, typer.Option("--image-tag", envvar="RANKOPS_IMAGE_TAG",
+                                                  help="Point the specs at this image tag.")] = None,
     namespace: Annotated[str | None, typer.Option("--namespace", help="KFP namespace (default: profile's).")] = None,
     summary: SummaryOpt = None,
 ) -> None:
@@ -258,7 +266,7 @@ def upload_cmd(
                 raise fail(f"no compiled spec for {name!r} at {spec}; run `rankops pipeline compile`")
             version = version_name(name, sha, git.dirty)
             try:
-                pid, vid = upload_version(client, name, prepared_package(spec, image_tag, Path(tmp)), version,
+                pid, vid = upload_version(client, name, prepared_package(spec, _image_tag(image_tag), Path(tmp)), version,
                                           description=f"rankops {name} pipeline")
             except Exception as exc:  # the KFP API answered with an error
                 raise fail(f"KFP at {host}: uploading {name}: {type(exc).__name__}: {exc}") from None

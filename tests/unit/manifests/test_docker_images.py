@@ -62,3 +62,5 @@ def test_feature_repo_is_where_the_profile_looks(name):
     text = (REPO / "docker" / name).read_text()
     assert "COPY --chown=root:root feature_repo/ /app/feature_repo/" in text
     assert "RANKOPS_FEATURES__REPO_PATH=/app/feature_repo" in text
+    # submissions from inside the image pin the image's own build (`--image-tag` default)
+    assert "RANKOPS_IMAGE_TAG=${GIT_SHA}" in text and "ARG GIT_SHA=unknown" in text

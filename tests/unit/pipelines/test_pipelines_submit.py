@@ -187,3 +187,23 @@ def test_cli_submit_errors_are_one_line(kfp_api, rankops_home):
     assert res.exit_code == 1 and "--param 'oops': expected NAME=VALUE" in res.output
     res = CliRunner().invoke(build_app(), ["pipeline", "run", "etl"])
     assert res.exit_code == 1 and "only --local runs start here" in res.output
+
+
+def test_in_image_submissions_run_on_the_image_they_come_from(kfp_api, toy_spec, rankops_home, monkeypatch):
+    """Images set RANKOPS_IMAGE_TAG to their build's sha: the registration Job pins that build."""
+    from pipelines import registry
+    from pipelines.cli import build_app
+
+    url, state = kfp_api
+    monkeypatch.setattr(registry, "COMPILED_DIR", toy_spec.parent)
+    monkeypatch.setitem(registry.PIPELINES, "toy", "pipelines.toy:toy")
+    monkeypatch.setenv("RANKOPS_IMAGE_TAG", "c0ffee0123")
+    res = CliRunner().invoke(build_app(), ["pipeline", "upload", "--all", "--host", url])
+    assert res.exit_code == 0, res.output
+    spec = uploaded_file(state.calls("POST", "/apis/v2beta1/pipelines/upload_version")[0])
+    assert "image: ghcr.io/rankops/rankops:c0ffee0123\n" in spec
+    state.requests.clear()
+    monkeypatch.setenv("RANKOPS_IMAGE_TAG", "unknown")  # a local `docker build` without GIT_SHA
+    res = CliRunner().invoke(build_app(), ["pipeline", "submit", "toy", "--host", url])
+    assert res.exit_code == 0, res.output
+    assert json.loads(state.calls("POST", "/apis/v2beta1/runs")[0].body)["pipeline_version_reference"]
