@@ -65,7 +65,7 @@ def canonical_sql(url: str) -> str:
             f"':[0-9]*$', ''), '^www\\.', '')")
     path = f"regexp_replace(regexp_extract({u}, '{URL_RE}', 3), '/+$', '')"
     params = (f"list_sort(list_filter(string_split(regexp_extract({u}, '{URL_RE}', 4)[2:], '&'), "
-              f"p -> p <> '' AND NOT starts_with(lower(split_part(p, '=', 1)), 'utm_') AND lower(split_part(p, '=', 1)) "
+              f"lambda p: p <> '' AND NOT starts_with(lower(split_part(p, '=', 1)), 'utm_') AND lower(split_part(p, '=', 1)) "
               f"NOT IN ('fbclid','gclid','dclid','msclkid','yclid','igshid','si','feature','mc_cid','mc_eid','_ga','ref_src')))")
     return (f"CASE WHEN regexp_matches({u}, '{URL_RE}') AND lower(regexp_extract({u}, '{URL_RE}', 1)) IN ('http','https') "
             f"AND {host} <> '' THEN {host} || {path} || CASE WHEN len({params}) > 0 THEN '?' || "
@@ -82,12 +82,13 @@ def run_duckdb(raw: Path, out: Path, threads: int) -> float:
     t = time.perf_counter()
     for kind in ("search_log", "videos", "judgements"):
         files = sorted(str(p) for p in raw.rglob(f"{kind}/*.{'csv' if kind == 'judgements' else 'jsonl'}"))
+        # Lines as one text column (no quoting, a delimiter that never occurs). DuckDB cannot keep
+        # non-UTF-8 lines here (ignore_errors drops them) and its line order is the read order.
         con.execute(f"""
             CREATE OR REPLACE TABLE bronze_{kind} AS
-            WITH f AS (SELECT filename, string_split(rtrim(CAST(content AS VARCHAR), chr(10)), chr(10)) AS lines
-                       FROM read_blob({files!r}))
-            SELECT filename AS source_file, i AS line_number, regexp_replace(lines[i], '\\r$', '') AS raw
-            FROM f, range(1, len(lines) + 1) r(i)""")
+            SELECT filename AS source_file, row_number() OVER (PARTITION BY filename) AS line_number, raw
+            FROM read_csv({files!r}, columns={{'raw': 'VARCHAR'}}, header=false, delim='{chr(1)}', quote='', escape='', strict_mode=false,
+                          filename=true, ignore_errors=true, max_line_size=4000000, new_line='\\n')""")
         con.execute(f"COPY bronze_{kind} TO '{out}/bronze_{kind}.parquet' (FORMAT parquet)")
     ts_ok = f"regexp_matches(j->>'$.ts', '{TS_ZONE}') AND try_cast(j->>'$.ts' AS TIMESTAMPTZ) IS NOT NULL"
     con.execute(f"""
@@ -107,15 +108,15 @@ def run_duckdb(raw: Path, out: Path, threads: int) -> float:
             WHEN length(j->>'$.query') > 100000 THEN 'field_too_long'
             WHEN NOT ({ts_ok}) THEN 'invalid_timestamp'
             WHEN ({canonical_sql("(j->>'$.video_url')")}) IS NULL THEN 'invalid_url'
-            WHEN (j->>'$.position')::BIGINT < 1 OR (j->>'$.dwell_ms')::BIGINT < 0 THEN 'out_of_range'
+            WHEN try_cast(j->>'$.position' AS BIGINT) < 1 OR try_cast(j->>'$.dwell_ms' AS BIGINT) < 0 THEN 'out_of_range'
             WHEN trim(regexp_replace(lower(j->>'$.query'), '\\s+', ' ', 'g')) = '' THEN 'empty_query'
             END AS reason FROM p)
         SELECT source_file, line_number, raw, reason, j->>'$.event_id' AS event_id,
                try_cast(j->>'$.ts' AS TIMESTAMPTZ) AS ts, j->>'$.session_id' AS session_id,
                trim(regexp_replace(lower(nfc_normalize(j->>'$.query')), '\\s+', ' ', 'g')) AS query_norm,
                {canonical_sql("(j->>'$.video_url')")} AS canonical_url,
-               (j->>'$.position')::INT AS position, (j->>'$.clicked')::BOOLEAN AS clicked,
-               (j->>'$.dwell_ms')::BIGINT AS dwell_ms
+               try_cast(j->>'$.position' AS INT) AS position, try_cast(j->>'$.clicked' AS BOOLEAN) AS clicked,
+               try_cast(j->>'$.dwell_ms' AS BIGINT) AS dwell_ms
         FROM t""")
     con.execute("""
         CREATE OR REPLACE TABLE classified AS
