@@ -105,6 +105,8 @@ def test_ranker_reads_the_pinned_model(rendered, env, k8s):
     refs = [e["configMapRef"]["name"] for e in container["envFrom"] if "configMapRef" in e]
     assert cm["metadata"]["name"] in refs  # hashed name: a new pin rolls the pods
     assert container["command"] == ["rankops", "serve"]
+    assert container["args"] == ["--host", "0.0.0.0", "--port", "8080", "--model-name", "$(MODEL_NAME)",
+                                 "--model-version", "$(MODEL_VERSION)"]
     assert container["ports"] == [{"name": "http", "containerPort": 8080}]
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
