@@ -16,5 +16,5 @@ class PromotionSettings(StrictModel):
     requests_dir: str = Field("manifests/promotions/requests", description="Request records inside git_repo.")
     lock_timeout_s: float = Field(5.0, ge=0, description="How long a promotion waits for another one to finish.")
     staging_queries: int = Field(20, gt=0, description="Fixed set of test queries batch-scored by the staging checks.")
-    latency_budget_ms: float = Field(500.0, gt=0, description="p95 budget for scoring one query's candidates.")
+    latency_budget_ms: float = Field(1000.0, gt=0, description="p95 budget (ms) for scoring one query's candidates.")
     require_positive_decision: bool = Field(True, description="Refuse a request whose compare verdict is 'keep'.")

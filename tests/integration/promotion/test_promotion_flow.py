@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from components.evaluation.fixtures import log_scorer, write_training_set
 from components.promotion.decisions import approve_request, history, reject_request, rollback
@@ -17,6 +18,7 @@ from components.promotion.state import PromotionConflict, PromotionError
 from components.registry.gitops import Repo
 from components.registry.lookup import alias_version, use_mlflow
 from components.registry.register import register_model
+from pipelines.cli import build_app
 
 PIN = "manifests/overlays/prod/model.env"
 HISTORY = "manifests/promotions/history.jsonl"
@@ -27,7 +29,7 @@ def git(repo: Path, *args: str) -> str:
 
 
 @pytest.fixture
-def gitops(tmp_path: Path, settings):
+def gitops(tmp_path: Path, settings, monkeypatch):
     """A GitOps repo with main holding the prod overlay pin (MODEL_VERSION=0), checked out."""
     repo = tmp_path / "gitops"
     (repo / "manifests/overlays/prod").mkdir(parents=True)
@@ -37,6 +39,8 @@ def gitops(tmp_path: Path, settings):
     git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
     settings.promotion.git_repo = str(repo)
     settings.registry.write_back = False
+    monkeypatch.setenv("RANKOPS_PROMOTION__GIT_REPO", str(repo))  # for CLI calls, which load their own settings
+    monkeypatch.setenv("RANKOPS_REGISTRY__WRITE_BACK", "false")
     return repo
 
 
@@ -106,6 +110,18 @@ def test_request_approve_reject_rollback_history(settings, gitops):
              for c in git(gitops, "rev-list", "--first-parent", "--reverse", "main").split()]
     assert all(b.startswith(a) for a, b in zip(texts, texts[1:], strict=False))
     assert json.loads((gitops / HISTORY).read_text().splitlines()[0])["decision"]["reference"] == "bm25"
+
+    app, runner = build_app(), CliRunner()
+    res = runner.invoke(app, ["promote", "history", "--json"])
+    assert res.exit_code == 0 and json.loads(res.output) == trail
+    res = runner.invoke(app, ["promote", "history"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0 and "rollback" in res.output and "erin" in res.output
+    res = runner.invoke(app, ["promote", "approve", req2["request_id"], "--by", "zed"])
+    assert res.exit_code == 1 and "already approved by dave" in res.output
+    res = runner.invoke(app, ["promote", "rollback", "--to", "99"])
+    assert res.exit_code == 1 and "no version or alias '99'" in res.output
+    res = runner.invoke(app, ["promote", "status"])
+    assert res.exit_code == 0 and "champion alias 1, prod pin 1" in res.output
 
 
 def test_concurrent_approvals_exactly_one_wins(settings, gitops):
