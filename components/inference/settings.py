@@ -20,6 +20,5 @@ class ServingSettings(StrictModel):
     max_candidate_id_chars: int = Field(64, gt=0)
     max_body_bytes: int = Field(64 * 1024, gt=0)
     reject_unknown_ids: bool = Field(True, description="404 when a candidate is not in the feature store.")
-    text_cache_size: int = Field(100_000, ge=0, description="Candidate texts kept in memory (0 = off).")
     batch_size: int = Field(256, gt=0, description="Pairs per model call in batch scoring (the model buckets inside).")
     scored_table: str = "inference/scored"

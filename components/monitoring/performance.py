@@ -32,6 +32,10 @@ def ctr_at_k(df: pd.DataFrame, k: int, *, score: str = "score", query: str = "qu
     if {"qv_clicks", "qv_impressions"} <= set(top.columns):
         impressions = float(top["qv_impressions"].sum())
         return float(top["qv_clicks"].sum()) / impressions if impressions > 0 else None
+    if {"qv_ctr", "qv_impressions"} <= set(top.columns):  # the ranker_v1 service carries these two
+        impressions = float(top["qv_impressions"].sum())
+        if impressions > 0:
+            return float((top["qv_ctr"] * top["qv_impressions"]).sum()) / impressions
     if "qv_ctr" in top.columns:
         return float(top["qv_ctr"].mean())
     return None

@@ -43,6 +43,8 @@ def test_psi_and_metric_helpers_exact():
     value, n = ndcg_at_k(df, 10)
     assert n == 2 and value == pytest.approx((1.0 + (2 / np.log2(3) + 3 / np.log2(4)) / (3 + 2 / np.log2(3))) / 2)
     assert ctr_at_k(df, 1) == pytest.approx((5 + 0) / 20)
+    rates = df.drop(columns="qv_clicks").assign(qv_ctr=[0.5, 0.1, 0, 0.5, 0.1, 0], qv_impressions=[10, 10, 10, 30, 10, 10])
+    assert ctr_at_k(rates, 1) == pytest.approx((0.5 * 10 + 0 * 10) / 20)
 
 
 def test_same_distribution_is_not_a_breach(settings):
