@@ -22,7 +22,7 @@ def training_set_ref_of(dataset: Any) -> str | None:
     return snapshot_ref_of(dict(dataset.metadata or {})) if dataset is not None else None
 
 
-def run_evaluate_op(model, training_set, metrics, report, *, env: str = "local") -> dict[str, Any]:
+def run_evaluate_op(model, training_set, metrics, report, classification=None, *, env: str = "local") -> dict[str, Any]:
     from components.common.config import load_settings
     from components.evaluation.run import run_evaluation
 
@@ -35,6 +35,9 @@ def run_evaluate_op(model, training_set, metrics, report, *, env: str = "local")
             if isinstance(value, int | float) and not isinstance(value, bool):
                 metrics.log_metric(name if who == "model" else f"bm25_{name}", float(value))
     shutil.copyfile(out_dir / "report.md", report.path)
+    if classification is not None:  # pointwise relevant/not at the validation threshold, on the test split
+        m = result["model"]
+        classification.log_confusion_matrix(["not relevant", "relevant"], [[m["tn"], m["fp"]], [m["fn"], m["tp"]]])
     metrics.metadata.update({"model_uri": result["model_uri"], "training_set": result["training_set"],
                              "metrics_json": json.loads((out_dir / "metrics.json").read_text(encoding="utf-8"))})
     return result

@@ -82,10 +82,11 @@ def choose_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
 
 def pointwise_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
     """Precision/recall/F1 of `score >= threshold` as the relevant-or-not decision."""
-    from sklearn.metrics import precision_recall_fscore_support
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
+    labels = np.asarray(labels, dtype=int)
     predicted = (np.asarray(scores, dtype=float) >= threshold).astype(int)
-    p, r, f, _ = precision_recall_fscore_support(
-        np.asarray(labels, dtype=int), predicted, average="binary", zero_division=0
-    )
-    return {"precision": float(p), "recall": float(r), "f1": float(f), "threshold": float(threshold)}
+    p, r, f, _ = precision_recall_fscore_support(labels, predicted, average="binary", zero_division=0)
+    (tn, fp), (fn, tp) = confusion_matrix(labels, predicted, labels=[0, 1]).tolist()
+    return {"precision": float(p), "recall": float(r), "f1": float(f), "threshold": float(threshold),
+            "tp": tp, "fp": fp, "fn": fn, "tn": tn}

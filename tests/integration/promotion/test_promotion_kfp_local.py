@@ -34,7 +34,12 @@ def test_component_io_and_local_pipeline(settings, tmp_path: Path, monkeypatch):
     model = dsl.Model(uri=str(tmp_path / "model"), metadata={"model_uri": uri})
     data = dsl.Dataset(uri=snap.path, metadata={"ref": snap.ref})
     metrics, report = dsl.Metrics(uri=str(tmp_path / "m" / "metrics")), dsl.Markdown(uri=str(tmp_path / "m" / "report"))
-    result = run_evaluate_op(model, data, metrics, report, env="local")
+    classification = dsl.ClassificationMetrics(uri=str(tmp_path / "m" / "classification"))
+    result = run_evaluate_op(model, data, metrics, report, classification, env="local")
+    m = result["model"]
+    assert classification.metadata["confusionMatrix"]["rows"] == [
+        {"row": [m["tn"], m["fp"]]}, {"row": [m["fn"], m["tp"]]}]
+    assert m["tp"] + m["fp"] + m["fn"] + m["tn"] == m["candidates"]
     assert metrics.metadata["ndcg@10"] == result["model"]["ndcg@10"]
     assert metrics.metadata["bm25_ndcg@10"] == result["bm25"]["ndcg@10"]
     assert Path(report.path).read_text().startswith(f"# Evaluation of `{uri}`")

@@ -55,7 +55,7 @@ def test_threshold_chosen_on_validation_then_applied_to_test():
     threshold = choose_threshold(np.array([1, 0, 1, 0]), np.array([0.9, 0.8, 0.7, 0.1]))
     assert threshold == 0.7
     out = pointwise_metrics(np.array([1, 1, 0]), np.array([0.75, 0.5, 0.8]), threshold)
-    assert out == {"precision": 0.5, "recall": 0.5, "f1": 0.5, "threshold": 0.7}
+    assert out == {"precision": 0.5, "recall": 0.5, "f1": 0.5, "threshold": 0.7, "tp": 1, "fp": 1, "fn": 1, "tn": 0}
 
 
 def test_bm25_scores_candidates_against_the_whole_catalogue():
