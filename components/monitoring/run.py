@@ -70,7 +70,7 @@ def _breach(check: str, value: Any, threshold: Any, message: str) -> dict[str, A
 
 
 def evaluate(ref: pd.DataFrame, cur: pd.DataFrame, *, numeric: list[str], text: list[str],
-             settings: Settings) -> dict[str, Any]:
+             settings: Settings, extra_quality: list | None = None) -> dict[str, Any]:
     """The verdict as a dict (pure: frames in, numbers and breaches out)."""
     from components.monitoring.drift import feature_drift, numeric_drift
     from components.monitoring.performance import ctr_at_k, ndcg_at_k
@@ -78,7 +78,7 @@ def evaluate(ref: pd.DataFrame, cur: pd.DataFrame, *, numeric: list[str], text: 
 
     cfg = settings.monitoring
     breaches: list[dict[str, Any]] = []
-    quality = check_quality(cur, numeric + text, cfg)
+    quality = check_quality(cur, numeric + text, cfg) + list(extra_quality or [])
     for q in quality:
         if not q.passed:
             breaches.append(_breach(f"quality:{q.name}", q.value, q.threshold, q.message))
@@ -123,7 +123,7 @@ def evaluate(ref: pd.DataFrame, cur: pd.DataFrame, *, numeric: list[str], text: 
 
 
 def run_monitor(settings: Settings, *, reference: str, current: str, report_dir: str | None = None,
-                html: bool = True) -> dict[str, Any]:
+                html: bool = True, gold_quality: bool = True) -> dict[str, Any]:
     """Evaluate, write report.html + monitoring.json, and record a breach event; returns the summary."""
     from components.monitoring.alerts import record_breach
 
@@ -132,7 +132,12 @@ def run_monitor(settings: Settings, *, reference: str, current: str, report_dir:
     numeric, text = monitored_columns(ref, cur, {**ref_extra, **cur_extra})
     if not numeric:
         raise MonitorInputError(f"{reference} and {current} share no numeric feature columns")
-    result = evaluate(ref, cur, numeric=numeric, text=text, settings=settings)
+    extra_quality = []
+    if gold_quality:
+        from components.monitoring.quality import check_gold_batch
+
+        extra_quality = check_gold_batch(settings)
+    result = evaluate(ref, cur, numeric=numeric, text=text, settings=settings, extra_quality=extra_quality)
     ref_key, cur_key = ",".join(ref_ids), ",".join(cur_ids)
     result.update(reference=ref_key, current=cur_key, rows={"reference": len(ref), "current": len(cur)},
                   model_version=cur_extra.get("model_version"))

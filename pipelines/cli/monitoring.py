@@ -27,6 +27,8 @@ def register(app: typer.Typer) -> None:
         summary: Annotated[str | None, typer.Option("--summary", help="Write a JSON summary here.")] = None,
         trigger: Annotated[bool, typer.Option("--trigger", help="On a breach, start retraining now.")] = False,
         html: Annotated[bool, typer.Option("--html/--no-html", help="Evidently HTML dashboard.")] = True,
+        gold_quality: Annotated[bool, typer.Option("--gold-quality/--no-gold-quality",
+                                                   help="Re-run the ETL gate's expectations on the latest gold.")] = True,
     ) -> None:
         """Compare CURRENT with REFERENCE; exit 3 and write an event on a breach."""
         if ctx.invoked_subcommand is not None:
@@ -39,7 +41,8 @@ def register(app: typer.Typer) -> None:
         settings = settings_of(ctx)
         try:
             with console.status("monitoring: quality, drift, performance"):
-                result = run_monitor(settings, reference=reference, current=current, report_dir=report, html=html)
+                result = run_monitor(settings, reference=reference, current=current, report_dir=report, html=html,
+                                     gold_quality=gold_quality)
         except MonitorInputError as exc:
             raise fail(str(exc)) from None
         perf = result["performance"]

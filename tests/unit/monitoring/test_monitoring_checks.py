@@ -189,3 +189,19 @@ def test_kfp_trigger_submits_training_pipeline_once(settings, tmp_path, monkeypa
         "host": "http://kfp.example:8888", "pipeline_file": str(package), "arguments": {"env": "local"},
         "run_name": f"retrain-{bid}", "experiment_name": "rankops-local-retrain", "namespace": "rankops-dev",
         "enable_caching": False}]
+
+
+def test_gold_batch_is_checked_with_the_etl_gate_expectations(settings):
+    from components.etl.contract import GOLD_VIDEO
+    from components.features.synthetic import make_gold, publish_gold
+
+    gold = make_gold(n_queries=5, n_videos=10, per_query=2, days=1)
+    publish_gold(settings, gold)
+    ref = publish(settings, "inference/scored", scored(1))
+    cur = publish(settings, "inference/scored", scored(2))
+    assert run_monitor(settings, reference=ref, current=cur, html=False)["breaches"] == []
+    gold[GOLD_VIDEO].loc[0, "video_ctr"] = 1.5
+    snap = publish_gold(settings, {GOLD_VIDEO: gold[GOLD_VIDEO]})[GOLD_VIDEO]
+    breaches = run_monitor(settings, reference=ref, current=cur, html=False)["breaches"]
+    assert [b["check"] for b in breaches] == [f"quality:gold:{snap.ref}:in_range(0.0, 1.0)(video_ctr)"]
+    assert "[1.5]" in breaches[0]["message"]
