@@ -153,7 +153,7 @@ def test_concurrent_approvals_exactly_one_wins(settings, gitops):
 
 
 def test_injected_failure_leaves_no_half_promotion(settings, gitops, monkeypatch):
-    (v1,) = register_scorers(settings, {"signal": 1.0})
+    v1, v2 = register_scorers(settings, {"signal": 1.0}, {"signal": 1.0, "noise": 0.05})
     rid = request_promotion(settings, v1, decision=fake_decision(), by="alice")["request_id"]
     main_before = git(gitops, "rev-parse", "main")
     real_move = Repo.move_branch
@@ -174,3 +174,11 @@ def test_injected_failure_leaves_no_half_promotion(settings, gitops, monkeypatch
     monkeypatch.setattr(Repo, "move_branch", real_move)
     assert approve_request(settings, rid, by="bob")["to_version"] == v1  # the same request still goes through
     assert pin_on_main(gitops) == v1
+
+    # a process killed between the alias move and the git commit leaves the alias ahead of the pin:
+    # git is the source of truth, the next decision repairs the alias before its optimistic check
+    rid2 = request_promotion(settings, v2, decision=fake_decision(), by="alice")["request_id"]
+    client.set_registered_model_alias("rankops-ranker", "champion", v2)
+    entry = approve_request(settings, rid2, by="bob")
+    assert (entry["from_version"], entry["to_version"]) == (v1, v2)
+    assert pin_on_main(gitops) == v2 and alias_version(client, "rankops-ranker", "champion") == v2
