@@ -154,3 +154,20 @@ def test_alias_move_reloads_without_failed_requests(serving_env):
             "rankops-ranker", "champion", "1")
         assert c.post("/admin/reload").json() == {"changed": True, "version": "1", "previous": v2["version"]}
         assert 'rankops_model_info{name="rankops-ranker",version="1"} 1.0' in c.get("/metrics").text
+
+
+def test_serve_command_pins_version_from_configmap_env(monkeypatch, rankops_home):
+    from typer.testing import CliRunner
+
+    import components.inference.server as server
+    from pipelines.cli import build_app
+
+    seen = {}
+    monkeypatch.setattr(server, "run_server", lambda settings, **kw: seen.update(kw, host_cfg=settings.serving.host))
+    runner = CliRunner()
+    pinned = runner.invoke(build_app(), ["serve", "--port", "9001"], env={"MODEL_NAME": "rankops-ranker",
+                                                                          "MODEL_VERSION": "4"})
+    assert pinned.exit_code == 0, pinned.output
+    assert seen == {"port": 9001, "host": None, "model_uri": "models:/rankops-ranker/4", "host_cfg": "127.0.0.1"}
+    aliased = runner.invoke(build_app(), ["serve", "--alias", "challenger"], env={"MODEL_VERSION": ""})
+    assert aliased.exit_code == 0 and seen["model_uri"] == "models:/rankops-ranker@challenger"
