@@ -222,11 +222,12 @@ def train(settings, *, training_set: str | None = None, params: dict[str, Any] |
         stream.close()
         mlflow.end_run("FAILED")
         raise
-    except BaseException:
+    except BaseException as exc:
+        stopped = isinstance(exc, KeyboardInterrupt) or type(exc).__name__ == "TrialPruned"
         try:
             stream.close()
         finally:
-            mlflow.end_run("KILLED" if isinstance(sys_exc(), KeyboardInterrupt) else "FAILED")
+            mlflow.end_run("KILLED" if stopped else "FAILED")
         raise
     call_result = TrainResult(run_id=run_id, model_uri=model_uri, metrics=metrics, tracking_uri=settings.tracking_uri,
                               training_set=snapshot.ref, steps=state.step, stopped_early=state.stopped_early,
@@ -235,12 +236,6 @@ def train(settings, *, training_set: str | None = None, params: dict[str, Any] |
 
     call_callbacks(callbacks, "on_train_end", call_result)
     return call_result
-
-
-def sys_exc():
-    import sys
-
-    return sys.exc_info()[1]
 
 
 def _validate(settings, model_uri: str, run_id: str) -> dict[str, Any]:
