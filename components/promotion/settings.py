@@ -9,6 +9,9 @@ class PromotionSettings(StrictModel):
     """Where the prod overlay pin lives; a relative git_repo is the current checkout."""
 
     git_repo: str = "."
+    git_url: str | None = Field(
+        None, description="Remote GitOps repo; when set, a cached bare clone under RANKOPS_HOME is synced from it "
+        "before every step and pushed to (cluster pods have no checkout). Tokens come from env, e.g. ${GIT_TOKEN}.")
     prod_overlay: str = "manifests/overlays/prod"
     main_branch: str = "main"
     git_remote: str = Field("origin", description="Remote pushed to (branches, main) when it exists.")

@@ -182,3 +182,18 @@ def test_injected_failure_leaves_no_half_promotion(settings, gitops, monkeypatch
     entry = approve_request(settings, rid2, by="bob")
     assert (entry["from_version"], entry["to_version"]) == (v1, v2)
     assert pin_on_main(gitops) == v2 and alias_version(client, "rankops-ranker", "champion") == v2
+
+
+def test_remote_gitops_repo_through_git_url(settings, gitops, tmp_path):
+    """Cluster pods have no checkout: a bare clone of git_url is synced, branches and main are pushed."""
+    remote = tmp_path / "gitops-remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(gitops), str(remote))
+    settings.promotion.git_url = str(remote)
+    (v1,) = register_scorers(settings, {"signal": 1.0})
+    req = request_promotion(settings, v1, decision=fake_decision(), by="pipeline")
+    assert req["pushed"] is True
+    assert read_pin(git(remote, "show", f"{req['branch']}:{PIN}")) == v1 and pin_on_main(remote) == "0"
+    approve_request(settings, req["request_id"], by="bob")
+    assert pin_on_main(remote) == v1
+    assert [e["to_version"] for e in history(settings)] == [v1]
+    assert pin_on_main(gitops) == "0"  # the local checkout is not the GitOps repo here
