@@ -147,9 +147,10 @@ def test_cli_train_summary_and_failing_validity_exits_nonzero(trained, tmp_path,
     params = tmp_path / "params.json"
     params.write_text(json.dumps({**TINY_PARAMS, "max_steps": 10, "eval_every": 10}))
     summary = tmp_path / "summary.json"
-    res = CliRunner().invoke(build_app(), ["--env", "local", "train", "--params", str(params),
+    res = CliRunner().invoke(build_app(), ["--env", "local", "train", "--params", str(params), "--interactive",
                                            "--summary", str(summary)])
     assert res.exit_code == 0, res.output
+    assert "10/10" in res.output and "validation" in res.output and "trained" in res.output
     out = json.loads(summary.read_text())
     assert out["model_uri"].startswith("models:/") and out["tracking_uri"] == settings.tracking_uri
     assert set(out["metrics"]) == {"ndcg_at_10", "ndcg_at_5", "mrr_at_10", "val_loss"}

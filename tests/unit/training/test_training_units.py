@@ -136,3 +136,18 @@ def test_validate_frame_names_the_bad_row_and_column():
     only_train = df.assign(split="train")
     with pytest.raises(TrainingSetError, match="no rows with split='validation'"):
         validate_frame(only_train, FEATURES, "ts")
+
+
+def test_live_view_renders_step_and_validation_history():
+    from rich.console import Console
+
+    from components.training.interactive import LiveTrainingView
+
+    console = Console(record=True, width=120, force_terminal=False)
+    view = LiveTrainingView(console=console)
+    view.on_step(1, 4, {"train_loss": 0.69, "learning_rate": 0.001, "grad_norm": 1.5, "samples_per_s": 120.0})
+    view.on_evaluate(1, {"val_ndcg_at_10": 0.8123, "val_loss": 0.5})
+    view.on_step(2, 4, {"train_loss": 0.61, "learning_rate": 0.002, "grad_norm": 1.2, "samples_per_s": 130.0})
+    view.close()
+    text = console.export_text()
+    assert "2/4" in text and "0.61" in text and "0.8123" in text and "ndcg_at_10" in text
