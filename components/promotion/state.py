@@ -48,27 +48,13 @@ def paths_of(settings: Settings) -> Paths:
     return Paths(pin=f"{cfg.prod_overlay.rstrip('/')}/model.env", history=cfg.history_file, requests=cfg.requests_dir)
 
 
-def synced_clone(settings: Settings, url: str) -> Repo:
-    """A bare clone of `url` under RANKOPS_HOME whose branches are forced to the remote's (the remote is truth)."""
-    import hashlib
-
-    path = Path(settings.resolve("gitops-cache")) / hashlib.sha1(url.encode()).hexdigest()[:12]
-    if not (path / "HEAD").exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Repo(str(path.parent)).git("clone", "-q", "--bare", url, str(path))
-    repo = Repo(str(path))
-    repo.git("remote", "set-url", "origin", url)
-    repo.git("fetch", "-q", "--prune", "origin", "+refs/heads/*:refs/heads/*")
-    return repo
-
-
 def repo_of(settings: Settings) -> Repo:
     """The GitOps repository: a synced clone of `git_url`, else `git_repo` (relative = current directory)."""
     if settings.promotion.git_url:
-        from components.registry.gitops import GitError
+        from components.registry.gitops import GitError, synced_clone
 
         try:
-            return synced_clone(settings, settings.promotion.git_url)
+            return synced_clone(settings.resolve("gitops-cache"), settings.promotion.git_url)
         except GitError as exc:
             raise PromotionError(f"cannot sync the GitOps repo: {exc}") from None
     path = os.path.abspath(os.path.expanduser(settings.promotion.git_repo))

@@ -121,3 +121,17 @@ class Repo:
 
     def push(self, remote: str, refspec: str) -> None:
         self.git("push", "-q", remote, refspec)
+
+
+def synced_clone(cache_root: str | Path, url: str) -> Repo:
+    """A bare clone of `url` under `cache_root` whose branches are forced to the remote's (the remote is truth)."""
+    import hashlib
+
+    path = Path(cache_root) / hashlib.sha1(url.encode()).hexdigest()[:12]
+    if not (path / "HEAD").exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Repo(str(path.parent)).git("clone", "-q", "--bare", url, str(path))
+    repo = Repo(str(path))
+    repo.git("remote", "set-url", "origin", url)
+    repo.git("fetch", "-q", "--prune", "origin", "+refs/heads/*:refs/heads/*")
+    return repo

@@ -6,7 +6,7 @@ import json
 import os
 from typing import TYPE_CHECKING, Any
 
-from components.registry.gitops import GitError, Repo
+from components.registry.gitops import GitError, Repo, synced_clone
 from components.registry.lineage import data_snapshot_ids
 from components.registry.lookup import TAG_PREFIX
 
@@ -46,7 +46,13 @@ def write_back(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
     Never raises for a missing repository or branch: registration already happened, so the
     result says why nothing was written (rerunning `register` retries the write-back).
     """
-    repo = Repo(repo_path(settings))
+    if settings.registry.git_url:
+        try:
+            repo = synced_clone(settings.resolve("git-cache"), settings.registry.git_url)
+        except GitError as exc:
+            return {"error": f"cannot sync {settings.registry.git_url}: {exc}"}
+    else:
+        repo = Repo(repo_path(settings))
     if not os.path.isdir(repo.path) or repo.git("rev-parse", "--git-dir", check=False) == "":
         return {"skipped": f"{repo.path} is not a git repository"}
     branch = record.get("git_branch")

@@ -104,3 +104,16 @@ def test_invalid_model_is_not_registered(settings, code_repo, tmp_path):
     summary = tmp_path / "s.json"
     result = CliRunner().invoke(build_app(), ["register", "--model", uri, "--summary", str(summary)])
     assert result.exit_code == 1 and "failed validity checks" in result.output and not summary.exists()
+
+
+def test_writeback_through_git_url_without_a_checkout(settings, code_repo, tmp_path):
+    repo, remote = code_repo
+    settings.registry.git_repo = str(tmp_path / "no-checkout-here")
+    settings.registry.git_url = str(remote)
+    snap = write_training_set(settings)
+    uri = log_scorer(settings, {"signal": 1.0}, snapshot=snap, tags={"rankops.git_branch": "feature/x"})
+    wb = register_model(settings, uri)["writeback"]
+    assert (wb["branch"], wb["changed"], wb["pushed"]) == ("feature/x", True, True)
+    assert git(remote, "rev-parse", "feature/x") == wb["commit"]
+    assert json.loads(git(remote, "show", "feature/x:models/rankops-ranker.json"))["version"] == "1"
+    assert git(repo, "rev-parse", "feature/x") != wb["commit"]  # the local checkout was not involved
