@@ -9,6 +9,7 @@ the branch is checked out, only the touched paths are refreshed in that worktree
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -36,7 +37,8 @@ class Repo:
         proc = subprocess.run(["git", *args], cwd=self.path, capture_output=True, text=True, env=full_env,
                               input=input_text)
         if check and proc.returncode != 0:
-            raise GitError(f"git {' '.join(args)} in {self.path}: {proc.stderr.strip() or proc.stdout.strip()}")
+            message = f"git {' '.join(args)} in {self.path}: {proc.stderr.strip() or proc.stdout.strip()}"
+            raise GitError(re.sub(r"://[^/@\s]+@", "://***@", message))  # never print a token from a URL
         return proc.stdout.strip()
 
     # ---- reading -------------------------------------------------------------------------
