@@ -90,8 +90,15 @@ def test_request_approve_reject_rollback_history(settings, gitops):
     assert rej["action"] == "reject" and pin_on_main(gitops) == "1"
     assert alias_version(client, "rankops-ranker", "champion") == "1"
 
-    req2 = request_promotion(settings, v2, decision=fake_decision(), by="alice")
-    approve_request(settings, req2["request_id"], by="dave")
+    decision_file, summary = gitops.parent / "decision.json", gitops.parent / "request.json"
+    decision_file.write_text(json.dumps(fake_decision()))
+    res = CliRunner().invoke(build_app(), ["promote", "request", v2, "--decision", str(decision_file), "--by", "alice",
+                                           "--summary", str(summary)])
+    assert res.exit_code == 0, res.output
+    req2 = json.loads(summary.read_text())
+    assert req2["request_id"].startswith(f"v{v2}-") and req2["champion_seen"] == "1"
+    res = CliRunner().invoke(build_app(), ["promote", "approve", req2["request_id"], "--by", "dave", "--note", "ok"])
+    assert res.exit_code == 0 and "champion v1 -> v2 by dave" in res.output
     assert pin_on_main(gitops) == "2" and alias_version(client, "rankops-ranker", "champion") == "2"
 
     back = rollback(settings, by="erin", note="latency regression")
