@@ -53,24 +53,25 @@ def score_pandas(ranker: Ranker, df: pd.DataFrame, *, batch_size: int) -> pd.Dat
     return out
 
 
-def _worker_ranker(model_uri: str, tracking_uri: str) -> Ranker:
+def _worker_ranker(model_uri: str, tracking_uri: str, bf16: bool = False) -> Ranker:
     """The ranker of this Python worker, loaded on first use (one load per executor worker)."""
     from components.inference.model import load_ranker
 
-    key = f"{tracking_uri}|{model_uri}"
+    key = f"{tracking_uri}|{model_uri}|{bf16}"
     if key not in _WORKER_MODELS:
-        _WORKER_MODELS[key] = load_ranker(None, model_uri, tracking_uri=tracking_uri)
+        _WORKER_MODELS[key] = load_ranker(None, model_uri, tracking_uri=tracking_uri, bf16=bf16)
     return _WORKER_MODELS[key]
 
 
-def score_spark(df: DataFrame, *, model_uri: str, tracking_uri: str, batch_size: int) -> DataFrame:
+def score_spark(df: DataFrame, *, model_uri: str, tracking_uri: str, batch_size: int,
+                bf16: bool = False) -> DataFrame:
     """`df` + a double `score` column, scored by mapInPandas; pass a pinned models:/NAME/V URI."""
     from pyspark.sql.types import DoubleType, StructField, StructType
 
     schema = StructType([*df.schema.fields, StructField(SCORE_COLUMN, DoubleType(), False)])
 
     def score_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        ranker = _worker_ranker(model_uri, tracking_uri)
+        ranker = _worker_ranker(model_uri, tracking_uri, bf16)
         for pdf in batches:
             if len(pdf):
                 yield score_pandas(ranker, pdf, batch_size=batch_size)

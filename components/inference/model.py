@@ -33,6 +33,7 @@ class Ranker:
     features: list[str]
     defaults: dict[str, float] = field(default_factory=dict)
     text_columns: tuple[str, ...] = TEXT_COLUMNS
+    bf16: bool = False
 
     @property
     def columns(self) -> list[str]:
@@ -55,7 +56,7 @@ class Ranker:
         frame = self.frame(df)
         torch = sys.modules.get("torch")  # a torch model: no autograd bookkeeping while scoring
         if torch is not None:
-            with torch.inference_mode():
+            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
                 scores = self.pyfunc.predict(frame)
         else:
             scores = self.pyfunc.predict(frame)
@@ -119,7 +120,8 @@ def pinned_uri(settings: Settings, uri: str) -> str:
     return f"models:/{name}/{version}" if name and version else uri
 
 
-def load_ranker(settings: Settings | None, uri: str, *, tracking_uri: str | None = None) -> Ranker:
+def load_ranker(settings: Settings | None, uri: str, *, tracking_uri: str | None = None,
+                bf16: bool | None = None) -> Ranker:
     """Load `uri` (models:/NAME@ALIAS, models:/NAME/V, runs:/..., or a path) with its metadata."""
     import mlflow
 
@@ -143,5 +145,7 @@ def load_ranker(settings: Settings | None, uri: str, *, tracking_uri: str | None
         raise ModelNotFound(f"{uri}: model metadata has no 'features' list; was it packaged by rankops train?")
     defaults = {str(k): float(v) for k, v in (meta.get("defaults") or {}).items()}
     text_columns = tuple(meta.get("text_columns") or TEXT_COLUMNS)
+    if bf16 is None:
+        bf16 = bool(settings and settings.serving.autocast_bf16)
     return Ranker(uri=uri, name=name, version=version, pyfunc=pyfunc, features=features,
-                  defaults=defaults, text_columns=text_columns)
+                  defaults=defaults, text_columns=text_columns, bf16=bf16)

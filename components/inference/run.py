@@ -100,12 +100,12 @@ def run_batch_scoring(settings: Settings, *, model_uri: str, input_ref: str, out
     if partitions:
         df = df.repartition(partitions)
     scored = score_spark(df, model_uri=uri, tracking_uri=settings.tracking_uri,
-                         batch_size=batch_size or settings.serving.batch_size)
+                         batch_size=batch_size or settings.serving.batch_size, bf16=ranker.bf16)
     scored = scored.persist()  # the snapshot hashes then writes it: score once, not twice
     table = out_table or settings.serving.scored_table
     extra = {"model_uri": uri, "requested_model_uri": model_uri, "model_name": ranker.name,
              "model_version": ranker.version, "feature_service": service, "features": ranker.features,
-             "text_columns": list(ranker.text_columns), "input": input_ref, "input_snapshots": parents}
+             "text_columns": list(ranker.text_columns), "bf16": ranker.bf16, "input": input_ref, "input_snapshots": parents}
     try:
         snap: Snapshot = SnapshotStore(settings.lakehouse).write(table, scored, parents=parents, extra=extra,
                                                                  publish=True)

@@ -30,6 +30,7 @@ def test_bucketing_batches_by_length_and_restores_order():
         score_bucketed(predict, df, batch_size=0, text_columns=("query_text",))
 
 
+@pytest.mark.slow  # the first mapInPandas starts Spark's Python workers (import mlflow + load) ~20-80 s
 def test_spark_scoring_writes_versioned_snapshot_equal_to_bare_predict(serving_env, spark):
     settings, tables, info = serving_env
     train = sample.write_training_set(settings, tables)
