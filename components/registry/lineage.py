@@ -12,6 +12,20 @@ if TYPE_CHECKING:
 LAYER_ORDER = ("raw", "bronze", "silver", "gold", "features")
 
 
+def parent_refs(parents: dict[str, str]) -> list[str]:
+    """Refs of a manifest's parents: values as `table@id`, or `{table: id}`; `previous` (same table) skipped."""
+    refs = []
+    for key, value in sorted(parents.items()):
+        value = str(value)
+        if key == "previous":
+            continue
+        if "@" in value:
+            refs.append(value)
+        elif "/" in key:
+            refs.append(f"{key}@{value}")
+    return refs
+
+
 def snapshot_chain(lakehouse: str, ref: str | None) -> list[dict[str, Any]]:
     """Every snapshot reachable from `ref` through manifest parents, bronze first, training set last."""
     from components.common.snapshots import SnapshotNotFound, SnapshotStore
@@ -36,7 +50,7 @@ def snapshot_chain(lakehouse: str, ref: str | None) -> list[dict[str, Any]]:
                          "content_hash": snap.manifest.get("content_hash"), "row_count": snap.row_count,
                          "parents": parents, "git_sha": snap.manifest.get("git_sha")}
         depth[current] = d
-        todo += [(str(p), d + 1) for p in parents.values() if "@" in str(p)]
+        todo += [(ref, d + 1) for ref in parent_refs(parents)]
 
     def order(item: tuple[str, dict[str, Any]]) -> tuple[int, int, str]:
         layer = item[1].get("table", item[0]).split("/", 1)[0]

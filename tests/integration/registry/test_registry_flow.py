@@ -45,10 +45,11 @@ def lineage_chain(settings) -> str:
     bronze = store.write("bronze/search_log", pd.DataFrame({"raw": ["a", "b"]}), publish=True)
     silver = store.write("silver/search_log", pd.DataFrame({"q": ["a"]}), parents={"bronze": bronze.ref}, publish=True)
     gold = store.write("gold/query_video", pd.DataFrame({"q": ["a"], "n": [1]}), parents={"silver": silver.ref},
-                       publish=True)
+                       publish=True)  # ETL names parents by ref; Feast below by {table: snapshot_id}
     extra = {"feature_service": "ranker_v1", "features": ["signal", "noise"],
              "defaults": {"signal": 0.0, "noise": 0.0}}
-    snap = store.write("features/training_set_ranker_v1", make_training_frame(seed=3), parents={"gold": gold.ref},
+    snap = store.write("features/training_set_ranker_v1", make_training_frame(seed=3),
+                       parents={"gold/query_video": gold.snapshot_id, "sample": "seed=3"},
                        extra=extra, publish=True)
     return snap, [bronze.ref, silver.ref, gold.ref, snap.ref]
 
