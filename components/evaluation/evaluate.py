@@ -43,7 +43,8 @@ def evaluate_scores(full: pd.DataFrame, scores: np.ndarray, cfg: EvaluationSetti
     pointwise["threshold_from"] = "validation" if val_mask.any() else "test"
 
     slices: dict[str, dict[str, Any]] = {}
-    for name, mask in slice_masks(test, full, cfg.head_share, cfg.query_length_buckets).items():
+    for name, mask in slice_masks(test, full, cfg.head_share, cfg.query_length_buckets,
+                                         cfg.popularity_column).items():
         part = evaluate_ranking(test[mask].reset_index(drop=True), test_scores[mask], cfg.metrics, cfg.relevant_label)
         slices[name] = {**part.mean, "queries": part.n_queries, "candidates": int(mask.sum())}
     overall = {**ranking.mean, **pointwise, "queries": ranking.n_queries, "candidates": int(test_mask.sum())}

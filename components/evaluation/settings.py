@@ -21,9 +21,11 @@ class EvaluationSettings(StrictModel):
     n_permutations: int = Field(1000, gt=0, description="Permutations of the fisher randomisation test.")
     seed: int = 42
     relevant_label: int = Field(1, ge=1, description="Graded label from which a candidate counts as relevant.")
-    head_share: float = Field(0.2, gt=0, lt=1, description="Share of the most frequent queries that form the head slice.")
+    head_share: float = Field(0.2, gt=0, lt=1, description="Share of the most searched queries that form the head slice.")
+    popularity_column: str | None = Field(
+        "query_impressions", description="Query traffic feature ranking head vs tail; absent = rows per query.")
     query_length_buckets: list[int] = Field(
-        default_factory=lambda: [1, 2, 3], description="Upper token counts of the query-length buckets; the last is open."
+        default_factory=lambda: [1, 2, 3], description="Lower token counts of the query-length buckets; the last is open-ended."
     )
     guarded_slices: dict[str, float] = Field(
         default_factory=lambda: {"queries:tail": 0.02, "videos:new": 0.02},

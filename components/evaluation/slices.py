@@ -1,7 +1,7 @@
 """Slices of the test candidates the report breaks metrics down by.
 
-head/tail: query frequency (rows over all splits, a proxy for traffic), the top
-`head_share` of queries are head; query length: token-count buckets; videos: known
+head/tail: query traffic (the `popularity_column` feature, e.g. query_impressions, else the
+query's rows over all splits as a proxy), the top `head_share` of queries are head; query length: token-count buckets; videos: known
 (the video appears in the train split) vs new (cold start).
 """
 
@@ -19,9 +19,12 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def head_queries(full: pd.DataFrame, head_share: float) -> set[str]:
-    """The most frequent `head_share` of queries (ties broken by query id, so it is stable)."""
-    counts = full.groupby("query_id").size().reset_index(name="n")
+def head_queries(full: pd.DataFrame, head_share: float, popularity_column: str | None = None) -> set[str]:
+    """The most searched `head_share` of queries (ties broken by query id, so it is stable)."""
+    if popularity_column and popularity_column in full.columns:
+        counts = full.groupby("query_id")[popularity_column].max().fillna(0).reset_index(name="n")
+    else:
+        counts = full.groupby("query_id").size().reset_index(name="n")
     counts = counts.sort_values(["n", "query_id"], ascending=[False, True], kind="stable")
     n_head = max(1, math.ceil(head_share * len(counts))) if len(counts) else 0
     return set(counts["query_id"].head(n_head).astype(str))
@@ -37,10 +40,11 @@ def length_bucket(n_tokens: int, lower_bounds: list[int]) -> str:
 
 
 def slice_masks(
-    test: pd.DataFrame, full: pd.DataFrame, head_share: float, length_bounds: list[int]
+    test: pd.DataFrame, full: pd.DataFrame, head_share: float, length_bounds: list[int],
+    popularity_column: str | None = None,
 ) -> dict[str, np.ndarray]:
     """Boolean row masks over `test`, one per slice name."""
-    head = head_queries(full, head_share)
+    head = head_queries(full, head_share, popularity_column)
     is_head = test["query_id"].astype(str).isin(head).to_numpy()
     masks: dict[str, np.ndarray] = {"queries:head": is_head, "queries:tail": ~is_head}
     buckets = np.array([length_bucket(len(tokenize(q)), length_bounds) for q in test["query_text"]])

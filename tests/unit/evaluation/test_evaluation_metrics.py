@@ -86,6 +86,8 @@ def test_slices_head_tail_length_and_known_videos():
         "split": ["train"] * 6 + ["test"] * 3,
     })
     assert head_queries(full, 0.3) == {"h"}  # 4 rows; t2 has 3, t1 2
+    traffic = full.assign(query_impressions=full["query_id"].map({"h": 5, "t1": 90, "t2": 7}))
+    assert head_queries(traffic, 0.3, "query_impressions") == {"t1"}  # traffic beats row counts when present
     test = full[full["split"] == "test"].reset_index(drop=True)
     masks = slice_masks(test, full, 0.3, [1, 2, 3])
     assert {k: v.tolist() for k, v in masks.items()} == {
