@@ -76,10 +76,12 @@ def _ascii_canonical(url: Column) -> Column:
     from pyspark.sql import functions as F
 
     u = F.regexp_replace(url, J_STRIP_RE, "")
-    scheme = F.lower(F.regexp_extract(u, J_URL_RE, 1))
-    authority = F.regexp_extract(u, J_URL_RE, 2)
-    path = F.regexp_replace(F.regexp_extract(u, J_URL_RE, 3), "/+$", "")
-    query = F.regexp_extract(u, J_URL_RE, 4)
+    # ONE regex pass splits the URL into its groups (\u0001-separated), instead of one per group.
+    parts = F.split(F.regexp_replace(u, J_URL_RE, "$1\u0001$2\u0001$3\u0001$4"), "\u0001")
+    scheme = F.lower(F.get(parts, 0))  # get(): NULL past the end (a non-matching URL has one part)
+    authority = F.get(parts, 1)
+    path = F.regexp_replace(F.get(parts, 2), "/+$", "")
+    query = F.get(parts, 3)
     host_port = F.lower(F.regexp_replace(authority, "(?s)^.*@", ""))
     host = F.regexp_replace(F.regexp_extract(host_port, J_HOST_PORT_RE, 1), "^www\\.", "")
     port = F.regexp_extract(host_port, J_HOST_PORT_RE, 2)
@@ -107,8 +109,9 @@ def canonical_url_col(url: Column) -> Column:
     """canonicalize_url(col): NULL for invalid URLs, exactly like normalize.py."""
     from pyspark.sql import functions as F
 
-    slow = _python_canonical()(F.when(~is_ascii(url), url))
-    return F.when(url.isNull(), F.lit(None)).when(is_ascii(url), _ascii_canonical(url)).otherwise(slow)
+    fast = is_ascii(url) & ~url.contains("\u0001")  # \u0001 separates the regex groups above
+    slow = _python_canonical()(F.when(~fast, url))
+    return F.when(url.isNull(), F.lit(None)).when(fast, _ascii_canonical(url)).otherwise(slow)
 
 
 def video_id_col(canonical: Column) -> Column:

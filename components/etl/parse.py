@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 TS_WITH_ZONE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:?[0-9]{2})$"
 TS_NO_ZONE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?$"
 TS_MIN, TS_MAX = "1990-01-01 00:00:00", "2100-01-01 00:00:00"  # outside: impossible timestamp
+STRINGY = ("string", "timestamp", "url")  # fields whose JSON type is string
 LINEAGE = ("kind", "batch_id", "source_file", "line_number", "file_sha256", "raw")
 
 
@@ -77,9 +78,11 @@ def json_texts(df: DataFrame, spec: tuple[Field, ...]) -> DataFrame:
     df = df.withColumn("text", decoded_text(F.col("raw")))
     df = df.withColumn("v", F.try_parse_json(F.col("text")))
     df = df.withColumn("is_object", F.col("v").isNotNull() & F.col("text").rlike(r"^[ \t\r\n]*\{"))
-    return df.select(
-        "*", *[F.to_json(F.variant_get(F.col("v"), f"$.{f.name}", "variant")).alias(f"j_{f.name}") for f in spec]
-    )
+    texts = [F.to_json(F.variant_get(F.col("v"), f"$.{f.name}", "variant")).alias(f"j_{f.name}") for f in spec]
+    strings = [  # the value itself, used only where j_<name> says it is a JSON string
+        F.try_variant_get(F.col("v"), f"$.{f.name}", "string").alias(f"s_{f.name}") for f in spec if f.type in STRINGY
+    ]
+    return df.select("*", *texts, *strings)
 
 
 def header_columns(header_line: str | None) -> list[str]:
@@ -126,6 +129,8 @@ def csv_texts(df: DataFrame, spec: tuple[Field, ...], headers: dict[str, list[st
         if f.type == "int":
             text = text.when(cell.rlike(r"^-?[0-9]+$"), cell)
         out.append(text.otherwise(as_json).alias(f"j_{f.name}"))
+        if f.type in STRINGY:
+            out.append(cell.alias(f"s_{f.name}"))
     return df.select("*", *out)
 
 
@@ -147,13 +152,6 @@ def is_type(j: Column, f: Field, v: Column | None) -> Column:
     raise ValueError(f"unknown field type {f.type}")
 
 
-def string_value(j: Column) -> Column:
-    """The string inside a JSON string literal (unescaped)."""
-    from pyspark.sql import functions as F
-
-    return F.get_json_object(F.concat(F.lit('{"s":'), j, F.lit("}")), "$.s")
-
-
 def timestamp_value(s: Column) -> Column:
     """A UTC timestamp from ISO-8601 text with a zone; NULL when impossible or out of range."""
     from pyspark.sql import functions as F
@@ -172,8 +170,8 @@ def check_fields(df: DataFrame, spec: tuple[Field, ...], *, max_chars: int, stru
     typed = []
     for f in spec:
         j = F.col(f"j_{f.name}")
-        if f.type in ("string", "timestamp", "url"):
-            typed.append(string_value(j).alias(f.name))
+        if f.type in STRINGY:
+            typed.append(F.col(f"s_{f.name}").alias(f.name))
         elif f.type == "int":
             typed.append(j.try_cast("bigint").alias(f.name))
         elif f.type == "bool":
@@ -214,11 +212,25 @@ def check_fields(df: DataFrame, spec: tuple[Field, ...], *, max_chars: int, stru
     for f in spec:
         if f.type == "url":
             cases.append((F.col("canonical_url").isNull(), Reason.INVALID_URL, f.name))
+    return with_first_failure(df, cases)
+
+
+def with_first_failure(df: DataFrame, cases: list[tuple[Column, str, str]]) -> DataFrame:
+    """``reason`` and ``detail`` of the first true condition: ONE CASE yields its index, two
+    literal arrays map it (half the generated code of two CASEs, which matters to Janino)."""
+    from pyspark.sql import functions as F
+
+    index = None
+    for i, (cond, _, _) in enumerate(cases, start=1):
+        index = F.when(cond, F.lit(i)) if index is None else index.when(cond, F.lit(i))
+    df = df.withColumn("_fail", index)
+    reasons = F.array(*[F.lit(str(r)) for _, r, _ in cases])
+    details = F.array(*[F.lit(d) for _, _, d in cases])
     return df.select(
         "*",
-        first_of([(c, str(r)) for c, r, _ in cases]).alias("reason"),
-        first_of([(c, d) for c, _, d in cases]).alias("detail"),
-    )
+        F.when(F.col("_fail").isNotNull(), F.element_at(reasons, F.col("_fail"))).alias("reason"),
+        F.when(F.col("_fail").isNotNull(), F.element_at(details, F.col("_fail"))).alias("detail"),
+    ).drop("_fail")
 
 
 def range_checks(checks: list[tuple[Column, str]]) -> tuple[Column, Column]:

@@ -17,7 +17,7 @@ URLS = [
     "vidhub.example/watch?v=1", "javascript:alert(1)", "", "https://vid hub.example/x", "https://a@b@Host.example/p",
     "https://host.example:/p?x", "https://host.example/p?=&a", "https://h.example/p?b=\u00e9&a=1",
     "https://W\u00c9B.example/caf\u00e9?x=1", "http://h.example/a#frag?x=1", "https://h.example?x=2&x=1",
-    "https://h.example/p?Feature=x&SI=y&utm_=z&keep=1", "HTTP://H.EXAMPLE:443/", "https://h.example/p\t",
+    "https://h.example/p?Feature=x&SI=y&utm_=z&keep=1", "HTTP://H.EXAMPLE:443/", "https://h.example/p\t", "https://h.example/a\x01b?x=1", "http://h.example",
     "https://\u0130.example/", "https://h.example/%2Fpath/?Q=%20",
 ]
 
