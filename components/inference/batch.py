@@ -6,6 +6,7 @@ on ELECTRA); the model is loaded once per Python worker and reused by every part
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
@@ -60,6 +61,9 @@ def _worker_ranker(model_uri: str, tracking_uri: str, bf16: bool = False) -> Ran
     key = f"{tracking_uri}|{model_uri}|{bf16}"
     if key not in _WORKER_MODELS:
         _WORKER_MODELS[key] = load_ranker(None, model_uri, tracking_uri=tracking_uri, bf16=bf16)
+        torch = sys.modules.get("torch")
+        if torch is not None:  # one Spark task = one core: more intra-op threads only oversubscribe
+            torch.set_num_threads(1)
     return _WORKER_MODELS[key]
 
 

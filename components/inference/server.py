@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import sys
 import time
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -106,6 +107,9 @@ def create_app(settings: Settings, holder: ModelHolder, features: FeatureSource,
     interval = limits.reload_interval_s if poll_interval_s is None else poll_interval_s
 
     def on_swap(ranker: Ranker) -> None:
+        torch = sys.modules.get("torch")  # loaded by a torch model; the pyfunc sets its own thread count
+        if torch is not None and limits.torch_threads:
+            torch.set_num_threads(limits.torch_threads)
         try:
             warm_up(ranker, features)
         except Exception as exc:  # a store hiccup must not block a model swap
