@@ -101,6 +101,14 @@ def build_model(cfg: TrainingSettings, vocab_size: int, n_features: int):
     return CrossEncoder(config, n_features, m.head_hidden, m.dropout)
 
 
+def init_distributed(device) -> None:
+    """Join the torchrun process group (NCCL on GPU, gloo on CPU) once per process."""
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+
+
 def _tokenizer_for(cfg: TrainingSettings, train_frame, saved: str | None):
     from tokenizers import Tokenizer
 
@@ -129,7 +137,7 @@ def train(settings, *, training_set: str | None = None, params: dict[str, Any] |
     from components.common.snapshots import SnapshotStore
     from components.training.checkpoint import CheckpointManager
     from components.training.data import encode_split, training_frame_meta, validate_frame
-    from components.training.engine import evaluate, fit, pick_device
+    from components.training.engine import dist_info, evaluate, fit, pick_device
     from components.training.model import FeatureSpec, Scorer
     from components.training.packaging import input_example, log_ranker
     from components.training.tracking import (
@@ -171,6 +179,15 @@ def train(settings, *, training_set: str | None = None, params: dict[str, Any] |
     model = build_model(cfg, tokenizer.get_vocab_size(), len(features))
     device = pick_device(cfg)
     model.to(device)
+    rank, _, world = dist_info()
+    if world > 1:
+        init_distributed(device)
+    if rank != 0:  # torchrun workers train; only rank 0 tracks, checkpoints and packages
+        state = fit(model, train_data, val_data, cfg, device=device, ckpt=ckpt,
+                    run_id=last["run_id"] if last else "_worker", resume=ckpt.latest(last["run_id"]) if last else None,
+                    pad_id=pad_id)
+        return TrainResult(run_id="", model_uri=None, metrics={}, tracking_uri=settings.tracking_uri,
+                           training_set=snapshot.ref, steps=state.step, stopped_early=state.stopped_early)
 
     experiment_id = ensure_experiment(settings)
     if cfg.system_metrics:
@@ -218,12 +235,16 @@ def train(settings, *, training_set: str | None = None, params: dict[str, Any] |
             if validate:
                 validity = _validate(settings, model_uri, run_id)
         mlflow.end_run("FINISHED")
+        ckpt.finish(run_id)
     except ModelInvalid:
         stream.close()
         mlflow.end_run("FAILED")
+        ckpt.finish(run_id)
         raise
     except BaseException as exc:
         stopped = isinstance(exc, KeyboardInterrupt) or type(exc).__name__ == "TrialPruned"
+        if type(exc).__name__ == "TrialPruned":
+            ckpt.finish(run_id)
         try:
             stream.close()
         finally:

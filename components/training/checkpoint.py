@@ -87,3 +87,10 @@ class CheckpointManager:
     def load_best(self, run_id: str) -> dict[str, torch.Tensor] | None:
         path = self.run_dir(run_id) / "best.pt"
         return torch.load(path, map_location="cpu", weights_only=True) if path.exists() else None
+
+    def finish(self, run_id: str) -> None:
+        """Drop a finished run's checkpoints (nothing left to resume) and its resume pointer."""
+        shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
+        last = self.last_info()
+        if last and last.get("run_id") == run_id:
+            (self.root / "_last.json").unlink(missing_ok=True)

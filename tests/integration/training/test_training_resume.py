@@ -64,6 +64,9 @@ def test_sigkill_then_resume_gives_identical_weights(tmp_path: Path, monkeypatch
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a), [k for k in a if not torch.equal(a[k], b[k])]
     assert resumed.metrics == straight.metrics
+    assert not (home / "checkpoints" / "training" / killed_run).exists()  # finished: nothing left to resume
+    with pytest.raises(TrainingError, match="nothing to resume"):
+        train(settings, resume=True)
     run = MlflowClient(settings.tracking_uri).get_run(killed_run)
     assert run.info.status == "FINISHED" and run.data.tags["rankops.resumed"] == "true"
     assert sorted({m.step for m in MlflowClient(settings.tracking_uri).get_metric_history(killed_run, "train_loss")}) \
