@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+class Unavailable(Exception):
+    """A dependency (feature store) failed; the request itself was fine."""
+
+
 class Metrics:
     """Prometheus series of one app (its own registry, so several apps can live in one process)."""
 
@@ -62,7 +66,10 @@ def rank(ranker: Ranker, features: FeatureSource, req: RerankRequest, *, reject_
     """Score the candidates with one batched feature lookup; best first, ties by input order."""
     import numpy as np
 
-    frame = features.lookup(req.query, req.candidates)
+    try:
+        frame = features.lookup(req.query, req.candidates)
+    except Exception as exc:  # the store, not the request, failed: 503 so clients retry elsewhere
+        raise Unavailable(f"feature store unavailable: {exc}") from exc
     if reject_unknown:
         missing = unknown_ids(frame)
         if missing:
@@ -173,6 +180,10 @@ def create_app(settings: Settings, holder: ModelHolder, features: FeatureSource,
         except BadRequest as exc:
             metrics.errors.labels(kind=f"client_{exc.status}").inc()
             return respond("rerank", exc.status, {"error": exc.message, "detail": exc.detail}, started)
+        except Unavailable as exc:
+            log.warning("%s", exc)
+            metrics.errors.labels(kind="feature_store").inc()
+            return respond("rerank", 503, {"error": str(exc)}, started)
         return respond("rerank", 200, result.model_dump(), started)
 
     @app.get("/healthz")

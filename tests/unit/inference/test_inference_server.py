@@ -171,3 +171,23 @@ def test_serve_command_pins_version_from_configmap_env(monkeypatch, rankops_home
     assert seen == {"port": 9001, "host": None, "model_uri": "models:/rankops-ranker/4", "host_cfg": "127.0.0.1"}
     aliased = runner.invoke(build_app(), ["serve", "--alias", "challenger"], env={"MODEL_VERSION": ""})
     assert aliased.exit_code == 0 and seen["model_uri"] == "models:/rankops-ranker@challenger"
+
+
+def test_feature_store_outage_is_503_not_a_crash(serving_env):
+    settings, tables, _ = serving_env
+
+    class Down:
+        def lookup(self, query, ids):
+            raise ConnectionError("redis: connection refused")
+
+        def ping(self):
+            raise ConnectionError("redis: connection refused")
+
+    app = create_app(settings, ModelHolder(settings, URI), Down(), poll_interval_s=0, freeze_gc=False)
+    with TestClient(app) as c:
+        resp = c.post("/rerank", json={"query": "cat", "candidates": ["a"]})
+        assert resp.status_code == 503 and "connection refused" in resp.json()["error"]
+        ready = c.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["checks"] == {"model": True, "feature_store": False}
+        assert 'rankops_errors_total{kind="feature_store"} 1.0' in c.get("/metrics").text
+        assert c.get("/healthz").status_code == 200
