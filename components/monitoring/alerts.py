@@ -100,6 +100,7 @@ def kfp_trigger(settings: Settings, client_factory: Callable[..., Any] | None = 
 
     def fire(event: dict[str, Any]) -> dict[str, Any]:
         from pipelines import __file__ as pipelines_init
+        from pipelines.submit import SERVICE_ACCOUNT
 
         factory = client_factory
         if factory is None:
@@ -113,7 +114,7 @@ def kfp_trigger(settings: Settings, client_factory: Callable[..., Any] | None = 
         run = client.create_run_from_pipeline_package(
             pipeline_file=spec, arguments={"env": settings.env},
             run_name=f"retrain-{event['breach_id']}", experiment_name=f"rankops-{settings.env}-retrain",
-            namespace=settings.kfp.namespace, enable_caching=False)
+            namespace=settings.kfp.namespace, enable_caching=False, service_account=SERVICE_ACCOUNT)
         return {"mode": "kfp", "run_id": getattr(run, "run_id", None), "pipeline": spec}
 
     return fire

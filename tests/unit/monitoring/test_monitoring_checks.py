@@ -188,7 +188,7 @@ def test_kfp_trigger_submits_training_pipeline_once(settings, tmp_path, monkeypa
     assert RecordingClient.calls == [{
         "host": "http://kfp.example:8888", "pipeline_file": str(package), "arguments": {"env": "local"},
         "run_name": f"retrain-{bid}", "experiment_name": "rankops-local-retrain", "namespace": "rankops-dev",
-        "enable_caching": False}]
+        "enable_caching": False, "service_account": "rankops-pipeline-runner"}]
 
 
 def test_gold_batch_is_checked_with_the_etl_gate_expectations(settings):
