@@ -104,6 +104,11 @@ class Repo:
             existing = [p for p in paths if self.show(new, p) is not None]
             if existing:
                 self.git("restore", "--source=HEAD", "--staged", "--worktree", "--", *existing)
+            for path in (p for p in paths if p not in existing):  # files of an undone commit: ours, remove them
+                self.git("rm", "-q", "-f", "--cached", "--ignore-unmatch", "--", path)
+                full = Path(self.path) / path
+                if full.is_file():
+                    full.unlink()
 
     def commit_files(self, branch: str, files: dict[str, str], message: str, retries: int = 3) -> str | None:
         """Commit `files` on top of `branch` (CAS, retried on a race); None when nothing changed."""

@@ -204,3 +204,24 @@ def test_remote_gitops_repo_through_git_url(settings, gitops, tmp_path):
     assert pin_on_main(remote) == v1
     assert [e["to_version"] for e in history(settings)] == [v1]
     assert pin_on_main(gitops) == "0"  # the local checkout is not the GitOps repo here
+
+
+def test_rejected_push_undoes_alias_main_and_worktree(settings, gitops, tmp_path):
+    """Someone else pushed to the GitOps remote first: the approve is undone everywhere, the checkout stays clean."""
+    remote = tmp_path / "origin.git"
+    git(tmp_path, "clone", "-q", "--bare", str(gitops), str(remote))
+    git(gitops, "remote", "add", "origin", str(remote))
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(remote), str(other))
+    (other / "README").write_text("someone else\n")
+    git(other, "add", "README")
+    git(other, "-c", "user.name=o", "-c", "user.email=o@o", "commit", "-qm", "other change")
+    git(other, "push", "-q", "origin", "main")
+    (v1,) = register_scorers(settings, {"signal": 1.0})
+    rid = request_promotion(settings, v1, decision=fake_decision(), by="alice")["request_id"]
+    before = git(gitops, "rev-parse", "main")
+    with pytest.raises(PromotionError, match="git failed, nothing was changed"):
+        approve_request(settings, rid, by="bob")
+    assert git(gitops, "rev-parse", "main") == before and git(gitops, "status", "--porcelain") == ""
+    assert alias_version(use_mlflow(settings), "rankops-ranker", "champion") is None
+    assert pin_on_main(gitops) == "0" and history(settings) == []
