@@ -77,7 +77,8 @@ def register(app: typer.Typer) -> None:
         except _expected_errors() as exc:
             raise fail(str(exc)) from None
         write_summary(summary, entry)
-        console.print(f"[green]approved[/green] {request}: champion v{entry['from_version']} -> v{entry['to_version']} "
+        before = f"v{entry['from_version']}" if entry["from_version"] else "none"
+        console.print(f"[green]approved[/green] {request}: champion {before} -> v{entry['to_version']} "
                       f"by {by} (main @ {entry['commit'][:10]})")
 
     @promote.command("reject")
