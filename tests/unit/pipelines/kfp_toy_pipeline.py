@@ -8,13 +8,13 @@ from pipelines.placement import on_cluster, on_gpu
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def prepare_op(env: str) -> str:
-    if env == "boom":
-        raise ValueError("cannot prepare for env boom")
     return f"prepared-{env}"
 
 
 @dsl.component(base_image=GPU_IMAGE, install_kfp_package=False)
 def fit_op(prepared: str, env: str) -> str:
+    if env == "boom":  # fit has no retries: a failure surfaces at once (retries back off 30 s locally too)
+        raise ValueError("cannot fit for env boom")
     return "promote" if prepared.endswith(env) else "keep"
 
 
