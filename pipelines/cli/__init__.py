@@ -9,7 +9,18 @@ from __future__ import annotations
 
 import typer
 
-from pipelines.cli import data, etl, evaluation, features, inference, monitoring, pipeline, promotion, registry, training
+from pipelines.cli import (
+    data,
+    etl,
+    evaluation,
+    features,
+    inference,
+    monitoring,
+    pipeline,
+    promotion,
+    registry,
+    training,
+)
 from pipelines.cli.context import configure
 
 STAGES = (data, etl, features, training, evaluation, registry, promotion, inference, monitoring, pipeline)
