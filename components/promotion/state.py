@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from components.promotion.records import parse_history, read_pin
-from components.registry.gitops import Repo
+from components.registry.gitops import Repo, local_checkout
 
 if TYPE_CHECKING:
     from components.common.config import Settings
@@ -57,7 +57,7 @@ def repo_of(settings: Settings) -> Repo:
             return synced_clone(settings.resolve("gitops-cache"), settings.promotion.git_url)
         except GitError as exc:
             raise PromotionError(f"cannot sync the GitOps repo: {exc}") from None
-    path = os.path.abspath(os.path.expanduser(settings.promotion.git_repo))
+    path = local_checkout(settings, settings.promotion.git_repo)
     repo = Repo(path)
     if not os.path.isdir(path) or not repo.git("rev-parse", "--git-dir", check=False):
         raise PromotionError(f"promotion.git_repo {path} is not a git repository")

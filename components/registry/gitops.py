@@ -142,3 +142,25 @@ def synced_clone(cache_root: str | Path, url: str) -> Repo:
     repo.git("remote", "set-url", "origin", url)
     repo.git("fetch", "-q", "--prune", "origin", "+refs/heads/*:refs/heads/*")
     return repo
+
+
+def local_checkout(settings, configured: str) -> str:
+    """The repository a `git_repo` setting names; `{home}/...` paths are a sandbox made on first use.
+
+    The local profile points the write-back and the promotion flow at `{home}/gitops`, a clone
+    of the project checkout whose remote is called `upstream` (so nothing is pushed back), and
+    fetches the checkout's new commits each time so `reproduce` finds the code's sha. A local
+    run therefore never commits into the user's own working branch.
+    """
+    in_home = "{home}" in configured
+    path = os.path.abspath(os.path.expanduser(configured.replace("{home}", str(settings.home))))
+    if not in_home:
+        return path
+    source = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True)
+    if source.returncode != 0:
+        return path  # no project checkout here: callers report that `path` is not a repository
+    if not os.path.isdir(os.path.join(path, ".git")):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        Repo(os.path.dirname(path)).git("clone", "-q", "--origin", "upstream", source.stdout.strip(), path)
+    Repo(path).git("fetch", "-q", "upstream", check=False)
+    return path

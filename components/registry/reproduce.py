@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from components.registry.gitops import GitError, Repo, synced_clone
+from components.registry.gitops import GitError, Repo, local_checkout, synced_clone
 from components.registry.lineage import lineage
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def reproduce(settings: Settings, version: str) -> dict[str, Any]:
     if settings.registry.git_url:  # no checkout here: the synced clone of the code repo has the commits
         repo = synced_clone(settings.resolve("git-cache"), settings.registry.git_url)
     else:
-        repo = Repo(os.path.abspath(os.path.expanduser(settings.registry.git_repo)))
+        repo = Repo(local_checkout(settings, settings.registry.git_repo))
     try:
         repo.git("cat-file", "-e", f"{sha}^{{commit}}")
     except GitError:

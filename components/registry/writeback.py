@@ -36,8 +36,10 @@ def model_record(name: str, version: str, run_id: str | None, model_uri: str, li
 
 
 def repo_path(settings: Settings) -> str:
-    """`registry.git_repo`: absolute as-is, relative to the current directory (the checkout)."""
-    return os.path.abspath(os.path.expanduser(settings.registry.git_repo))
+    """`registry.git_repo`: absolute as-is, relative to the current directory, `{home}/...` a sandbox clone."""
+    from components.registry.gitops import local_checkout
+
+    return local_checkout(settings, settings.registry.git_repo)
 
 
 def write_back(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
