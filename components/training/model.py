@@ -107,16 +107,17 @@ def encode_frame(tokenizer: Tokenizer, df: pd.DataFrame) -> tuple[list[list[int]
 
 
 def pad_batch(ids: list[list[int]], types: list[list[int]], pad_id: int = 0) -> dict[str, torch.Tensor]:
-    """Pad a batch to its longest sequence (dynamic padding)."""
-    width = max(len(x) for x in ids)
-    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
-    token_types = torch.zeros((len(ids), width), dtype=torch.long)
-    mask = torch.zeros((len(ids), width), dtype=torch.long)
+    """Pad a batch to its longest sequence (dynamic padding); numpy fills, torch shares the memory."""
+    lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+    width = int(lengths.max())
+    input_ids = np.full((len(ids), width), pad_id, dtype=np.int64)
+    token_types = np.zeros((len(ids), width), dtype=np.int64)
     for i, (row, typ) in enumerate(zip(ids, types, strict=True)):
-        input_ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-        token_types[i, : len(typ)] = torch.tensor(typ, dtype=torch.long)
-        mask[i, : len(row)] = 1
-    return {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": token_types}
+        input_ids[i, : len(row)] = row
+        token_types[i, : len(typ)] = typ
+    mask = (np.arange(width)[None, :] < lengths[:, None]).astype(np.int64)
+    return {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(mask),
+            "token_type_ids": torch.from_numpy(token_types)}
 
 
 def length_buckets(lengths: list[int], batch_size: int) -> list[np.ndarray]:
