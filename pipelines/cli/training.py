@@ -65,6 +65,8 @@ def register(app: typer.Typer) -> None:
         finally:
             for cb in callbacks:
                 cb.close()
+        if not result.run_id:  # a torchrun worker (rank > 0): rank 0 reports
+            return
         write_summary(summary, result.to_dict())
         metrics = "  ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics.items()))
         console.print(f"[green]trained[/green] run {result.run_id} in {result.steps} steps"
