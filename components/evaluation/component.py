@@ -1,7 +1,5 @@
 """KFP wrappers of evaluation and comparison: thin, each body imports and calls one function."""
 
-from typing import NamedTuple
-
 from kfp import dsl
 from kfp.dsl import Artifact, Dataset, Input, Markdown, Metrics, Model, Output
 
@@ -36,17 +34,14 @@ def compare_op(
     report: Output[Markdown],
     decision: Output[Artifact],
     env: str = "local",
-) -> NamedTuple("CompareOutputs", [("promote", bool), ("p_value", float), ("delta", float)]):
+) -> bool:
     """Registered `version` vs the champion alias (else BM25) with the paired test of settings.evaluation.
 
-    Returns:
-        promote: the verdict, for dsl.If; p_value, delta: of the primary metric.
-        report: the Markdown decision report; decision: decision.json.
+    Returns the verdict as the single output, so `dsl.If(task.outputs["Output"] == True)` also
+    resolves under kfp.local (its condition evaluator cannot read named NamedTuple outputs);
+    p_value and delta of the primary metric are in `decision.metadata` and decision.json.
+    report: the Markdown decision report.
     """
-    from collections import namedtuple
-
     from components.evaluation.kfp_io import run_compare_op
 
-    result = run_compare_op(version, report, decision, env=env)
-    outputs = namedtuple("CompareOutputs", ["promote", "p_value", "delta"])
-    return outputs(bool(result["promote"]), float(result["p_value"]), float(result["delta"]))
+    return bool(run_compare_op(version, report, decision, env=env)["promote"])

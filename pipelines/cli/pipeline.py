@@ -163,10 +163,13 @@ def print_where_to_look(result: dict[str, Any], settings: Any) -> None:
     version = tasks.get("register-op", {}).get("parameters", {}).get("Output")
     if version:
         out.print(f"  registered:    rankops-ranker version {version} (alias challenger)")
-    compare = tasks.get("compare-op", {}).get("parameters", {})
+    compare = tasks.get("compare-op", {}).get("artifacts", {}).get("decision", {}).get("metadata", {})
     if compare:
         verdict = "promote" if compare.get("promote") else "keep the champion"
-        out.print(f"  comparison:    {verdict} (delta {compare.get('delta')}, p={compare.get('p_value')})")
+        out.print(f"  comparison:    {verdict} (delta {compare.get('delta'):+.4f}, p={compare.get('p_value'):.3g})")
+        report = tasks["compare-op"]["artifacts"].get("report", {}).get("uri")
+        if report:
+            out.print(f"                 decision report: {report}")
     request = tasks.get("promotion-request-op", {}).get("parameters", {}).get("Output")
     if request:
         out.print(f"  [bold]to approve:[/bold]    rankops promote approve {request} --by NAME"

@@ -56,7 +56,7 @@ def test_end_to_end_runs_locally(rankops_home, gitops_repo, tmp_path):
     assert res.exit_code == 0, res.output[-3000:]
     result = json.loads(summary.read_text())
     tasks = result["tasks"]
-    promote = tasks["compare-op"]["parameters"]["promote"]
+    promote = tasks["compare-op"]["parameters"]["Output"]
     assert sorted(tasks) == sorted(TASKS + (["promotion-request-op"] if promote else []))
 
     # the registered version is the challenger, with the lineage of this run's data
@@ -73,7 +73,8 @@ def test_end_to_end_runs_locally(rankops_home, gitops_repo, tmp_path):
     gold = tasks["etl-op"]["artifacts"]["gold"]["metadata"]
     assert gold["published"] is True
     # no champion yet: the comparison is against BM25 and its verdict decides the request
-    assert set(tasks["compare-op"]["parameters"]) == {"promote", "p_value", "delta"}
+    decision = tasks["compare-op"]["artifacts"]["decision"]["metadata"]
+    assert decision["promote"] is promote and {"p_value", "delta"} <= set(decision)
     if promote:
         assert tasks["promotion-request-op"]["parameters"]["Output"]
         assert "to approve:" in res.output

@@ -49,7 +49,8 @@ def test_component_io_and_local_pipeline(settings, tmp_path: Path, monkeypatch):
     @dsl.pipeline(name="rankops-compare-request-test")
     def flow(env: str = "local", version: str = "1"):
         cmp = compare_op(version=version, env=env)
-        promotion_request_op(version=version, decision=cmp.outputs["decision"], env=env)
+        with dsl.If(cmp.outputs["Output"] == True):  # noqa: E712 (KFP condition): must resolve under kfp.local
+            promotion_request_op(version=version, decision=cmp.outputs["decision"], env=env)
 
     out = run_local("rankops-compare-request-test", settings, pipeline_func=flow)
     branches = subprocess.run(["git", "branch", "--list", "promote/*"], cwd=repo, capture_output=True, text=True).stdout

@@ -76,7 +76,7 @@ def test_training_runs_on_a_gpu_node_and_promotion_is_gated(name):
     assert (train["cpu"], train["memory"], train["retries"]) == ("8", "32Gi", 1)
     assert "gpu" not in tasks["evaluate-op"] and "node_selector" not in tasks["register-op"]
     promo = tasks["promotion-request-op"]
-    assert promo["runs_if"] == "inputs.parameter_values['pipelinechannel--compare-op-promote'] == true"
+    assert promo["runs_if"] == "inputs.parameter_values['pipelinechannel--compare-op-Output'] == true"
     assert promo["secrets"] == ["rankops-git", "rankops-mlflow-client"]
     # side-effecting steps never come from cache
     assert [t for t in ("register-op", "compare-op", "promotion-request-op") if tasks[t]["cache"]] == []
