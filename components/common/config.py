@@ -10,8 +10,9 @@ strict, so a wrong key or value fails at start with a message naming where it ca
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError
