@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import getpass
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -104,8 +106,9 @@ def apply_decision(settings: Settings, repo: Repo, client: MlflowClient, main: M
         raise
 
 
-def approve_request(settings: Settings, request_id: str, *, by: str, note: str | None = None) -> dict[str, Any]:
-    """Merge the request's pin into main, move `champion`, append the audit entry."""
+@contextmanager
+def open_request(settings: Settings, request_id: str) -> Iterator[tuple[Any, ...]]:
+    """Under the promotion lock: (client, repo, paths, request tip, request, main, champion) of an undecided request."""
     from components.registry.lookup import use_mlflow
 
     client = use_mlflow(settings)
@@ -117,7 +120,18 @@ def approve_request(settings: Settings, request_id: str, *, by: str, note: str |
         done = decided(main.history, request_id)
         if done:
             raise PromotionError(f"request {request_id} was already {done['action']}d by {done.get('by')} at {done.get('at')}")
-        champion = reconcile_alias(settings, client, main)
+        yield client, repo, p, req_tip, req, main, reconcile_alias(settings, client, main)
+
+
+def request_record(repo: Repo, p: Any, req_tip: str, request_id: str) -> dict[str, str]:
+    """The request's files as committed on its branch, to be carried onto main with the decision."""
+    return {p.request_file(request_id, f): repo.show(req_tip, p.request_file(request_id, f)) or ""
+            for f in ("request.json", "decision.json", "decision.md")}
+
+
+def approve_request(settings: Settings, request_id: str, *, by: str, note: str | None = None) -> dict[str, Any]:
+    """Merge the request's pin into main, move `champion`, append the audit entry."""
+    with open_request(settings, request_id) as (client, repo, p, req_tip, req, main, champion):
         if champion != req["champion_seen"] or main.pin != req["pin_seen"]:
             raise PromotionConflict(
                 f"request {request_id} was made against champion {req['champion_seen']} / pin {req['pin_seen']}, "
@@ -130,8 +144,7 @@ def approve_request(settings: Settings, request_id: str, *, by: str, note: str |
                  "requested_by": req.get("requested_by")}
         files = {p.pin: set_pin(main.pin_text, version, req["model_name"]),
                  p.history: append_entry(main.history_text, entry)}
-        for fname in ("request.json", "decision.json", "decision.md"):
-            files[p.request_file(request_id, fname)] = repo.show(req_tip, p.request_file(request_id, fname)) or ""
+        files.update(request_record(repo, p, req_tip, request_id))
         commit = apply_decision(
             settings, repo, client, main, files=files, parents=[main.tip, req_tip],
             message=f"approve {request_id}: {req['model_name']} v{champion} -> v{version} by {by}",
@@ -143,27 +156,15 @@ def approve_request(settings: Settings, request_id: str, *, by: str, note: str |
 
 def reject_request(settings: Settings, request_id: str, *, by: str, note: str) -> dict[str, Any]:
     """Record the rejection on main (history + request record); alias and pin stay."""
-    from components.registry.lookup import use_mlflow
-
     if not note.strip():
         raise PromotionError("a rejection needs a --note saying why")
-    client = use_mlflow(settings)
-    repo = repo_of(settings)
-    p = paths_of(settings)
-    with promotion_lock(settings, repo):
-        req_tip, req = load_request(settings, repo, request_id)
-        main = read_main(settings, repo)
-        done = decided(main.history, request_id)
-        if done:
-            raise PromotionError(f"request {request_id} was already {done['action']}d by {done.get('by')} at {done.get('at')}")
-        champion = reconcile_alias(settings, client, main)
+    with open_request(settings, request_id) as (client, repo, p, req_tip, req, main, champion):
         entry = {"action": "reject", "request_id": request_id, "model_name": req["model_name"],
                  "from_version": champion, "to_version": str(req["version"]), "by": by, "at": now(), "note": note,
                  "decision": req.get("decision"), "report": p.request_file(request_id, "decision.md"),
                  "requested_by": req.get("requested_by")}
         files = {p.history: append_entry(main.history_text, entry)}
-        for fname in ("request.json", "decision.json", "decision.md"):
-            files[p.request_file(request_id, fname)] = repo.show(req_tip, p.request_file(request_id, fname)) or ""
+        files.update(request_record(repo, p, req_tip, request_id))
         commit = apply_decision(settings, repo, client, main, files=files, parents=[main.tip],
                                 message=f"reject {request_id}: {req['model_name']} v{req['version']} by {by}",
                                 champion_from=champion, champion_to=None, tags={})
