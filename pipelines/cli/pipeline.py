@@ -12,7 +12,7 @@ from rich.console import Console
 from pipelines.cli.context import fail, settings_of
 
 pipeline_app = typer.Typer(help="Kubeflow pipelines: compile, run locally, upload, submit.", no_args_is_help=True)
-out = Console()
+out = Console(soft_wrap=True)  # paths and commands stay on one line, copyable
 
 SummaryOpt = Annotated[Path | None, typer.Option("--summary", help="Write a JSON summary here.")]
 ParamOpt = Annotated[
