@@ -1,9 +1,9 @@
 """Query normalisation and URL canonicalisation: the ids every stage joins on.
 
-Pure Python, no Spark: feature serving, training and the online ranker call these on single
-strings, while silver computes the same ids with Spark expressions (``components.etl.ids``).
-Both must agree byte for byte, so the rules are written as plain string operations (no
-percent-decoding, no IDNA) that a Spark ``regexp``/``split``/``array_sort`` can mirror.
+Pure Python, no Spark, and the only implementation: feature serving, training and the online
+ranker call these on single strings, and silver applies them to each distinct value
+(``components.etl.ids``), so every stage gets byte-identical ids. Plain string rules: no
+percent-decoding, no IDNA.
 
 Canonical URL = ``host[:port]/path[?query]`` where
 - the scheme must be http or https (case-insensitive) and is dropped,
@@ -29,14 +29,14 @@ TRACKING_PARAMS = frozenset(
 )
 TRACKING_PREFIX = "utm_"
 
-# Characters stripped around a URL (Python's str.strip() would also strip Unicode spaces,
-# which Spark's trim does not; keep the set explicit so both sides agree).
+# Characters stripped around a URL: an explicit ASCII set (str.strip() would also strip Unicode
+# spaces), kept as it was when Spark mirrored these rules so existing ids stay valid.
 URL_STRIP = " \t\r\n"
 # scheme :// authority path ?query #fragment
 URL_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*)://([^/?#]*)([^?#]*)(?:\?([^#]*))?(?:#.*)?\Z", re.DOTALL)
 HOST_PORT_RE = re.compile(r"(.*?)(?::([0-9]*))?\Z", re.DOTALL)
 DEFAULT_PORTS = {"http": "80", "https": "443"}
-# Characters that cannot appear in a host (explicit ASCII set: Java's \\s and Python's differ).
+# Characters that cannot appear in a host (explicit ASCII set, for the same reason).
 BAD_HOST_CHARS = "\t\n\x0b\x0c\r \x1c\x1d\x1e\x1f<>\"\\^`{|}"
 
 
@@ -45,9 +45,14 @@ def normalize_query(text: str) -> str:
     return " ".join(unicodedata.normalize("NFC", text).casefold().split())
 
 
+def id_of(normal_form: str) -> str:
+    """Stable id of an already normalised query or canonical URL: sha1, 16 hex chars."""
+    return hashlib.sha1(normal_form.encode("utf-8")).hexdigest()[:ID_CHARS]
+
+
 def query_id_of(text: str) -> str:
-    """Stable id of a query: sha1 of its normal form, 16 hex chars."""
-    return hashlib.sha1(normalize_query(text).encode("utf-8")).hexdigest()[:ID_CHARS]
+    """Stable id of a query: the id of its normal form."""
+    return id_of(normalize_query(text))
 
 
 def is_tracking_param(key: str) -> bool:
@@ -85,8 +90,6 @@ def canonicalize_url(url: str | None) -> str | None:
 
 
 def video_id_of(url: str | None) -> str | None:
-    """Stable id of a video: sha1 of its canonical URL, 16 hex chars (None for invalid URLs)."""
+    """Stable id of a video: the id of its canonical URL (None for invalid URLs)."""
     canonical = canonicalize_url(url)
-    if canonical is None:
-        return None
-    return hashlib.sha1(canonical.encode("utf-8")).hexdigest()[:ID_CHARS]
+    return None if canonical is None else id_of(canonical)

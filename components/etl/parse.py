@@ -8,7 +8,7 @@ invalid_url -> out_of_range -> empty_query.
 
 JSON is parsed into Spark's VARIANT (no schema inference on dirty input); a field's JSON type is
 read from its own JSON text, so ``"3"`` (string) and ``3`` (number) differ, as do ``"yes"`` and
-``true``. Only Spark built-ins run here, except the rare non-ASCII ids (see ids.py).
+``true``. Only Spark built-ins run per row; ids come from a lookup of distinct values (ids.py).
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ def check_fields(df: DataFrame, spec: tuple[Field, ...], *, max_chars: int, stru
     """Typed ``<name>`` columns plus ``reason``/``detail`` for the first failed check."""
     from pyspark.sql import functions as F
 
-    from components.etl.ids import canonical_url_col
+    from components.etl.ids import with_video_ids
 
     v = F.col("v") if "v" in df.columns else None
     typed = []
@@ -181,13 +181,10 @@ def check_fields(df: DataFrame, spec: tuple[Field, ...], *, max_chars: int, stru
         elif f.type == "string_list":
             typed.append(F.try_variant_get(v, f"$.{f.name}", "array<string>").alias(f.name))
     df = df.select("*", *typed)
-    extra = []
     for f in spec:
-        if f.type == "timestamp":
-            extra.append(timestamp_value(F.col(f.name)).alias(f"{f.name}_parsed"))
         if f.type == "url":
-            extra.append(canonical_url_col(F.col(f.name)).alias("canonical_url"))
-    df = df.select("*", *extra)
+            df = with_video_ids(df, f.name)
+    df = df.select("*", *[timestamp_value(F.col(f.name)).alias(f"{f.name}_parsed") for f in spec if f.type == "timestamp"])
 
     cases: list[tuple[Column, str, str]] = [(F.col("text").isNull(), Reason.INVALID_UTF8, "bytes are not UTF-8")]
     cases += [(cond, reason, reason.replace("_", " ")) for cond, reason in structural]

@@ -55,15 +55,12 @@ def _apply_ranges(df: DataFrame, checks: list[tuple[Column, str]]) -> DataFrame:
 def _with_query_ids(df: DataFrame) -> DataFrame:
     from pyspark.sql import functions as F
 
-    from components.etl.ids import normalize_query_col, query_id_col, video_id_col
+    from components.etl.ids import with_query_ids
 
-    df = df.withColumn("query_norm", F.when(F.col("reason").isNull(), normalize_query_col(F.col("query"))))
+    df = with_query_ids(df, "query")
     empty = F.col("reason").isNull() & (F.col("query_norm") == "")
     df = df.withColumn("detail", F.when(empty, F.lit("query")).otherwise(F.col("detail")))
-    df = df.withColumn("reason", F.when(empty, F.lit(str(Reason.EMPTY_QUERY))).otherwise(F.col("reason")))
-    return df.withColumn("query_id", query_id_col(F.col("query_norm"))).withColumn(
-        "video_id", video_id_col(F.col("canonical_url"))
-    )
+    return df.withColumn("reason", F.when(empty, F.lit(str(Reason.EMPTY_QUERY))).otherwise(F.col("reason")))
 
 
 def check_search_log(bronze: DataFrame, max_chars: int) -> DataFrame:
@@ -90,15 +87,13 @@ def check_videos(bronze: DataFrame, max_chars: int) -> DataFrame:
     """Every catalogue line with typed columns and reason (NULL when valid)."""
     from pyspark.sql import functions as F
 
-    from components.etl.ids import video_id_col
-
     spec = parse.VIDEO_SPEC
     df = parse.json_texts(bronze, spec)
     structural = [(F.col("v").isNull(), Reason.MALFORMED_JSON), (~F.col("is_object"), Reason.NOT_AN_OBJECT)]
     df = parse.check_fields(df, spec, max_chars=max_chars, structural=structural)
     df = _apply_ranges(df, [(F.col("duration_s") < 0, "duration_s < 0")])
     return df.select(
-        *parse.LINEAGE, "reason", "detail", video_id_col(F.col("canonical_url")).alias("video_id"), "canonical_url",
+        *parse.LINEAGE, "reason", "detail", "video_id", "canonical_url",
         "video_url", "title", "description", "channel", "duration_s",
         F.col("published_at_parsed").alias("published_at"), "tags",
     )

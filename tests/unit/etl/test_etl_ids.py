@@ -1,9 +1,7 @@
-"""Spark id expressions must give byte-identical ids to normalize.py (ASCII and Unicode paths)."""
-
-from pyspark.sql import functions as F
+"""Spark ids (distinct values normalised by normalize.py, joined back) equal normalize.py per row."""
 
 from components.etl import normalize as nz
-from components.etl.ids import canonical_url_col, normalize_query_col, query_id_col, video_id_col
+from components.etl.ids import with_query_ids, with_video_ids
 
 QUERIES = [
     "  Cafe\u0301  ROCK\tMusic ", "Stra\u00dfe", "a\u00a0\u2003b\n", "   ", "", "lo-fi  BEATS\x1c\x1fto study",
@@ -23,15 +21,18 @@ URLS = [
 
 
 def test_spark_query_ids_equal_python(spark):
-    df = spark.createDataFrame([(q,) for q in QUERIES], "q string")
-    norm = normalize_query_col(F.col("q"))
-    rows = df.select("q", norm.alias("n"), query_id_col(norm).alias("id")).collect()
-    assert [(r.n, r.id) for r in rows] == [(nz.normalize_query(q), nz.query_id_of(q)) for q in QUERIES]
+    rows_in = [(i, q) for i, q in enumerate(QUERIES + QUERIES[:3] + [None])]  # repeats share one lookup row
+    df = with_query_ids(spark.createDataFrame(rows_in, "i int, q string"), "q")
+    rows = sorted(df.collect(), key=lambda r: r.i)
+    assert df.columns == ["i", "q", "query_norm", "query_id"]
+    expected = [(None, None) if q is None else (nz.normalize_query(q), nz.query_id_of(q)) for _, q in rows_in]
+    assert [(r.query_norm, r.query_id) for r in rows] == expected
 
 
 def test_spark_video_ids_equal_python(spark):
-    df = spark.createDataFrame([(u,) for u in URLS] + [(None,)], "u string")
-    canon = canonical_url_col(F.col("u"))
-    rows = df.select(canon.alias("c"), video_id_col(canon).alias("id")).collect()
-    assert [(r.c, r.id) for r in rows] == [(nz.canonicalize_url(u), nz.video_id_of(u)) for u in URLS + [None]]
-    assert rows[0].id == "5b477bbf3cc98d51"
+    rows_in = [(i, u) for i, u in enumerate(URLS + URLS[:2] + [None])]
+    df = with_video_ids(spark.createDataFrame(rows_in, "i int, u string"), "u")
+    rows = sorted(df.collect(), key=lambda r: r.i)
+    assert [(r.canonical_url, r.video_id) for r in rows] == [(nz.canonicalize_url(u), nz.video_id_of(u)) for _, u in rows_in]
+    assert rows[0].video_id == "5b477bbf3cc98d51"
+    assert rows[6].canonical_url is None and rows[6].video_id is None  # ftp: invalid, row kept
