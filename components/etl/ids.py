@@ -10,7 +10,7 @@ tens of MB even for a catalogue of millions of URL spellings.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from components.etl import normalize as nz
@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     import pandas as pd
     from pyspark.sql import DataFrame
 
-KEY = "_ids_key"
+QUERY, URL = "query", "url"
+ID_COLUMNS = {QUERY: ("query_norm", "query_id"), URL: ("canonical_url", "video_id")}
+SEP = "\x00"  # lookup key = kind + SEP + raw value
 
 
 def query_ids(text: str) -> tuple[str, str]:
@@ -34,32 +36,37 @@ def video_ids(url: str) -> tuple[str | None, str | None]:
     return canonical, None if canonical is None else nz.id_of(canonical)
 
 
-def _lookup(df: DataFrame, column: str, names: tuple[str, str], fn: Callable[[str], tuple]) -> DataFrame:
-    """(KEY, *names) for every distinct non-null value of `column`, computed by `fn` in Python."""
+IDS_OF = {QUERY: query_ids, URL: video_ids}
+
+
+def _normalize_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
     import pandas as pd
+
+    for batch in batches:
+        rows = []
+        for key in batch["_key"].tolist():
+            kind, value = key.split(SEP, 1)
+            rows.append((key, *IDS_OF[kind](value)))
+        yield pd.DataFrame(rows, columns=["_key", "_norm", "_id"])
+
+
+def with_ids(df: DataFrame, **columns: str) -> DataFrame:
+    """Adds the id columns of each raw column named in `columns` (query=..., url=...).
+
+    query -> ``query_norm``, ``query_id``; url -> ``canonical_url``, ``video_id`` (NULL when
+    the URL is invalid or the value NULL). One lookup keyed by kind + value serves every join:
+    the joins see the same build side, so Spark builds the broadcast once and reuses it.
+    """
     from pyspark.sql import functions as F
 
-    def apply(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        for batch in batches:
-            values = batch[KEY].tolist()
-            yield pd.DataFrame([(v, *fn(v)) for v in values], columns=[KEY, *names])
-
-    distinct = df.select(F.col(column).alias(KEY)).where(F.col(KEY).isNotNull()).distinct()
-    return distinct.mapInPandas(apply, f"{KEY} string, {names[0]} string, {names[1]} string")
-
-
-def _join_ids(df: DataFrame, column: str, names: tuple[str, str], fn: Callable[[str], tuple]) -> DataFrame:
-    from pyspark.sql import functions as F
-
-    lookup = _lookup(df, column, names, fn)
-    return df.join(F.broadcast(lookup), F.col(column) == F.col(KEY), "left").drop(KEY)
-
-
-def with_query_ids(df: DataFrame, column: str) -> DataFrame:
-    """Adds ``query_norm`` and ``query_id`` of the raw query in `column` (NULL stays NULL)."""
-    return _join_ids(df, column, ("query_norm", "query_id"), query_ids)
-
-
-def with_video_ids(df: DataFrame, column: str) -> DataFrame:
-    """Adds ``canonical_url`` and ``video_id`` of the raw URL in `column` (NULL when invalid)."""
-    return _join_ids(df, column, ("canonical_url", "video_id"), video_ids)
+    unknown = set(columns) - set(ID_COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown id kind(s) {sorted(unknown)}; use {sorted(ID_COLUMNS)}")
+    keys = {kind: F.concat(F.lit(kind + SEP), F.col(col)) for kind, col in columns.items()}
+    distinct = df.select(F.explode(F.array(*keys.values())).alias("_key")).where(F.col("_key").isNotNull()).distinct()
+    lookup = F.broadcast(distinct.mapInPandas(_normalize_batches, "_key string, _norm string, _id string"))
+    for kind, key in keys.items():
+        norm, ident = ID_COLUMNS[kind]
+        joined = df.join(lookup, key == F.col("_key"), "left")
+        df = joined.select(df["*"], F.col("_norm").alias(norm), F.col("_id").alias(ident))
+    return df

@@ -25,7 +25,7 @@ TS_WITH_ZONE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-
 TS_NO_ZONE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?$"
 TS_MIN, TS_MAX = "1990-01-01 00:00:00", "2100-01-01 00:00:00"  # outside: impossible timestamp
 STRINGY = ("string", "timestamp", "url")  # fields whose JSON type is string
-LINEAGE = ("kind", "batch_id", "source_file", "line_number", "file_sha256", "raw")
+LINEAGE = ("kind", "batch_id", "source_file", "line_number", "file_sha256")  # (file_sha256, line_number) is unique
 
 
 @dataclass(frozen=True)
@@ -161,10 +161,11 @@ def timestamp_value(s: Column) -> Column:
 
 
 def check_fields(df: DataFrame, spec: tuple[Field, ...], *, max_chars: int, structural: list[tuple[Column, str]]) -> DataFrame:
-    """Typed ``<name>`` columns plus ``reason``/``detail`` for the first failed check."""
-    from pyspark.sql import functions as F
+    """Typed ``<name>`` columns plus ``reason``/``detail`` for the first failed check.
 
-    from components.etl.ids import with_video_ids
+    A URL field is checked through the ``canonical_url`` column that ``ids.with_ids`` added.
+    """
+    from pyspark.sql import functions as F
 
     v = F.col("v") if "v" in df.columns else None
     typed = []
@@ -181,9 +182,6 @@ def check_fields(df: DataFrame, spec: tuple[Field, ...], *, max_chars: int, stru
         elif f.type == "string_list":
             typed.append(F.try_variant_get(v, f"$.{f.name}", "array<string>").alias(f.name))
     df = df.select("*", *typed)
-    for f in spec:
-        if f.type == "url":
-            df = with_video_ids(df, f.name)
     df = df.select("*", *[timestamp_value(F.col(f.name)).alias(f"{f.name}_parsed") for f in spec if f.type == "timestamp"])
 
     cases: list[tuple[Column, str, str]] = [(F.col("text").isNull(), Reason.INVALID_UTF8, "bytes are not UTF-8")]

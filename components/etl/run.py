@@ -119,7 +119,7 @@ def build_silver(spark: SparkSession, store: SnapshotStore, bronze: dict[str, Sn
     for kind, df in classified.items():  # one parse pass per kind, re-read by every consumer
         df.write.mode("overwrite").parquet(str(staging / kind))
         staged[kind] = spark.read.parquet(str(staging / kind))
-    result = S.split(staged)
+    result = S.split(staged, bronze_df)
     outcomes = outcome_counts(staged)
     snaps: dict[str, Snapshot] = {}
     for kind, df in result.tables.items():

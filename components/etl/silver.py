@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from components.etl import parse
 from components.etl.contract import Kind, Reason
+from components.etl.ids import with_ids
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -31,13 +32,14 @@ class SilverResult:
     duplicates: dict[str, DataFrame] = field(default_factory=dict)
 
 
-def _quarantine_of(df: DataFrame) -> DataFrame:
+def _quarantine_of(rejected: DataFrame, bronze: DataFrame) -> DataFrame:
+    """Rejected rows with their raw bytes, fetched from bronze by (file, line): parsing and
+    deduplication never carry the raw line, which is most of a row's bytes."""
     from pyspark.sql import functions as F
 
-    return df.select(
-        "kind", "reason", "detail", "batch_id", "source_file", "line_number", "file_sha256", "raw",
-        F.make_valid_utf8(F.col("raw").cast("string")).alias("raw_text"),
-    )
+    key = ["file_sha256", "line_number"]
+    raw = bronze.select(*key, "raw").join(F.broadcast(rejected), key, "inner")
+    return raw.select(*QUARANTINE_COLUMNS[:-1], F.make_valid_utf8(F.col("raw").cast("string")).alias("raw_text"))
 
 
 def _apply_ranges(df: DataFrame, checks: list[tuple[Column, str]]) -> DataFrame:
@@ -52,12 +54,9 @@ def _apply_ranges(df: DataFrame, checks: list[tuple[Column, str]]) -> DataFrame:
     )
 
 
-def _with_query_ids(df: DataFrame) -> DataFrame:
+def _reject_empty_queries(df: DataFrame) -> DataFrame:
     from pyspark.sql import functions as F
 
-    from components.etl.ids import with_query_ids
-
-    df = with_query_ids(df, "query")
     empty = F.col("reason").isNull() & (F.col("query_norm") == "")
     df = df.withColumn("detail", F.when(empty, F.lit("query")).otherwise(F.col("detail")))
     return df.withColumn("reason", F.when(empty, F.lit(str(Reason.EMPTY_QUERY))).otherwise(F.col("reason")))
@@ -68,14 +67,14 @@ def check_search_log(bronze: DataFrame, max_chars: int) -> DataFrame:
     from pyspark.sql import functions as F
 
     spec = parse.SEARCH_LOG_SPEC
-    df = parse.json_texts(bronze, spec)
+    df = with_ids(parse.json_texts(bronze, spec), query="s_query", url="s_video_url")
     structural = [(F.col("v").isNull(), Reason.MALFORMED_JSON), (~F.col("is_object"), Reason.NOT_AN_OBJECT)]
     df = parse.check_fields(df, spec, max_chars=max_chars, structural=structural)
     df = _apply_ranges(
         df,
         [(F.col("position") < 1, "position < 1"), (F.col("dwell_ms") < 0, "dwell_ms < 0")],
     )
-    df = _with_query_ids(df)
+    df = _reject_empty_queries(df)
     return df.select(
         *parse.LINEAGE, "reason", "detail", "event_id", F.col("ts_parsed").alias("ts"), "session_id", "query",
         "query_norm", "query_id", "video_url", "canonical_url", "video_id",
@@ -88,7 +87,7 @@ def check_videos(bronze: DataFrame, max_chars: int) -> DataFrame:
     from pyspark.sql import functions as F
 
     spec = parse.VIDEO_SPEC
-    df = parse.json_texts(bronze, spec)
+    df = with_ids(parse.json_texts(bronze, spec), url="s_video_url")
     structural = [(F.col("v").isNull(), Reason.MALFORMED_JSON), (~F.col("is_object"), Reason.NOT_AN_OBJECT)]
     df = parse.check_fields(df, spec, max_chars=max_chars, structural=structural)
     df = _apply_ranges(df, [(F.col("duration_s") < 0, "duration_s < 0")])
@@ -104,11 +103,11 @@ def check_judgements(bronze: DataFrame, max_chars: int, headers: dict[str, list[
     from pyspark.sql import functions as F
 
     spec = parse.JUDGEMENT_SPEC
-    df = parse.csv_texts(bronze.filter(~F.col("is_header")), spec, headers)
+    df = with_ids(parse.csv_texts(bronze.filter(~F.col("is_header")), spec, headers), query="s_query", url="s_video_url")
     structural = [(F.col("n_columns") != F.col("n_expected"), Reason.CSV_COLUMN_COUNT)]
     df = parse.check_fields(df, spec, max_chars=max_chars, structural=structural)
     df = _apply_ranges(df, [((F.col("label") < 0) | (F.col("label") > 3), "label not in 0..3")])
-    df = _with_query_ids(df)
+    df = _reject_empty_queries(df)
     return df.select(
         *parse.LINEAGE, "reason", "detail", "query", "query_norm", "query_id", "video_url", "canonical_url",
         "video_id", F.col("label").try_cast("int").alias("label"), "annotator", F.col("ts_parsed").alias("ts"),
@@ -148,13 +147,6 @@ def classify_duplicates(checked: DataFrame, key: str, content: list[str]) -> Dat
     return df.withColumn(OUTCOME, outcome).drop("_key", "_h", "_rn", "_conflict")
 
 
-def _keep_raw_of_rejects(df: DataFrame) -> DataFrame:
-    """Raw bytes matter only for quarantined rows (bronze keeps them all): lighter staging."""
-    from pyspark.sql import functions as F
-
-    return df.withColumn("raw", F.when(F.col(OUTCOME) == "quarantine", F.col("raw")))
-
-
 def classify(bronze: dict[str, DataFrame], *, max_field_chars: int, headers: dict[str, list[str]]) -> dict[str, DataFrame]:
     """Every bronze data line of each kind, parsed, with its outcome and (if rejected) reason.
 
@@ -172,19 +164,19 @@ def classify(bronze: dict[str, DataFrame], *, max_field_chars: int, headers: dic
             OUTCOME, outcome
         ),
     }
-    return {kind: _keep_raw_of_rejects(df) for kind, df in out.items()}
+    return out
 
 
-def split(classified: dict[str, DataFrame]) -> SilverResult:
-    """Silver tables, the quarantine and the exact duplicates from classified rows."""
+def split(classified: dict[str, DataFrame], bronze: dict[str, DataFrame]) -> SilverResult:
+    """Silver tables, the quarantine (with raw lines from `bronze`) and the exact duplicates."""
     from pyspark.sql import functions as F
 
     tables, duplicates, quarantines = {}, {}, []
     for kind, df in classified.items():
         rows = df.filter(F.col(OUTCOME) == "silver")
-        tables[kind] = rows.drop(OUTCOME, "reason", "detail", "raw", "kind", "file_sha256")
+        tables[kind] = rows.drop(OUTCOME, "reason", "detail", "kind", "file_sha256")
         duplicates[kind] = df.filter(F.col(OUTCOME) == "duplicate").drop(OUTCOME)
-        quarantines.append(_quarantine_of(df.filter(F.col(OUTCOME) == "quarantine")))
+        quarantines.append(_quarantine_of(df.filter(F.col(OUTCOME) == "quarantine"), bronze[kind]))
     quarantine = quarantines[0]
     for q in quarantines[1:]:
         quarantine = quarantine.unionByName(q)
@@ -193,4 +185,4 @@ def split(classified: dict[str, DataFrame]) -> SilverResult:
 
 def to_silver(bronze: dict[str, DataFrame], *, max_field_chars: int, headers: dict[str, list[str]]) -> SilverResult:
     """Silver tables, quarantine and exact duplicates from the bronze table of each kind."""
-    return split(classify(bronze, max_field_chars=max_field_chars, headers=headers))
+    return split(classify(bronze, max_field_chars=max_field_chars, headers=headers), bronze)

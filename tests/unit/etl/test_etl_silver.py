@@ -63,7 +63,7 @@ def silver(spark):
     by_kind = {k: bronze.filter(bronze.kind == k) for k in ("search_log", "videos", "judgements")}
     headers = {"sha-judgements": ["query", "video_url", "label", "annotator", "ts"]}
     classified = {k: df.cache() for k, df in classify(by_kind, max_field_chars=60, headers=headers).items()}
-    result = split(classified)
+    result = split(classified, by_kind)
     return {
         "tables": {k: [r.asDict() for r in df.orderBy("line_number").collect()] for k, df in result.tables.items()},
         "quarantine": [r.asDict() for r in result.quarantine.orderBy("kind", "line_number").collect()],
