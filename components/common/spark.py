@@ -27,7 +27,7 @@ def get_spark(settings: Settings) -> SparkSession:
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.warehouse.dir", os.path.join(str(settings.home), "spark-warehouse"))
-        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={settings.home}")
+        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={settings.home} -XX:+UseParallelGC")
     )
     for key, value in settings.spark.conf.items():
         builder = builder.config(key, value)
