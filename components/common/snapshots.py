@@ -125,19 +125,25 @@ class SnapshotStore:
         extra: dict[str, Any] | None = None,
         publish: bool = False,
     ) -> Snapshot:
-        """Write `df` as a snapshot of `table` (no-op if identical content exists); publish if asked."""
-        schema, rows, digest = content_hash(df)
-        snapshot_id = digest[:ID_LENGTH]
-        final = self._table_dir(table) / "snapshots" / snapshot_id
-        if not (final / "manifest.json").exists():
-            tmp = final.with_name(f".{snapshot_id}.{uuid.uuid4().hex}.tmp")
-            tmp.mkdir(parents=True)
-            try:
-                if _is_spark(df):
-                    df.write.mode("overwrite").parquet(str(tmp / "data"))
-                else:
-                    (tmp / "data").mkdir()
-                    df.to_parquet(tmp / "data" / "part-00000.parquet", index=False)
+        """Write `df` as a snapshot of `table` (no-op if identical content exists); publish if asked.
+
+        The data is written to a temp dir first and hashed from the written files, so an
+        expensive Spark plan runs once (hashing first would compute it twice).
+        """
+        table_dir = self._table_dir(table) / "snapshots"
+        tmp = table_dir / f".{uuid.uuid4().hex}.tmp"
+        tmp.mkdir(parents=True)
+        try:
+            if _is_spark(df):
+                df.write.mode("overwrite").parquet(str(tmp / "data"))
+                schema, rows, digest = content_hash(df.sparkSession.read.parquet(str(tmp / "data")))
+            else:
+                schema, rows, digest = content_hash(df)
+                (tmp / "data").mkdir()
+                df.to_parquet(tmp / "data" / "part-00000.parquet", index=False)
+            snapshot_id = digest[:ID_LENGTH]
+            final = table_dir / snapshot_id
+            if not (final / "manifest.json").exists():
                 git = git_info()
                 manifest = {
                     "table": table,
@@ -157,9 +163,8 @@ class SnapshotStore:
                 if final.exists():  # a half-written dir without manifest from a crashed run
                     shutil.rmtree(final)
                 os.replace(tmp, final)
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)  # gone after the rename; identical content: discarded
         snap = self.get(table, snapshot_id)
         if publish:
             self.publish(table, snapshot_id)

@@ -141,14 +141,7 @@ def build_gold(spark: SparkSession, store: SnapshotStore, silver: dict[str, Snap
     frames = {k.value: store.read_spark(spark, silver[SILVER_TABLES[k]]) for k in Kind}
     gold = G.to_gold(frames, eta=cfg.examination_eta, train=cfg.train_share, validation=cfg.validation_share)
     parents = {t: silver[t].ref for t in SILVER_TABLES.values()}
-    snaps = {}
-    for table, df in gold.items():
-        df = df.cache()  # hashed then written: compute once
-        try:
-            snaps[table] = store.write(table, df, parents=parents)
-        finally:
-            df.unpersist()
-    return snaps
+    return {table: store.write(table, df, parents=parents) for table, df in gold.items()}
 
 
 def run_etl(settings: Settings, input_dir: str | Path, spark: SparkSession | None = None, *,
