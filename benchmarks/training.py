@@ -46,7 +46,7 @@ def load_data(args, settings):
 
     texts = list(train["query_text"]) + [document_text(t, d) for t, d in zip(train["title"], train["description"], strict=True)]
     tok = train_tokenizer(texts, cfg.model.vocab_size, cfg.model.max_length)
-    spec = FeatureSpec.fit(train, features, defaults)
+    spec = FeatureSpec.fit(train, features, defaults, lexical=cfg.model.lexical_features)
     return encode_split(train, tok, spec), encode_split(frame[frame["split"] != "train"], tok, spec), tok, source
 
 

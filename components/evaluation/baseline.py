@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from components.training.lexical import tokenize
+
 if TYPE_CHECKING:
     import pandas as pd
-
-_TOKEN = re.compile(r"\w+", re.UNICODE)
-
-
-def tokenize(text: object) -> list[str]:
-    return _TOKEN.findall(str(text or "").casefold())
 
 
 def score_bm25(frame: pd.DataFrame) -> np.ndarray:

@@ -24,7 +24,7 @@ WORDS = ["cat", "dog", "guitar", "piano", "chess", "soccer", "yoga", "pasta", "b
 def _scorer_class():
     import mlflow.pyfunc
 
-    from components.evaluation.baseline import tokenize
+    from components.training.lexical import tokenize
 
     class LinearScorer(mlflow.pyfunc.PythonModel):
         """score = sum(weight * column) + overlap * |query tokens ∩ title/description tokens|."""

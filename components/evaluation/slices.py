@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from components.evaluation.baseline import tokenize
 from components.evaluation.frames import TRAIN_SPLITS, split_mask
+from components.training.lexical import tokenize
 
 if TYPE_CHECKING:
     import pandas as pd

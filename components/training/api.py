@@ -172,11 +172,11 @@ def train(settings, *, training_set: str | None = None, params: dict[str, Any] |
     train_frame = frame[frame["split"] == "train"]
     saved_tok = os.path.join(ckpt.run_dir(last["run_id"]), "tokenizer.json") if last else None
     tokenizer = _tokenizer_for(cfg, train_frame, saved_tok)
-    spec = FeatureSpec.fit(train_frame, features, defaults)
+    spec = FeatureSpec.fit(train_frame, features, defaults, lexical=cfg.model.lexical_features)
     train_data = encode_split(train_frame, tokenizer, spec)
     val_data = encode_split(frame[frame["split"] == "validation"], tokenizer, spec)
     pad_id = tokenizer.token_to_id("[PAD]") or 0
-    model = build_model(cfg, tokenizer.get_vocab_size(), len(features))
+    model = build_model(cfg, tokenizer.get_vocab_size(), len(spec.names))
     device = pick_device(cfg)
     model.to(device)
     rank, _, world = dist_info()
@@ -202,6 +202,7 @@ def train(settings, *, training_set: str | None = None, params: dict[str, Any] |
         if last is None:
             mlflow.log_params(flatten("", cfg.model_dump()) | {
                 "n_train_rows": len(train_data), "n_validation_rows": len(val_data), "n_features": len(features),
+                "n_model_inputs": len(spec.names),
                 "vocab_size_actual": tokenizer.get_vocab_size(), "device": device.type,
                 "n_parameters": sum(p.numel() for p in model.parameters())})
             log_dataset(snapshot, frame)

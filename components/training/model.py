@@ -1,6 +1,6 @@
 """The cross-encoder and its preprocessing, shared by training and the packaged model.
 
-Deliberately imports only torch, transformers, tokenizers, numpy and pandas: the MLflow
+Deliberately imports only torch, transformers, tokenizers, numpy, pandas and rank_bm25: the MLflow
 pyfunc loads this module in serving images, where no training code path may be needed.
 """
 
@@ -18,6 +18,9 @@ from safetensors.torch import load_file, save_file
 from tokenizers import Tokenizer
 from torch import nn
 from transformers import ElectraConfig, ElectraModel
+
+from components.training.lexical import NAMES as LEXICAL_NAMES
+from components.training.lexical import Lexical
 
 TEXT_COLUMNS = ("query_text", "title", "description")
 CLIP = 5.0
@@ -50,16 +53,23 @@ class CrossEncoder(nn.Module):
 
 @dataclass
 class FeatureSpec:
-    """Numeric features in model order, null defaults and the train-split normalisation."""
+    """Numeric features in model order, null defaults, the train-split normalisation and, when
+    enabled, the fitted lexical-match features appended after them (see lexical.py)."""
 
     features: list[str]
     defaults: dict[str, float]
     mean: dict[str, float] = field(default_factory=dict)
     std: dict[str, float] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
+    lexical: Lexical | None = None
+
+    @property
+    def names(self) -> list[str]:
+        """Columns of the model's feature input, in order."""
+        return [*self.features, *(LEXICAL_NAMES if self.lexical else ())]
 
     @classmethod
-    def fit(cls, df: pd.DataFrame, features: list[str], defaults: dict[str, float]) -> FeatureSpec:
+    def fit(cls, df: pd.DataFrame, features: list[str], defaults: dict[str, float], *, lexical: bool = False) -> FeatureSpec:
         """Statistics from `df` (the train split); heavy-tailed non-negative counts get log1p first."""
         spec = cls(features=list(features), defaults={f: float(defaults.get(f, 0.0)) for f in features})
         for name in features:
@@ -67,26 +77,47 @@ class FeatureSpec:
             if len(col) and col.min() >= 0 and col.max() > 50:
                 spec.log.append(name)
                 col = np.log1p(col)
-            spec.mean[name] = float(col.mean()) if len(col) else 0.0
-            std = float(col.std(ddof=0)) if len(col) else 1.0
-            spec.std[name] = std if std > 1e-9 else 1.0
+            spec._set_scale(name, col.to_numpy())
+        if lexical:
+            spec.lexical = Lexical.fit(df)
+            values = spec.lexical.transform(df)
+            for j, name in enumerate(LEXICAL_NAMES):
+                spec._set_scale(name, values[:, j])
         return spec
 
+    def _set_scale(self, name: str, col: np.ndarray) -> None:
+        self.mean[name] = float(col.mean()) if len(col) else 0.0
+        std = float(col.std()) if len(col) else 1.0
+        self.std[name] = std if std > 1e-9 else 1.0
+
     def transform(self, df: pd.DataFrame) -> np.ndarray:
-        """Normalised float32 matrix (rows x features); nulls take the feature's default."""
-        out = np.zeros((len(df), len(self.features)), dtype=np.float32)
+        """Normalised float32 matrix (rows x names); nulls take the feature's default."""
+        out = np.zeros((len(df), len(self.names)), dtype=np.float32)
         for j, name in enumerate(self.features):
             if name not in df.columns:
                 raise KeyError(f"scoring frame has no numeric feature column {name!r} (expected {self.features})")
             col = pd.to_numeric(df[name], errors="coerce").fillna(self.defaults[name]).astype("float64").to_numpy()
             if name in self.log:
                 col = np.log1p(np.clip(col, 0, None))
-            out[:, j] = np.clip((col - self.mean[name]) / self.std[name], -CLIP, CLIP)
+            out[:, j] = self._scaled(name, col)
+        if self.lexical is not None:
+            values = self.lexical.transform(df)
+            for j, name in enumerate(LEXICAL_NAMES):
+                out[:, len(self.features) + j] = self._scaled(name, values[:, j])
         return out
+
+    def _scaled(self, name: str, col: np.ndarray) -> np.ndarray:
+        return np.clip((col - self.mean[name]) / self.std[name], -CLIP, CLIP)
 
     def to_dict(self) -> dict[str, Any]:
         return {"features": self.features, "defaults": self.defaults, "mean": self.mean, "std": self.std,
-                "log": self.log}
+                "log": self.log, "lexical": self.lexical.to_dict() if self.lexical else None}
+
+    @classmethod
+    def from_dict(cls, meta: dict[str, Any]) -> FeatureSpec:
+        lexical = Lexical.from_dict(meta["lexical"]) if meta.get("lexical") else None
+        return cls(features=meta["features"], defaults=meta["defaults"], mean=meta["mean"], std=meta["std"],
+                   log=meta["log"], lexical=lexical)
 
 
 def document_text(title: Any, description: Any) -> str:
@@ -190,9 +221,8 @@ class Scorer:
         src = Path(directory)
         meta = json.loads((src / cls.META).read_text(encoding="utf-8"))
         config = ElectraConfig.from_json_file(str(src / cls.CONFIG))
-        spec = FeatureSpec(features=meta["features"], defaults=meta["defaults"], mean=meta["mean"],
-                           std=meta["std"], log=meta["log"])
-        model = CrossEncoder(config, len(spec.features), head_hidden=int(meta["head_hidden"]))
+        spec = FeatureSpec.from_dict(meta)
+        model = CrossEncoder(config, len(spec.names), head_hidden=int(meta["head_hidden"]))
         model.load_state_dict(load_file(str(src / cls.WEIGHTS)))
         tokenizer = Tokenizer.from_file(str(src / cls.TOKENIZER))
         tokenizer.no_padding()

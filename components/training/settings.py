@@ -23,6 +23,7 @@ class ModelSettings(StrictModel):
     max_length: int = Field(96, gt=8, description="Tokens of [CLS] query [SEP] title + description [SEP].")
     dropout: float = Field(0.1, ge=0, lt=1)
     head_hidden: int = Field(64, gt=0, description="Width of the MLP that fuses pooled text and numeric features.")
+    lexical_features: bool = Field(True, description="Add BM25 and query-term coverage of title/description to the head.")
 
 
 class TrainingSettings(StrictModel):
