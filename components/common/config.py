@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from components.common.model import StrictModel
 from components.etl.settings import EtlSettings
@@ -46,6 +46,14 @@ class SparkSettings(StrictModel):
     driver_memory: str = "2g"
     shuffle_partitions: int = Field(8, gt=0)
     conf: dict[str, str] = Field(default_factory=dict, description="Extra spark.* options.")
+
+    @field_validator("conf", mode="before")
+    @classmethod
+    def _conf_as_text(cls, value: Any) -> Any:
+        """Spark takes every option as text; YAML and env values may arrive as bool or number."""
+        if not isinstance(value, Mapping):
+            return value
+        return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
 
 
 class StorageSettings(StrictModel):
@@ -122,13 +130,30 @@ def _read_profile(path: Path) -> dict[str, Any]:
     return data
 
 
+def _env_keys(segments: list[str]) -> list[str]:
+    """Field names lowercased; keys inside a free-form mapping (spark.conf) kept as written,
+    since Spark's keys are case-sensitive (spark.driver.extraJavaOptions)."""
+    model: Any = Settings
+    keys = []
+    for segment in segments:
+        if model is None:
+            keys.append(segment)
+            continue
+        key = segment.lower()
+        keys.append(key)
+        field = model.model_fields.get(key)
+        options = (field.annotation, *get_args(field.annotation)) if field is not None else ()
+        model = next((t for t in options if isinstance(t, type) and issubclass(t, StrictModel)), None)
+    return keys
+
+
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     """Nested dict from RANKOPS_<SECTION>__<KEY>[__<SUBKEY>] variables."""
     out: dict[str, Any] = {}
     for name, raw in sorted(environ.items()):
         if not name.startswith(ENV_PREFIX) or name in RESERVED_ENV or "__" not in name:
             continue
-        keys = [k.lower() for k in name[len(ENV_PREFIX) :].split("__")]
+        keys = _env_keys(name[len(ENV_PREFIX) :].split("__"))
         if any(not k for k in keys):
             raise ConfigError(f"environment variable {name}: empty key segment")
         node = out

@@ -20,6 +20,14 @@ def test_env_var_overrides_nested_key_with_typed_value(tmp_path: Path) -> None:
     assert s.etl.max_quarantine_share == 0.5
 
 
+def test_env_var_keys_inside_a_mapping_keep_their_case(tmp_path: Path) -> None:
+    environ = {"RANKOPS_HOME": str(tmp_path), "RANKOPS_SPARK__CONF__spark.sql.adaptive.coalescePartitions.enabled": "false",
+               "RANKOPS_TRAINING__MODEL__HIDDEN_SIZE": "32"}
+    s = load_settings("local", environ=environ)
+    assert s.spark.conf == {"spark.sql.adaptive.coalescePartitions.enabled": "false"}  # Spark keys are case-sensitive
+    assert s.training.model.hidden_size == 32
+
+
 def test_rankops_env_selects_profile(tmp_path: Path) -> None:
     s = load_settings(environ={"RANKOPS_HOME": str(tmp_path), "RANKOPS_ENV": "prod"})
     assert s.env == "prod"
