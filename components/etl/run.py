@@ -119,8 +119,8 @@ def build_silver(spark: SparkSession, store: SnapshotStore, bronze: dict[str, Sn
     for kind, df in classified.items():  # one parse pass per kind, re-read by every consumer
         df.write.mode("overwrite").parquet(str(staging / kind))
         staged[kind] = spark.read.parquet(str(staging / kind))
-    result = S.split(staged, bronze_df)
     outcomes = outcome_counts(staged)
+    result = S.split(staged, bronze_df, {k: o["quarantine"] for k, o in outcomes.items()})
     snaps: dict[str, Snapshot] = {}
     for kind, df in result.tables.items():
         snaps[SILVER_TABLES[Kind(kind)]] = store.write(

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 QUARANTINE_COLUMNS = ("kind", "reason", "detail", "batch_id", "source_file", "line_number", "file_sha256", "raw", "raw_text")
 ORDER = ("batch_id", "source_file", "line_number")
+BROADCAST_REJECTS_MAX = 200_000  # rejected rows of one kind still joined to their raw lines by broadcast
 
 
 @dataclass
@@ -32,13 +33,14 @@ class SilverResult:
     duplicates: dict[str, DataFrame] = field(default_factory=dict)
 
 
-def _quarantine_of(rejected: DataFrame, bronze: DataFrame) -> DataFrame:
+def _quarantine_of(rejected: DataFrame, bronze: DataFrame, broadcast: bool) -> DataFrame:
     """Rejected rows with their raw bytes, fetched from bronze by (file, line): parsing and
-    deduplication never carry the raw line, which is most of a row's bytes."""
+    deduplication never carry the raw line, which is most of a row's bytes. The rejects are
+    broadcast unless there are many (a wholly bad batch), which a shuffle join handles."""
     from pyspark.sql import functions as F
 
     key = ["file_sha256", "line_number"]
-    raw = bronze.select(*key, "raw").join(F.broadcast(rejected), key, "inner")
+    raw = bronze.select(*key, "raw").join(F.broadcast(rejected) if broadcast else rejected, key, "inner")
     return raw.select(*QUARANTINE_COLUMNS[:-1], F.make_valid_utf8(F.col("raw").cast("string")).alias("raw_text"))
 
 
@@ -167,8 +169,13 @@ def classify(bronze: dict[str, DataFrame], *, max_field_chars: int, headers: dic
     return out
 
 
-def split(classified: dict[str, DataFrame], bronze: dict[str, DataFrame]) -> SilverResult:
-    """Silver tables, the quarantine (with raw lines from `bronze`) and the exact duplicates."""
+def split(classified: dict[str, DataFrame], bronze: dict[str, DataFrame],
+          reject_counts: dict[str, int] | None = None) -> SilverResult:
+    """Silver tables, the quarantine (with raw lines from `bronze`) and the exact duplicates.
+
+    `reject_counts` (quarantined rows per kind, when known) decides which rejects are few
+    enough to broadcast; unknown counts are taken as few.
+    """
     from pyspark.sql import functions as F
 
     tables, duplicates, quarantines = {}, {}, []
@@ -176,7 +183,8 @@ def split(classified: dict[str, DataFrame], bronze: dict[str, DataFrame]) -> Sil
         rows = df.filter(F.col(OUTCOME) == "silver")
         tables[kind] = rows.drop(OUTCOME, "reason", "detail", "kind", "file_sha256")
         duplicates[kind] = df.filter(F.col(OUTCOME) == "duplicate").drop(OUTCOME)
-        quarantines.append(_quarantine_of(df.filter(F.col(OUTCOME) == "quarantine"), bronze[kind]))
+        few = (reject_counts or {}).get(kind, 0) <= BROADCAST_REJECTS_MAX
+        quarantines.append(_quarantine_of(df.filter(F.col(OUTCOME) == "quarantine"), bronze[kind], few))
     quarantine = quarantines[0]
     for q in quarantines[1:]:
         quarantine = quarantine.unionByName(q)

@@ -8,7 +8,7 @@ import pytest
 from components.etl import normalize as nz
 from components.etl.bronze import BRONZE_SCHEMA
 from components.etl.contract import Reason
-from components.etl.silver import classify, split
+from components.etl.silver import BROADCAST_REJECTS_MAX, classify, split
 
 SL, VID, JUD = "b1/search_log/p.jsonl", "b1/videos/p.jsonl", "b1/judgements/p.csv"
 GOOD = {"event_id": "e1", "ts": "2026-01-01T10:00:00+02:00", "session_id": "s1", "query": "Cafe\u0301  ROCK",
@@ -64,7 +64,9 @@ def silver(spark):
     headers = {"sha-judgements": ["query", "video_url", "label", "annotator", "ts"]}
     classified = {k: df.cache() for k, df in classify(by_kind, max_field_chars=60, headers=headers).items()}
     result = split(classified, by_kind)
+    many = split(classified, by_kind, {k: BROADCAST_REJECTS_MAX + 1 for k in classified})  # shuffle join instead
     return {
+        "quarantine_unbroadcast": [r.asDict() for r in many.quarantine.orderBy("kind", "line_number").collect()],
         "tables": {k: [r.asDict() for r in df.orderBy("line_number").collect()] for k, df in result.tables.items()},
         "quarantine": [r.asDict() for r in result.quarantine.orderBy("kind", "line_number").collect()],
         "duplicates": {k: df.count() for k, df in result.duplicates.items()},
@@ -78,6 +80,11 @@ def test_each_reason_quarantines_the_row_with_its_raw_text(silver, reason, kind,
     assert row["kind"] == kind
     assert bytes(row["raw"]) == raw
     assert row["raw_text"] == raw.decode("utf-8", "replace")
+
+
+def test_many_rejects_get_their_raw_lines_by_shuffle_join_too(silver):
+    assert silver["quarantine_unbroadcast"] == silver["quarantine"]
+    assert len(silver["quarantine"]) == len(CASES) + 1
 
 
 def test_conflicting_pair_quarantines_both_rows_and_counts_are_exact(silver):
