@@ -17,6 +17,7 @@ Prints:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -93,13 +94,22 @@ def bench_bare(cfg, model_fn, train) -> float:
     return time.perf_counter() - t0
 
 
-def bench_ours(settings, cfg, model_fn, train, val) -> float:
-    """Wall seconds of engine.fit with what production adds: MLflow stream, checkpoints, loop state.
-
-    Validation is left out of the timing by passing one query's rows (a bare loop has none).
-    """
-    import numpy as np
+@contextlib.contextmanager
+def temp_tracking():
+    """(tracking URI, client, experiment id) of a throw-away MLflow store on SQLite."""
     from mlflow.tracking import MlflowClient
+
+    with tempfile.TemporaryDirectory() as home:
+        uri = f"sqlite:///{home}/mlflow.db"
+        client = MlflowClient(uri)
+        yield uri, client, client.create_experiment("bench", artifact_location=f"{home}/artifacts")
+
+
+def bench_ours(cfg, model_fn, train, val):
+    """(wall seconds, loop state) of engine.fit with what production adds: MLflow stream,
+    checkpoints, loop state. Validation is left out of the timing by passing one query's rows
+    (a bare loop has none)."""
+    import numpy as np
 
     from components.training.data import SplitData
     from components.training.tracking import MetricStream
@@ -109,14 +119,11 @@ def bench_ours(settings, cfg, model_fn, train, val) -> float:
     tiny = SplitData(frame=val.frame.iloc[rows].reset_index(drop=True), ids=[val.ids[i] for i in rows],
                      types=[val.types[i] for i in rows], features=val.features[rows], labels=val.labels[rows],
                      qcodes=val.qcodes[rows])
-    with tempfile.TemporaryDirectory() as home:
-        uri = f"sqlite:///{home}/mlflow.db"
-        client = MlflowClient(uri)
-        run_id = client.create_run(client.create_experiment("bench", artifact_location=f"{home}/a")).info.run_id
-        stream = MetricStream(run_id, uri, cfg.log_flush_every)
-        _, wall = bench_fit(cfg, model_fn, train, tiny, stream=stream)
+    with temp_tracking() as (uri, client, experiment_id):
+        stream = MetricStream(client.create_run(experiment_id).info.run_id, uri, cfg.log_flush_every)
+        state, wall = bench_fit(cfg, model_fn, train, tiny, stream=stream)
         stream.close()
-    return wall
+    return wall, state
 
 
 def bench_trainer(cfg, model_fn, train):
@@ -188,8 +195,8 @@ def main() -> None:
     bare, ours, trainer, shares = [], [], [], []
     for _ in range(args.repeats):  # interleaved, so drift of the machine hits all three alike
         bare.append(samples / bench_bare(cfg, model_fn, train))
-        ours.append(samples / bench_ours(settings, production, model_fn, train, val))
-        state, _ = bench_fit(cfg, model_fn, train, val)
+        wall, state = bench_ours(production, model_fn, train, val)
+        ours.append(samples / wall)
         shares.append(state.data_seconds / state.step_seconds)
         trainer.append(samples / bench_trainer(cfg, model_fn, train))
     b, o, t = statistics.median(bare), statistics.median(ours), statistics.median(trainer)
@@ -214,7 +221,7 @@ def main() -> None:
           f"dynamic {timings['dynamic+bucketed']:.0f} pairs/s vs fixed {timings['fixed max-length']:.0f} pairs/s "
           f"= {timings['dynamic+bucketed'] / timings['fixed max-length']:.2f}x (target >= 1.5x)")
 
-    bench_logging(settings, cfg, model_fn, train, val)
+    bench_logging(cfg, model_fn, train, val)
 
 
 class TimedStream:
@@ -253,17 +260,13 @@ class SyncLogger(TimedStream):
         pass
 
 
-def bench_logging(settings, cfg, model_fn, train, val) -> None:
+def bench_logging(cfg, model_fn, train, val) -> None:
     import mlflow
-    from mlflow.tracking import MlflowClient
 
     from components.training.tracking import MetricStream
 
-    with tempfile.TemporaryDirectory() as home:
-        uri = f"sqlite:///{home}/mlflow.db"
+    with temp_tracking() as (uri, client, exp):
         mlflow.set_tracking_uri(uri)
-        client = MlflowClient(uri)
-        exp = client.create_experiment("bench", artifact_location=f"{home}/artifacts")
         run_id = client.create_run(exp).info.run_id
         inner = MetricStream(run_id, uri, cfg.log_flush_every)
         timed = TimedStream(inner)
