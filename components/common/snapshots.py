@@ -33,6 +33,16 @@ if TYPE_CHECKING:  # heavy imports stay out of module import time
 ID_LENGTH = 16
 
 
+def producer_of(table: str) -> str:
+    """The command that publishes `table`, for the hint of a missing-snapshot error."""
+    layer, _, name = table.partition("/")
+    if layer == "features" and name.startswith("training_set_"):
+        return f"rankops features training-set --service {name.removeprefix('training_set_')}"
+    if layer == "inference":
+        return "rankops score"
+    return "rankops etl run --input DIR"
+
+
 class SnapshotNotFound(LookupError):
     """A table or snapshot that does not exist (the message names which and where)."""
 
@@ -188,7 +198,7 @@ class SnapshotStore:
         pointer = self._table_dir(table) / "_latest.json"
         if not pointer.exists():
             raise SnapshotNotFound(
-                f"table {table!r} has no published snapshot under {self.root} (run `rankops etl run` first?)"
+                f"table {table!r} has no published snapshot under {self.root} (run `{producer_of(table)}` first?)"
             )
         return self.get(table, json.loads(pointer.read_text(encoding="utf-8"))["snapshot_id"])
 

@@ -59,3 +59,17 @@ def test_spark_snapshot_hash_ignores_partitioning(tmp_path: Path, spark) -> None
         {"name": "s", "type": "string"},
     ]
     assert sorted(r.id for r in SnapshotStore.read_spark(spark, one).collect()) == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("table", "command"),
+    [
+        ("features/training_set_ranker_v1", "rankops features training-set --service ranker_v1"),
+        ("gold/labels", "rankops etl run --input DIR"),
+        ("inference/scored", "rankops score"),
+    ],
+)
+def test_missing_table_names_the_command_that_publishes_it(tmp_path: Path, table: str, command: str) -> None:
+    with pytest.raises(SnapshotNotFound) as err:
+        SnapshotStore(tmp_path).latest(table)
+    assert f"(run `{command}` first?)" in str(err.value)
