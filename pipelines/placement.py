@@ -82,7 +82,8 @@ def on_cluster(
     Retries back off exponentially (30 s, then x2) so a preempted node or a flaky service
     gets time to come back; only idempotent steps should have retries > 0.
     """
-    unknown = sorted(set(needs) - set(SECRETS))
+    needs = set(needs)
+    unknown = sorted(needs - set(SECRETS))
     if unknown:
         raise ValueError(f"unknown secrets {unknown}; known: {sorted(SECRETS)}")
     if name:
@@ -94,11 +95,11 @@ def on_cluster(
         task.set_retry(num_retries=retries, backoff_duration="30s", backoff_factor=2.0,
                        backoff_max_duration="600s")
     kubernetes.set_security_context(task, run_as_user=RUN_AS_UID, run_as_group=RUN_AS_UID, run_as_non_root=True)
-    for name, value in IMAGE_ENV.items():
-        task.set_env_variable(name, value)
+    for variable, value in IMAGE_ENV.items():
+        task.set_env_variable(variable, value)
     kubernetes.add_pod_label(task, *ROLE_LABEL)
     kubernetes.mount_pvc(task, pvc_name=LAKEHOUSE_PVC, mount_path=LAKEHOUSE_MOUNT)
-    for key in sorted(set(needs)):
+    for key in sorted(needs):
         secret, keys = SECRETS[key]
         kubernetes.use_secret_as_env(task, secret_name=secret, secret_key_to_env=keys,
                                      optional=key in OPTIONAL_SECRETS)

@@ -150,6 +150,11 @@ def kfp_install(tmp_path_factory, k8s) -> dict[str, dict]:
 
 
 def test_kfp_component_runs_argo_executor_restricted_and_keeps_the_artifact_proxy_off(kfp_install):
+    import kubernetes_validate
+
+    for doc in kfp_install.values():
+        kubernetes_validate.validate(doc, "1.32.0", strict=True)
+        assert doc["metadata"]["namespace"] == "kubeflow"
     executor = argo_executor_security_context(kfp_install["workflow-controller-configmap"])
     assert executor == {"runAsNonRoot": True, "runAsUser": 65532, "allowPrivilegeEscalation": False,
                         "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
