@@ -375,3 +375,20 @@ def test_retrain_trigger_in_prod_refuses_images_by_tag(rankops_home, monkeypatch
     package.write_text(TOY_SPEC)
     with pytest.raises(ValueError, match="pinned by digest only, got ghcr.io/rankops/rankops:0.1.0"):
         kfp_trigger(load_settings("prod"), package=str(package))({"breach_id": "b1"})
+
+
+@pytest.mark.parametrize("name", ["etl", "training", "batch_inference", "monitoring", "end_to_end"])
+def test_preparing_a_committed_spec_changes_only_env_root_and_images(name):
+    import yaml
+
+    from pipelines.registry import compiled_path
+
+    text = compiled_path(name).read_text()
+    prepared = list(yaml.safe_load_all(prepare_spec(text, env="prod", pipeline_root="minio://mlpipeline/rankops-prod",
+                                                    image=IMAGE, gpu_image=GPU_IMAGE)))
+    expected = list(yaml.safe_load_all(text.replace("ghcr.io/rankops/rankops-gpu:0.1.0", GPU_IMAGE)
+                                       .replace("ghcr.io/rankops/rankops:0.1.0", IMAGE)))
+    expected[0]["root"]["inputDefinitions"]["parameters"]["env"]["defaultValue"] = "prod"
+    expected[0]["defaultPipelineRoot"] = "minio://mlpipeline/rankops-prod"
+    assert prepared == expected
+    assert "0.1.0" not in yaml.safe_dump_all(prepared)
