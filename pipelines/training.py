@@ -14,7 +14,7 @@ from components.features.component import features_apply_op, materialize_op, tra
 from components.promotion.component import promotion_request_op
 from components.registry.component import register_op
 from components.training.component import train_op, validate_model_op
-from pipelines.placement import on_cluster, on_gpu, with_gpu_image
+from pipelines.placement import on_cluster, on_gpu, with_checkpoint, with_gpu_image
 from pipelines.steps import latest_gold_op
 
 FEAST = ["postgres", "redis"]  # SQL registry + Redis online store in the cluster profiles
@@ -37,6 +37,7 @@ def add_model_stages(env, training_set, params_json, gpus: int = 1) -> dsl.Pipel
     train = on_gpu(on_cluster(gpu_train_op(training_set=training_set, env=env, params_json=params_json),
                               needs=["mlflow"], cpu="8", memory="32Gi", retries=1, cache=True, name="train"),
                    gpus=gpus)
+    with_checkpoint(train)  # staging/prod start from the pretrained checkpoint on the models PVC
     model = train.outputs["model"]
     gate = on_cluster(validate_model_op(model=model, env=env), needs=["mlflow"], cpu="2", memory="8Gi",
                       cache=True, name="validity-gate")

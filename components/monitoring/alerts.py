@@ -96,26 +96,34 @@ def act_on_pending(settings: Settings, trigger: Trigger) -> list[dict[str, Any]]
 
 def kfp_trigger(settings: Settings, client_factory: Callable[..., Any] | None = None,
                 package: str | None = None) -> Trigger:
-    """A trigger that submits the training pipeline to the KFP API (run name carries the breach id)."""
+    """A trigger that submits the training pipeline to the KFP API (run name carries the breach id).
+
+    It authenticates with the projected ServiceAccount token (`pipelines.submit.kfp_client`) and runs
+    the spec on the images this step itself was submitted with (kfp.image / kfp.gpu_image, by digest
+    in staging and prod), prepared for this environment.
+    """
 
     def fire(event: dict[str, Any]) -> dict[str, Any]:
+        import tempfile
+
         from pipelines import __file__ as pipelines_init
-        from pipelines.submit import SERVICE_ACCOUNT
+        from pipelines.submit import SERVICE_ACCOUNT, image_refs, kfp_client, prepared_package
 
-        factory = client_factory
-        if factory is None:
-            import kfp
-
-            factory = kfp.Client
-        client = factory(host=settings.kfp.host, namespace=settings.kfp.namespace)
-        spec = package or str(Path(pipelines_init).parent / "compiled" / f"{settings.monitoring.retrain_pipeline}.yaml")
-        if not Path(spec).exists():
+        spec = Path(package or Path(pipelines_init).parent / "compiled" / f"{settings.monitoring.retrain_pipeline}.yaml")
+        if not spec.exists():
             raise FileNotFoundError(f"compiled pipeline {spec} not found (run `make compile`)")
-        run = client.create_run_from_pipeline_package(
-            pipeline_file=spec, arguments={"env": settings.env},
-            run_name=f"retrain-{event['breach_id']}", experiment_name=f"rankops-{settings.env}-retrain",
-            namespace=settings.kfp.namespace, enable_caching=False, service_account=SERVICE_ACCOUNT)
-        return {"mode": "kfp", "run_id": getattr(run, "run_id", None), "pipeline": spec}
+        image, gpu_image = image_refs(settings.kfp)
+        client = (client_factory or kfp_client)(host=settings.kfp.host, namespace=settings.kfp.namespace)
+        root = settings.kfp.pipeline_root
+        with tempfile.TemporaryDirectory() as tmp:
+            prepared = prepared_package(spec, Path(tmp), env=settings.env, pipeline_root=root if "://" in root else None,
+                                        image=image, gpu_image=gpu_image)
+            run = client.create_run_from_pipeline_package(
+                pipeline_file=str(prepared), arguments={"env": settings.env},
+                run_name=f"retrain-{event['breach_id']}", experiment_name=f"rankops-{settings.env}-retrain",
+                namespace=settings.kfp.namespace, enable_caching=False, service_account=SERVICE_ACCOUNT)
+        return {"mode": "kfp", "run_id": getattr(run, "run_id", None), "pipeline": str(spec), "image": image,
+                "gpu_image": gpu_image}
 
     return fire
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -185,8 +186,10 @@ def test_kfp_trigger_submits_training_pipeline_once(settings, tmp_path, monkeypa
     trig = kfp_trigger(cluster, client_factory=RecordingClient, package=str(package))
     assert act_on_pending(cluster, trig)[0]["run_id"] == "kfp-run-1"
     assert act_on_pending(cluster, trig) == []
+    # the spec is submitted prepared for the environment (a temp copy: env default, images)
+    assert Path(RecordingClient.calls[0].pop("pipeline_file")).name == "training.yaml"
     assert RecordingClient.calls == [{
-        "host": "http://kfp.example:8888", "pipeline_file": str(package), "arguments": {"env": "local"},
+        "host": "http://kfp.example:8888", "arguments": {"env": "local"},
         "run_name": f"retrain-{bid}", "experiment_name": "rankops-local-retrain", "namespace": "rankops-dev",
         "enable_caching": False, "service_account": "rankops-pipeline-runner"}]
 

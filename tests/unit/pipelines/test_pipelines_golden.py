@@ -60,8 +60,16 @@ def test_every_step_gets_lakehouse_label_resources_and_env(name):
     summary = summary_of(name)
     assert summary["parameters"]["env"] == "dev"  # dashboard runs default to dev; local runs pass env=local
     for task, t in summary["tasks"].items():
-        assert t["volumes"] == ["rankops-lakehouse:/mnt/lakehouse"], task
-        assert t["labels"] == {"rankops.io/role": "pipeline"}, task
+        expected_volumes = ["rankops-lakehouse:/mnt/lakehouse"]
+        if task == "train-op":
+            expected_volumes.append("rankops-models:/mnt/models")  # the pretrained checkpoint
+        assert t["volumes"] == expected_volumes, task
+        labels = {"rankops.io/role": "pipeline"}
+        if "rankops-postgres" in t["secrets"]:  # database clients get the egress label
+            labels["rankops.io/postgres-client"] = "true"
+        if task == "monitor-op":  # the retrain trigger calls the KFP API
+            labels["rankops.io/kfp-api"] = "true"
+        assert t["labels"] == labels, task
         assert t["cpu"] and t["memory"], task
 
 
