@@ -44,27 +44,20 @@ def load_window(settings: Settings, spec: str) -> Window:
     parts = [_load_one(settings, s.strip()) for s in spec.split(",") if s.strip()]
     if not parts:
         raise MonitorInputError(f"{spec!r}: no window given")
-    frames = [f for p in parts for f in p.frame]
-    df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    return Window(df, [r for p in parts for r in p.refs], [h for p in parts for h in p.hashes], parts[-1].extra)
+    if len(parts) == 1:
+        return parts[0]
+    return Window(pd.concat([p.frame for p in parts], ignore_index=True), [r for p in parts for r in p.refs],
+                  [h for p in parts for h in p.hashes], parts[-1].extra)
 
 
-@dataclass
-class _Part:
-    frame: list[pd.DataFrame]
-    refs: list[str]
-    hashes: list[str]
-    extra: dict[str, Any]
-
-
-def _load_one(settings: Settings, spec: str) -> _Part:
+def _load_one(settings: Settings, spec: str) -> Window:
     import pandas as pd
 
     from components.common.snapshots import SnapshotNotFound, SnapshotStore, content_hash
 
     if os.path.isdir(spec):
         df = pd.read_parquet(spec)
-        return _Part([df], [os.path.abspath(spec)], [content_hash(df)[2]], {})
+        return Window(df, [os.path.abspath(spec)], [content_hash(df)[2]], {})
     lake = SnapshotStore(settings.lakehouse)
     table, _, sel = spec.partition("@")
     try:
@@ -84,8 +77,9 @@ def _load_one(settings: Settings, spec: str) -> _Part:
             snaps = [lake.resolve(spec)]
     except (SnapshotNotFound, ValueError) as exc:
         raise MonitorInputError(f"{spec}: {exc}") from None
-    return _Part([SnapshotStore.read_pandas(s) for s in snaps], [s.ref for s in snaps],
-                 [s.manifest["content_hash"] for s in snaps], dict(snaps[-1].manifest.get("extra") or {}))
+    frames = [SnapshotStore.read_pandas(s) for s in snaps]
+    return Window(pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0], [s.ref for s in snaps],
+                  [s.manifest["content_hash"] for s in snaps], dict(snaps[-1].manifest.get("extra") or {}))
 
 
 def monitored_columns(ref: pd.DataFrame, cur: pd.DataFrame, extra: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
