@@ -70,6 +70,14 @@ def test_shifted_batch_drifts_and_records_one_event(settings):
     drifted = [d["column"] for d in result["drift"]["per_column"] if d["drifted"]]
     assert drifted == ["video_ctr", "duration_s", "title_len", "title_tokens"]
     assert [b["check"] for b in result["breaches"]] == ["feature_drift", "score_drift"]
+    feature, score = result["breaches"]
+    assert feature["message"].startswith("4 of 11 columns drifted, share 0.364 >= 0.3: video_ctr (PSI ")
+    assert "title_tokens (chi-square p " in feature["message"] and ", per video)" in feature["message"]
+    assert feature["source"].startswith("profile local: monitoring.drift_share_threshold; per column PSI > 0.2 "
+                                        "(profile local: monitoring.psi_threshold) and KS p < 0.01")
+    assert score["message"].startswith(f"score PSI {score['value']:.3f} > 0.2 and KS p ")
+    assert score["message"].endswith(f"over {len(shifted)} rows (profile local: monitoring.score_psi_threshold, "
+                                     "profile local: monitoring.ks_pvalue_threshold)")
     assert result["event"]["created"] is True
     again = run_monitor(settings, reference=ref, current=cur, html=False)
     assert again["event"] == {**result["event"], "created": False}
@@ -86,6 +94,10 @@ def test_label_flip_is_a_performance_breach(settings):
     perf = result["performance"]
     assert perf["ndcg_current"] == pytest.approx(ndcg_at_k(flipped, 10)[0])
     assert perf["ndcg_reference"] > 0.95 and perf["ndcg_current"] < perf["ndcg_reference"] - 0.1
+    before, now = perf["ndcg_reference"], perf["ndcg_current"]
+    assert result["breaches"][0]["message"] == (
+        f"NDCG@10 fell from {before:.4f} (reference) to {now:.4f} on {perf['queries_current']} queries: "
+        f"drop {before - now:.4f} > 0.1 (profile local: monitoring.max_ndcg_drop)")
 
 
 def test_click_collapse_is_a_ctr_breach(settings):
