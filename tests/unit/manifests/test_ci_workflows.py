@@ -59,6 +59,10 @@ def test_release_runs_staging_integration():
     assert wf["jobs"]["staging"]["environment"] == "staging"
     runs = " ; ".join(s.get("run", "") for s in steps(wf))
     assert "pipeline submit end_to_end" in runs and "wait_for_run_completion" in runs
+    # the local gate before staging: the venv is installed, and tests/e2e holds the ELECTRA journey it runs
+    local = [s["run"] for s in wf["jobs"]["integration-local"]["steps"] if "run" in s]
+    assert "make install tools" in local and local[-1] == ".venv/bin/pytest tests/integration tests/e2e -q"
+    assert sorted(p.name for p in (REPO / "tests" / "e2e").glob("test_*.py")) == ["test_electra_journey.py"]
 
 
 def test_prod_overlay_needs_the_data_experts():
