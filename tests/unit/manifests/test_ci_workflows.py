@@ -83,6 +83,11 @@ def test_release_runs_staging_on_digests_then_pins_staging_and_prod():
     pin_runs = " ; ".join(s.get("run", "") for s in pin["steps"])
     assert "pin_images.py manifests/overlays/${{ matrix.env }}" in pin_runs
 
+    # the local gate before staging: the venv is installed, and tests/e2e holds the ELECTRA journey it runs
+    local = [s["run"] for s in wf["jobs"]["integration-local"]["steps"] if "run" in s]
+    assert "make install tools" in local and local[-1] == ".venv/bin/pytest tests/integration tests/e2e -q"
+    assert sorted(p.name for p in (REPO / "tests" / "e2e").glob("test_*.py")) == ["test_electra_journey.py"]
+
 
 def test_promotion_workflow_fails_on_anything_but_the_model_pin():
     wf = load("promotion.yml")

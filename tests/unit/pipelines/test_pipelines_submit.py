@@ -268,11 +268,16 @@ def test_in_image_submissions_run_on_the_image_they_come_from(kfp_api, toy_spec,
     assert res.exit_code == 0, res.output
     spec = uploaded_file(state.calls("POST", "/apis/v2beta1/pipelines/upload_version")[0])
     assert "image: ghcr.io/rankops/rankops:c0ffee0123\n" in spec
-    state.requests.clear()
     monkeypatch.setenv("RANKOPS_IMAGE_TAG", "unknown")  # a local `docker build` without GIT_SHA
-    res = CliRunner().invoke(build_app(), ["pipeline", "submit", "toy", "--host", url])
-    assert res.exit_code == 0, res.output
-    assert json.loads(state.calls("POST", "/apis/v2beta1/runs")[0].body)["pipeline_version_reference"]
+    with running_standin() as (fresh_url, fresh):  # a fresh API, so this commit's version is uploaded again
+        res = CliRunner().invoke(build_app(), ["pipeline", "submit", "toy", "--host", fresh_url])
+        assert res.exit_code == 0, res.output
+        # "unknown" is no tag: the spec goes up on the committed images; only the env default changes
+        assert uploaded_file(fresh.calls("POST", "/apis/v2beta1/pipelines/upload_version")[0]) == prepare_spec(
+            TOY_SPEC, env="local", pipeline_root=None,
+            image="ghcr.io/rankops/rankops:0.1.0", gpu_image="ghcr.io/rankops/rankops-gpu:0.1.0")
+        assert fresh.calls("POST", "/apis/v2beta1/runs")[0].json()["pipeline_version_reference"] == {
+            "pipeline_id": "pipeline-1", "pipeline_version_id": "version-3"}
 
 
 @pytest.fixture
