@@ -167,17 +167,17 @@ def _check_text(rule: FieldRule, value: str, limit: int, what: str) -> None:
 
 
 def _number(rule: FieldRule, value: Any) -> int | Decimal:
+    """The number of a JSON number value, range-checked while still a Decimal (``1e999999999`` is
+    never expanded into an int)."""
     kind = type(value)
     if kind is not int and kind is not Decimal:
         raise Reject(Reason.WRONG_TYPE, f"{rule.name}: expected {rule.type}, got {JSON_TYPE.get(kind, 'null')}")
-    if rule.type is FieldType.INT and kind is Decimal:
-        if value != value.to_integral_value():
-            raise Reject(Reason.WRONG_TYPE, f"{rule.name}: expected an integer, got a fraction")
-        value = int(value)
+    if rule.type is FieldType.INT and kind is Decimal and value != value.to_integral_value():
+        raise Reject(Reason.WRONG_TYPE, f"{rule.name}: expected an integer, got a fraction")
     if (rule.minimum is not None and value < rule.minimum) or (rule.maximum is not None and value > rule.maximum):
         shown = str(value) if len(str(value)) <= 24 else f"{str(value)[:20]}..."
         raise Reject(Reason.OUT_OF_RANGE, f"{rule.name}: {shown} not in [{rule.minimum}, {rule.maximum}]")
-    return value
+    return int(value) if rule.type is FieldType.INT else value
 
 
 class LineChecker:
