@@ -1,9 +1,9 @@
 """Query normalisation and URL canonicalisation: the ids every stage joins on.
 
 Pure Python, no Spark, and the only implementation: feature serving, training and the online
-ranker call these on single strings, and silver applies them to each distinct value
-(``components.etl.ids``), so every stage gets byte-identical ids. Plain string rules: no
-percent-decoding, no IDNA.
+ranker call these on single strings, and silver's line checker (``components.etl.parse``) applies
+them to each distinct value of a task, so every stage gets byte-identical ids. Plain string rules:
+no percent-decoding, no IDNA.
 
 Canonical URL = ``host[:port]/path[?query]`` where
 - the scheme must be http or https (case-insensitive), followed by ``://``, and is dropped,
