@@ -12,8 +12,11 @@ the latent world (capped at 2,000 queries / ~7,000 videos), not by the number of
 
 What the ETL must find (``_generator.json``): per file and per kind the data ``lines`` (CSV
 header excluded; ``header_lines`` counts those), the ``valid`` rows that must reach silver, the
-exact ``duplicates`` (extra copies of an identical search-log line: counted, not quarantined) and
-the ``quarantined`` rows per `Reason`. Every dirty row has exactly one defect. CONFLICTING
+exact ``duplicates`` (extra copies of an identical line, any kind: counted, not quarantined), the
+``quarantined`` rows per `Reason` and the dirty lines per ``defects`` class of the contract table
+(``contract.DEFECTS``); ``ignored_files`` names the files of each ``contract.FileDefect`` written
+once per dirty data set (compressed, UTF-16, misnamed, empty, misplaced), which the ETL must list
+as ignored. Every dirty row has exactly one defect. CONFLICTING
 DUPLICATES: both rows of an ``event_id`` that appears with different content are quarantined as
 ``conflicting_duplicate`` (2 per pair; ``conflicting_pairs`` gives the number of pairs), so for
 every kind ``lines == valid + duplicates + sum(quarantined)``.
@@ -26,6 +29,7 @@ valid JSON rows, and judgement CSVs with a UTF-8 BOM and CRLF line endings (odd 
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import time
@@ -44,7 +48,7 @@ from components.datagen.latent import (
 )
 from components.datagen.surface import canonical_url, format_ts, query_variant, random_zone
 from components.datagen.vocabulary import ANNOTATORS, NOISY_ANNOTATORS
-from components.datagen.writer import RawFileWriter
+from components.datagen.writer import RawFileWriter, write_ignored_files
 from components.etl.contract import JUDGEMENT_FIELDS, Kind, Reason
 
 GENERATOR_FILE = "_generator.json"
@@ -176,7 +180,8 @@ def _clear_previous(out: Path) -> None:
     """Remove the files of an earlier generation in `out`; refuse to mix with foreign files."""
     marker = out / GENERATOR_FILE
     if marker.exists():
-        for rel in json.loads(marker.read_text(encoding="utf-8")).get("files", {}):
+        previous = json.loads(marker.read_text(encoding="utf-8"))
+        for rel in [*previous.get("files", {}), *previous.get("ignored_files", {})]:
             path = out / rel
             path.unlink(missing_ok=True)
             for parent in (path.parent, path.parent.parent):  # <day>/<kind>/ and <day>/ when empty
@@ -201,19 +206,25 @@ def _keep(files: dict[str, dict[str, Any]], writer: RawFileWriter, out: Path) ->
 
 def _totals(files: dict[str, dict[str, Any]]) -> dict[str, Any]:
     by_kind: dict[str, dict[str, Any]] = {}
+    defects: dict[str, int] = {}
     for ledger in files.values():
         k = by_kind.setdefault(
-            ledger["kind"], {"files": 0, "lines": 0, "valid": 0, "duplicates": 0, "conflicting_pairs": 0, "quarantined": {}}
+            ledger["kind"],
+            {"files": 0, "lines": 0, "valid": 0, "duplicates": 0, "conflicting_pairs": 0, "quarantined": {}, "defects": {}},
         )
         k["files"] += 1
         for key in ("lines", "valid", "duplicates", "conflicting_pairs"):
             k[key] += ledger[key]
         for reason, n in ledger["quarantined"].items():
             k["quarantined"][reason] = k["quarantined"].get(reason, 0) + n
+        for defect, n in ledger["defects"].items():
+            k["defects"][defect] = k["defects"].get(defect, 0) + n
+            defects[defect] = defects.get(defect, 0) + n
     reasons = {r.value: sum(k["quarantined"].get(r.value, 0) for k in by_kind.values()) for r in Reason}
     return {
         "kinds": by_kind,
         "quarantine_reasons": reasons,
+        "defects": dict(sorted(defects.items())),
         "lines": sum(k["lines"] for k in by_kind.values()),
         "header_lines": sum(1 for ledger in files.values() if ledger["header"]),
         "valid_rows": sum(k["valid"] for k in by_kind.values()),
@@ -223,12 +234,14 @@ def _totals(files: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def _write_days(
-    out: Path, world: World, files: dict[str, dict[str, Any]], start: datetime, impressions: int, days: int,
-    seed: int, dirty_share: float, drift: float, progress: Progress | None,
+    out: Path, world: World, files: dict[str, dict[str, Any]], ignored: dict[str, str], start: datetime,
+    impressions: int, days: int, seed: int, dirty_share: float, drift: float, progress: Progress | None,
 ) -> tuple[list[str], int]:
-    """Write every day's three files (one ingest batch per day); returns (batches, judged pairs)."""
+    """Write every day's three files (one ingest batch per day) and, when dirty, one file of each
+    kind the contract ignores (into `ignored`); returns (batches, judged pairs)."""
     batches: list[str] = []
     judged_pairs = 0
+    cycle = dict.fromkeys(Kind, 0)
     for day, n_rows in enumerate(_split(impressions, days)):
         day_start = start + timedelta(days=day)
         batch = day_start.date().isoformat()
@@ -236,19 +249,28 @@ def _write_days(
 
         def open_writer(kind: Kind, batch: str = batch, **kw: Any) -> RawFileWriter:
             rel = f"{batch}/{kind.value}/part-00000{'.csv' if kind is Kind.JUDGEMENTS else '.jsonl'}"
-            return RawFileWriter(out / rel, kind, dirty_share=dirty_share, dirt_seed=f"{seed}:{rel}", **kw)
+            return RawFileWriter(out / rel, kind, dirty_share=dirty_share, dirt_seed=f"{seed}:{rel}",
+                                 cycle_start=cycle[kind], **kw)
+
+        def keep(writer: RawFileWriter) -> None:
+            _keep(files, writer, out)
+            cycle[writer.kind] = writer.cycle_position
 
         writer = open_writer(Kind.VIDEOS)
         _write_videos(world, day, writer, seed)
-        _keep(files, writer, out)
+        keep(writer)
         windows_export = day % 2 == 1 or days == 1  # BOM + CRLF: every data set has such a file
         writer = open_writer(Kind.JUDGEMENTS, header=list(JUDGEMENT_FIELDS), bom=windows_export, crlf=windows_export)
         judged_pairs += _write_judgements(world, day, day_start, writer, seed)
-        _keep(files, writer, out)
+        keep(writer)
         writer = open_writer(Kind.SEARCH_LOG)
         popularity = drifted_popularity(world, seed, drift, day / (days - 1) if days > 1 else 0.0)
         _write_search_log(world, day, day_start, n_rows, writer, seed, popularity, progress)
-        _keep(files, writer, out)
+        keep(writer)
+        if day == 0 and dirty_share > 0 and writer.path.exists():  # files the contract ignores, once
+            with writer.path.open("rb") as fh:
+                sample = b"".join(itertools.islice(fh, 3))
+            ignored.update(write_ignored_files(out / batch, sample))
     return batches, judged_pairs
 
 
@@ -286,8 +308,10 @@ def generate_dataset(
     n_queries, n_videos = size_of(impressions, queries, videos)
     world = build_world(seed, n_queries, n_videos, days, start)
     files: dict[str, dict[str, Any]] = {}
+    ignored: dict[str, str] = {}
     try:
-        batches, judged_pairs = _write_days(out, world, files, start, impressions, days, seed, dirty_share, drift, progress)
+        batches, judged_pairs = _write_days(out, world, files, ignored, start, impressions, days, seed, dirty_share,
+                                            drift, progress)
     except BaseException:  # no half-written data set: remove what this run wrote, then re-raise
         for path in sorted(out.rglob("*"), reverse=True) if out.exists() else []:
             if path.is_file():
@@ -297,7 +321,7 @@ def generate_dataset(
         raise
     manifest: dict[str, Any] = {
         "generator": "rankops.datagen",
-        "schema_version": 1,
+        "schema_version": 2,
         "params": {
             "impressions": impressions,
             "days": days,
@@ -313,6 +337,7 @@ def generate_dataset(
         "drift": dict(zip(("rising", "fading"), drift_topics(seed), strict=True)) if drift > 0 else None,
         "conflicting_duplicate_rule": CONFLICT_RULE,
         "files": files,
+        "ignored_files": dict(sorted(ignored.items())),
         **_totals(files),
     }
     out.mkdir(parents=True, exist_ok=True)

@@ -64,6 +64,7 @@ def generate(
     world = result["world"]
     out_console.print(
         f"  world: {world['queries']:,} queries, {world['videos']:,} videos, {world['judged_pairs']:,} judged pairs\n"
+        f"  defect classes: {len(result['defects'])}, files the ETL must ignore: {len(result['ignored_files'])}\n"
         f"  expected ETL accounting: {out / '_generator.json'}"
     )
     write_summary(
@@ -80,6 +81,8 @@ def generate(
             "quarantined_rows": result["quarantined_rows"],
             "duplicate_rows": result["duplicate_rows"],
             "quarantine_reasons": result["quarantine_reasons"],
+            "defects": result["defects"],
+            "ignored_files": result["ignored_files"],
             "kinds": {kind: {key: k[key] for key in ("lines", "valid", "duplicates")} for kind, k in kinds.items()},
             "elapsed_s": result["elapsed_s"],
             "rows_per_s": result["rows_per_s"],

@@ -49,8 +49,8 @@ def test_same_arguments_give_identical_bytes_and_other_seeds_differ(tmp_path: Pa
     generate_dataset(tmp_path / "b", **args)
     generate_dataset(tmp_path / "c", **{**args, "seed": 43})
     a, b, c = digest_tree(tmp_path / "a"), digest_tree(tmp_path / "b"), digest_tree(tmp_path / "c")
-    assert a == b and len(a) == 7
-    assert all(a[k] != c[k] for k in a)
+    assert a == b and len(a) == 13  # 6 data files, 6 files the contract ignores, the ledger
+    assert all(a[k] != c[k] for k in a if k != "2026-10-01/judgements/part-00001.csv")  # but the empty one
 
 
 def test_output_does_not_depend_on_string_hash_randomisation(tmp_path: Path) -> None:
@@ -100,8 +100,10 @@ def test_rerun_into_the_same_folder_replaces_and_foreign_folders_are_refused(tmp
 def test_many_days_and_no_impressions_leave_no_empty_files(tmp_path: Path) -> None:
     result = generate_dataset(tmp_path / "long", impressions=300, days=20, seed=4, queries=10, videos=40)
     files = [p for p in (tmp_path / "long").rglob("*") if p.is_file()]
-    assert all(p.stat().st_size > 0 for p in files)
-    assert sorted(p.relative_to(tmp_path / "long").as_posix() for p in files) == sorted([*result["files"], "_generator.json"])
+    names = sorted(p.relative_to(tmp_path / "long").as_posix() for p in files)
+    assert names == sorted([*result["files"], *result["ignored_files"], "_generator.json"])
+    assert [p for p in files if p.stat().st_size == 0] == [tmp_path / "long" / rel for rel, defect in
+                                                           result["ignored_files"].items() if defect == "empty"]
     assert sum(1 for rel in result["files"] if "/search_log/" in rel) == 20
     assert sum(1 for rel in result["files"] if "/videos/" in rel) < 20  # days without new videos have no file
     assert result["world"]["videos"] == result["kinds"]["videos"]["valid"]
