@@ -31,8 +31,16 @@ def test_generate_writes_data_summary_and_reports_speed(tmp_path: Path, rankops_
         "queries": 60, "videos": 210, "drift": 0.0,
     }
     # counts checked against the files on disk (data lines; a CSV's header is not one), not the ledger
-    on_disk = {p.relative_to(out).as_posix(): p.read_bytes().count(b"\n") - (p.suffix == ".csv")
-               for p in sorted(out.glob("*/*/*"))}
+    # one file of each kind the contract ignores, in the first batch; the ETL lists them, never reads them
+    assert written["ignored_files"] == {
+        "2026-10-01/judgements/part-00001.csv": "empty", "2026-10-01/search_log.jsonl": "outside_kind_folder",
+        "2026-10-01/search_log/part-00001.jsonl.gz": "compressed",
+        "2026-10-01/search_log/part-00002.jsonl": "compressed", "2026-10-01/videos/part-00001.jsonl": "not_utf8_text",
+        "2026-10-01/videos/part-00002.json": "wrong_extension"}
+    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p.name != "_generator.json")
+    assert set(written["ignored_files"]) <= set(files)
+    on_disk = {rel: (out / rel).read_bytes().count(b"\n") - rel.endswith(".csv")
+               for rel in files if rel not in written["ignored_files"]}
     assert sorted(on_disk) == [f"{d}/{k}" for d in ("2026-10-01", "2026-10-02") for k in (
         "judgements/part-00000.csv", "search_log/part-00000.jsonl", "videos/part-00000.jsonl")]
     assert {kind: k["lines"] for kind, k in written["kinds"].items()} == {

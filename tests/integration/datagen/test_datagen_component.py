@@ -21,10 +21,10 @@ def test_generate_data_op_writes_the_contract_into_its_artifact(tmp_path: Path, 
     folder = Path(raw.path)
     ledger = json.loads((folder / "_generator.json").read_text())
     assert raw.metadata["batches"] == ["2026-10-01", "2026-10-02"] == ledger["batches"]
-    on_disk = sum(p.read_bytes().count(b"\n") - (p.suffix == ".csv") for p in folder.glob("*/*/*"))  # no headers
+    data_files = sorted({p.relative_to(folder).as_posix() for p in folder.glob("*/*/*")} - set(ledger["ignored_files"]))
+    on_disk = sum((folder / f).read_bytes().count(b"\n") - f.endswith(".csv") for f in data_files)  # no headers
     assert raw.metadata["lines"] == on_disk
     assert raw.metadata["params"]["impressions"] == 800 and raw.metadata["uri"] == str(folder)
-    data_files = sorted({p.relative_to(folder).as_posix() for p in folder.glob("*/*/*")} - set(ledger["ignored_files"]))
     assert data_files == [
         f"{d}/{k}" for d in ("2026-10-01", "2026-10-02")
         for k in ("judgements/part-00000.csv", "search_log/part-00000.jsonl", "videos/part-00000.jsonl")
