@@ -55,6 +55,11 @@ class Repo:
         out = self.git("symbolic-ref", "-q", "--short", "HEAD", check=False)
         return out or None
 
+    def is_ancestor(self, ancestor: str, rev: str) -> bool:
+        """Whether `ancestor` is reachable from `rev` (false for a commit this repository does not have)."""
+        proc = subprocess.run(["git", "merge-base", "--is-ancestor", ancestor, rev], cwd=self.path, capture_output=True)
+        return proc.returncode == 0
+
     def has_remote(self, remote: str) -> bool:
         return remote in self.git("remote").split()
 
