@@ -166,12 +166,12 @@ def approve_request(settings: Settings, request_id: str, *, by: str, note: str |
             raise PromotionConflict(
                 f"request {request_id} was made against champion {req['champion_seen']} / pin {req['pin_seen']}, "
                 f"but now champion is {champion} and the prod pin is {main.pin}: another promotion won; "
-                f"open a new request with `rankops promote request {req['version']}`")
+                f"open a new request with `rankops promote request {req.get('source_version', req['version'])}`")
         version, at = str(req["version"]), now()
         entry = {"action": "approve", "request_id": request_id, "model_name": req["model_name"],
                  "from_version": champion, "to_version": version, "by": by, "at": at, "note": note,
                  "decision": req.get("decision"), "report": p.request_file(request_id, "decision.md"),
-                 "requested_by": req.get("requested_by")}
+                 "requested_by": req.get("requested_by"), "forced": bool(req.get("forced"))}
         files = {p.pin: set_pin(main.pin_text, version, req["model_name"]),
                  p.history: append_entry(main.history_text, entry)}
         files.update(request_record(repo, p, req_tip, request_id))

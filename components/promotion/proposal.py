@@ -47,13 +47,13 @@ def open_proposal(settings: Settings, repo: Repo, main: MainState, request_id: s
     refspec = f"refs/heads/{branch}:refs/heads/{branch}"
     try:
         repo.push(remote, refspec)
-        pull, _ = forge.open_pull(branch, base, title, body)
+        pull, warnings = forge.open_pull(branch, base, title, body)
     except ForgeError as exc:
         repo.git("push", "-q", remote, f":refs/heads/{branch}", check=False)
         repo.git("update-ref", "-d", f"refs/heads/{branch}", check=False)
         raise PromotionError(f"could not open the pull request for {branch}: {exc}; nothing was left behind") from None
     return {"mode": mode_of(settings), "branch": branch, "commit": commit, "pushed": True,
-            "pull_request": pull.summary()}
+            "pull_request": pull.summary(), "warnings": warnings}
 
 
 def describe(record: dict[str, Any], evidence: dict[str, Any]) -> str:

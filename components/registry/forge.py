@@ -93,19 +93,30 @@ class GitHub:
             return None
         return self.get_pull(max(int(item["number"]) for item in items))
 
-    def open_pull(self, head: str, base: str, title: str, body: str) -> tuple[PullRequest, bool]:
-        """The open pull request from `head` into `base`, created (with labels and reviewers) when there is none."""
+    def open_pull(self, head: str, base: str, title: str, body: str) -> tuple[PullRequest, list[str]]:
+        """The open pull request from `head` into `base`, created when there is none; plus what did not stick.
+
+        Labels and review requests are courtesy (CODEOWNERS asks the owners anyway): once the pull
+        request exists, their failure is returned as a warning instead of undoing it.
+        """
         existing = self.find_pull(head, state="open")
         if existing is not None:
-            return existing, False
+            return existing, []
         pr = PullRequest.from_api(self.call("POST", "/pulls", body={"title": title, "head": head, "base": base,
                                                                      "body": body, "maintainer_can_modify": True}))
+        warnings = []
         if self.cfg.labels:
-            self.call("POST", f"/issues/{pr.number}/labels", body={"labels": list(self.cfg.labels)})
+            try:
+                self.call("POST", f"/issues/{pr.number}/labels", body={"labels": list(self.cfg.labels)})
+            except ForgeError as exc:
+                warnings.append(str(exc))
         if self.cfg.reviewers or self.cfg.team_reviewers:
-            self.call("POST", f"/pulls/{pr.number}/requested_reviewers",
-                      body={"reviewers": list(self.cfg.reviewers), "team_reviewers": list(self.cfg.team_reviewers)})
-        return pr, True
+            try:
+                self.call("POST", f"/pulls/{pr.number}/requested_reviewers",
+                          body={"reviewers": list(self.cfg.reviewers), "team_reviewers": list(self.cfg.team_reviewers)})
+            except ForgeError as exc:
+                warnings.append(str(exc))
+        return pr, warnings
 
 
 def forge_of(cfg: ForgeSettings, environ: dict[str, str] | None = None) -> GitHub | None:

@@ -61,9 +61,9 @@ def write_back_by_pull_request(settings: Settings, repo: Repo, forge: Any, recor
     else:
         commit = repo.commit_files(head, {path: content}, message) or repo.tip(head)
     repo.push(remote, f"refs/heads/{head}:refs/heads/{head}")
-    pull, created = forge.open_pull(head, base, message, f"Records the registered version in `{path}` on `{base}`.")
+    pull, warnings = forge.open_pull(head, base, message, f"Records the registered version in `{path}` on `{base}`.")
     return {"mode": "pull-request", "branch": head, "base": base, "path": path, "commit": commit, "changed": True,
-            "pushed": True, "pull_request": pull.summary(), "pull_request_created": created}
+            "pushed": True, "pull_request": pull.summary(), "warnings": warnings}
 
 
 def write_back(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:

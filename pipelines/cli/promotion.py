@@ -35,6 +35,8 @@ def print_proposal(result: dict) -> None:
     pull = result.get("pull_request")
     if pull:
         console.print(f"  pull request #{pull['number']}: {pull['html_url']}")
+        for warning in result.get("warnings") or []:
+            console.print(f"  [yellow]forge: {warning}[/yellow]")
         console.print("  the merge by the CODEOWNERS (data experts) approves it; `rankops promote sync` "
                       "(or the merge event) then moves the champion")
     else:
