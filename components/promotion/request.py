@@ -69,6 +69,9 @@ def request_promotion(
     repo = repo_of(settings)
     main = read_main(settings, repo)
     decision = decision if decision is not None else run_compare(settings, version)
+    if not isinstance(decision, dict):
+        raise PromotionError(f"a decision is the JSON object of `rankops compare` (decision.json), "
+                             f"got {type(decision).__name__}")
     evidence = check_decision(source, name, version, decision, source_champion)
     if not evidence["verified"] and not force:
         raise PromotionError(f"no passing comparison backs v{version}: " + "; ".join(evidence["problems"])

@@ -1,6 +1,6 @@
 """Promotion section of the configuration: the GitOps repository, the forge, the registry prod reads."""
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from components.common.model import StrictModel
 from components.registry.settings import ForgeSettings
@@ -36,3 +36,10 @@ class PromotionSettings(StrictModel):
     target: TargetRegistry | None = Field(
         None, description="The registry prod reads; a request copies the version there (artifacts + lineage) and "
         "pins the copy's number. None: prod reads this environment's registry.")
+
+    @model_validator(mode="after")
+    def _forge_works_on_the_remote(self) -> "PromotionSettings":
+        if self.forge.kind != "local" and not self.git_url:
+            raise ValueError(f"forge kind {self.forge.kind!r} reads merges from the remote: set git_url "
+                             "(the GitOps repository the pull requests are opened on)")
+        return self

@@ -99,7 +99,7 @@ def register(app: typer.Typer) -> None:
             raise fail(str(exc)) from None
         write_summary(summary, entry)
         before = f"v{entry['from_version']}" if entry["from_version"] else "none"
-        console.print(f"[green]approved[/green] {request}: champion {before} -> v{entry['to_version']} "
+        console.print(f"[green]approved[/green] {request} (local mode): champion {before} -> v{entry['to_version']} "
                       f"by {by} (main @ {entry['commit'][:10]})")
 
     @promote.command("reject")
@@ -119,7 +119,7 @@ def register(app: typer.Typer) -> None:
         except _expected_errors() as exc:
             raise fail(str(exc)) from None
         write_summary(summary, entry)
-        console.print(f"[yellow]rejected[/yellow] {request} (v{entry['to_version']}) by {by}: {note}")
+        console.print(f"[yellow]rejected[/yellow] {request} (v{entry['to_version']}, local mode) by {by}: {note}")
 
     @promote.command("rollback")
     def rollback_cmd(
@@ -143,8 +143,8 @@ def register(app: typer.Typer) -> None:
                           f"v{entry['to_version']}")
             print_proposal(entry)
             return
-        console.print(f"[green]rolled back[/green] champion v{entry['from_version']} -> v{entry['to_version']} "
-                      f"(main @ {entry['commit'][:10]})")
+        console.print(f"[green]rolled back[/green] (local mode) champion v{entry['from_version']} -> "
+                      f"v{entry['to_version']} (main @ {entry['commit'][:10]})")
 
     @promote.command("sync")
     def sync_cmd(

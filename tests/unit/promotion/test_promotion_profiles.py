@@ -34,3 +34,12 @@ def test_a_forge_without_repository_is_refused_naming_the_key(monkeypatch):
     monkeypatch.setenv("RANKOPS_PROMOTION__FORGE__KIND", "github")
     with pytest.raises(ConfigError, match="promotion.forge"):
         load_settings("local")
+
+
+def test_a_forge_without_the_remote_it_merges_on_is_refused(monkeypatch):
+    from components.common.config import ConfigError
+
+    monkeypatch.setenv("RANKOPS_PROMOTION__FORGE__KIND", "github")
+    monkeypatch.setenv("RANKOPS_PROMOTION__FORGE__REPOSITORY", "rankops/rankops")
+    with pytest.raises(ConfigError, match="reads merges from the remote: set git_url"):
+        load_settings("local")
