@@ -52,7 +52,7 @@ def complete(settings: Settings, entry: dict[str, Any], pull: PullRequest, champ
     verb = "approved" if entry["action"] == "approve" else "rolled_back"
     tags = {f"rankops.{verb}_by": pull.merged_by or "", f"rankops.{verb}_at": pull.merged_at or "",
             "rankops.pull_request": pull.html_url, "rankops.merge_commit": pull.merge_commit_sha or "",
-            "rankops.promoted_from": str(champion), "rankops.promotion_request": str(entry.get("request_id"))}
+            "rankops.promoted_from": champion or "", "rankops.promotion_request": str(entry.get("request_id"))}
     for key, value in tags.items():
         target.set_model_version_tag(name, version, key, value)
     target.set_registered_model_alias(name, alias, version)

@@ -170,7 +170,8 @@ def register(app: typer.Typer) -> None:
             return
         if result["moved"]:
             done = result["completed"]
-            console.print(f"[green]champion v{result['champion_before']} -> v{result['champion']}[/green] after "
+            before = f"v{result['champion_before']}" if result["champion_before"] else "none"
+            console.print(f"[green]champion {before} -> v{result['champion']}[/green] after "
                           f"{done['action']} {done['request_id']} (pull request #{done['pull_request']['number']} "
                           f"merged by {done['pull_request']['merged_by']})")
         else:
@@ -203,7 +204,7 @@ def register(app: typer.Typer) -> None:
         for e in entries:
             d = e.get("decision") or {}
             table.add_row(str(e.get("seq")), str(e.get("at", ""))[:19], e.get("action", ""), str(e.get("from_version")),
-                          str(e.get("to_version")), str(e.get("by")), str(e.get("request_id") or "-"),
+                          str(e.get("to_version")), str(e.get("by") or e.get("via")), str(e.get("request_id") or "-"),
                           f"{d['delta']:+.4f}" if d.get("delta") is not None else "-",
                           f"{d['p_value']:.3g}" if d.get("p_value") is not None else "-", e.get("note") or "")
         Console().print(table)

@@ -114,7 +114,7 @@ def test_request_is_a_pull_request_and_the_merge_moves_the_champion(settings, hu
     event_file.write_text(json.dumps(hub.event(1)))
     res = CliRunner().invoke(build_app(), ["promote", "sync", "--event", str(event_file)])
     assert res.exit_code == 0, res.output
-    assert f"champion vNone -> v{v1}" in res.output and "merged by dora" in res.output
+    assert f"champion none -> v{v1}" in res.output and "merged by dora" in res.output
     assert alias_version(client, "rankops-ranker", "champion") == v1
     tags = client.get_model_version("rankops-ranker", v1).tags
     assert (tags["rankops.approved_by"], tags["rankops.pull_request"], tags["rankops.merge_commit"]) == (
@@ -123,6 +123,8 @@ def test_request_is_a_pull_request_and_the_merge_moves_the_champion(settings, hu
     assert [(e["action"], e["to_version"], e["request_id"]) for e in history(settings)] == [("approve", v1, rid)]
     res = CliRunner().invoke(build_app(), ["promote", "status"])
     assert res.exit_code == 0 and f"champion alias {v1}, prod pin {v1}" in res.output and "mode github" in res.output
+    res = CliRunner().invoke(build_app(), ["promote", "history"], env={"COLUMNS": "250"})
+    assert res.exit_code == 0 and "pull request merge" in res.output and rid in res.output
 
 
 def test_concurrent_pull_requests_exactly_one_merges_then_rollback(settings, hub):
