@@ -167,5 +167,10 @@ def local_checkout(settings, configured: str) -> str:
     if not os.path.isdir(os.path.join(path, ".git")):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         Repo(os.path.dirname(path)).git("clone", "-q", "--origin", "upstream", source.stdout.strip(), path)
-    Repo(path).git("fetch", "-q", "upstream", check=False)
+    sandbox = Repo(path)
+    sandbox.git("fetch", "-q", "upstream", check=False)
+    main = settings.promotion.main_branch  # a clone of a feature-branch checkout has no local main: start it
+    if sandbox.tip(main) is None and sandbox.git("rev-parse", "--verify", "-q", f"refs/remotes/upstream/{main}",
+                                                  check=False):
+        sandbox.git("branch", "-q", main, f"upstream/{main}")
     return path
