@@ -4,27 +4,21 @@ import pytest
 
 from components.common.config import load_settings
 
-GIT_TOKEN = {"GIT_TOKEN": "t", "POSTGRES_USER": "u", "POSTGRES_PASSWORD": "p"}
-
 
 @pytest.mark.parametrize("env", ["dev", "staging"])
-def test_requests_copy_into_the_registry_prod_reads(env, tmp_path, monkeypatch):
-    for key, value in GIT_TOKEN.items():
-        monkeypatch.setenv(key, value)
-    settings, prod = load_settings(env), load_settings("prod")
+def test_requests_copy_into_the_registry_prod_reads(env):
+    settings, prod = load_settings(env, environ={}), load_settings("prod", environ={})
     assert settings.promotion.target.tracking_uri == prod.mlflow.tracking_uri != settings.mlflow.tracking_uri
     assert prod.promotion.target is None  # prod promotes within its own registry
 
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
-def test_cluster_profiles_use_pull_requests_and_local_keeps_the_sandbox(env, monkeypatch):
-    for key, value in GIT_TOKEN.items():
-        monkeypatch.setenv(key, value)
-    settings = load_settings(env)
+def test_cluster_profiles_use_pull_requests_and_local_keeps_the_sandbox(env):
+    settings = load_settings(env, environ={})
     assert (settings.promotion.forge.kind, settings.promotion.forge.repository) == ("github", "rankops/rankops")
     assert (settings.registry.forge.kind, settings.registry.forge.repository) == ("github", "rankops/rankops")
     assert settings.promotion.git_url.endswith("github.com/rankops/rankops.git")
-    local = load_settings("local")
+    local = load_settings("local", environ={})
     assert (local.promotion.forge.kind, local.registry.forge.kind, local.promotion.target) == ("local", "local", None)
 
 
