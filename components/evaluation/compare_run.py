@@ -25,9 +25,11 @@ def run_compare(
     """Compare registered `challenger` with the champion alias (or `champion`), else with BM25.
 
     Both are scored on the challenger's training set (or `training_set`), so the paired
-    test runs over exactly the same queries and candidates. Writes decision.json + decision.md.
+    test runs over exactly the same queries and candidates. Writes decision.json + decision.md,
+    and records the decision as an MLflow run whose id and report hash the decision carries.
     """
     from components.evaluation.report import render_decision
+    from components.registry.evidence import record_comparison
     from components.registry.lookup import alias_version, resolve_version, use_mlflow, version_uri
 
     client = use_mlflow(settings)
@@ -57,6 +59,7 @@ def run_compare(
         training_set=snap.ref,
         decided_at=datetime.now(UTC).isoformat(),
     )
+    decision.update(record_comparison(settings, decision))  # promotion verifies requests against this run
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     out = Path(report_dir) if report_dir else Path(settings.reports_dir) / "compare" / f"v{ch_version}-{stamp}"
     write_json(out / "decision.json", decision)

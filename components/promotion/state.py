@@ -20,6 +20,8 @@ from components.promotion.records import parse_history, read_pin
 from components.registry.gitops import Repo, local_checkout
 
 if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
     from components.common.config import Settings
 
 BRANCH_PREFIX = "promote/"
@@ -123,3 +125,35 @@ def push_if_remote(settings: Settings, repo: Repo, branch: str) -> bool:
         return False
     repo.push(remote, f"refs/heads/{branch}:refs/heads/{branch}")
     return True
+
+
+def registries(settings: Settings) -> tuple[MlflowClient, MlflowClient]:
+    """(source, target): the registry this environment registers in, and the one prod reads (often the same)."""
+    from components.registry.lookup import use_mlflow
+    from components.registry.transfer import registry_client
+
+    source = use_mlflow(settings)
+    target = settings.promotion.target
+    if target is None or target.tracking_uri == settings.tracking_uri:
+        return source, source
+    return source, registry_client(target.tracking_uri)
+
+
+def source_version_of(settings: Settings, source: MlflowClient, target: MlflowClient, version: str | None) -> str | None:
+    """The source-registry version a pinned (target) version was copied from; itself when there is one registry."""
+    if version is None or source is target:
+        return version
+    tags = target.get_model_version(settings.registry.model_name, version).tags or {}
+    return tags.get("rankops.source_version")
+
+
+def mirror_champion(settings: Settings, source: MlflowClient, target: MlflowClient, version: str | None) -> None:
+    """Point the source registry's champion at the version prod's pin was copied from (compare reads it there)."""
+    if source is target or version is None:
+        return
+    from components.registry.lookup import alias_version
+
+    name, alias = settings.registry.model_name, settings.registry.champion_alias
+    origin = source_version_of(settings, source, target, version)
+    if origin and alias_version(source, name, alias) != origin:
+        source.set_registered_model_alias(name, alias, origin)
