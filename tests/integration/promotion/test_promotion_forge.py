@@ -265,3 +265,37 @@ def test_asking_again_with_the_same_comparison_returns_the_open_request(settings
     assert (fresh["reused"], fresh["pull_request"]["number"]) == (False, 3)
     assert fresh["request_id"] not in (first["request_id"], retried["request_id"])
 
+
+def test_pipeline_run_points_at_the_pull_request_in_forge_mode_and_at_approve_locally(settings, hub, capsys):
+    from components.registry.forge import forge_of
+    from pipelines.cli.pipeline import print_where_to_look
+
+    clone = Path(hub.git_dir).parent / "work"
+    git(clone.parent, "clone", "-q", hub.git_dir, str(clone))
+    git(clone, "checkout", "-q", "-b", "promote/v1-20250101T000000-abcdef")
+    (clone / PIN).write_text("MODEL_NAME=rankops-ranker\nMODEL_VERSION=1\n")
+    git(clone, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "pin 1")
+    git(clone, "push", "-q", "origin", "promote/v1-20250101T000000-abcdef")
+    forge_of(settings.promotion.forge).open_pull("promote/v1-20250101T000000-abcdef", "main", "Promote", "")
+    result = {"pipeline": "end_to_end", "seconds": 1.0, "run_dir": "/runs/1", "pipeline_root": "/runs",
+              "outputs": {}, "tasks": {"promotion-request-op": {"parameters": {"Output": "v1-20250101T000000-abcdef"},
+                                                                "artifacts": {}}}}
+
+    def printed(cfg) -> str:
+        capsys.readouterr()
+        print_where_to_look(result, cfg)
+        return " ".join(capsys.readouterr().out.split())
+
+    forge_mode = printed(settings)
+    assert f"pull request: https://github.com/{REPOSITORY}/pull/1 (request v1-20250101T000000-abcdef;" in forge_mode
+    assert "promote approve" not in forge_mode
+    local = settings.model_copy(deep=True)
+    local.promotion.forge = ForgeSettings()
+    local_mode = printed(local)
+    assert ("to approve: rankops promote approve v1-20250101T000000-abcdef --by NAME (or reject: rankops promote "
+            "reject v1-20250101T000000-abcdef --by NAME)") in local_mode
+    assert "pull request" not in local_mode and "github.com" not in local_mode
+    result["tasks"]["promotion-request-op"]["parameters"]["Output"] = "v9-none"
+    missing = printed(settings)
+    assert "branch promote/v9-none (looking up its pull request failed: no pull request from branch promote/v9-none)" \
+        in missing
