@@ -145,13 +145,13 @@ def push_if_remote(settings: Settings, repo: Repo, branch: str) -> bool:
 def registries(settings: Settings) -> tuple[MlflowClient, MlflowClient]:
     """(source, target): the registry this environment registers in, and the one prod reads (often the same)."""
     from components.registry.lookup import use_mlflow
-    from components.registry.transfer import registry_client
+    from components.registry.transfer import target_client
 
     source = use_mlflow(settings)
     target = settings.promotion.target
     if target is None or target.tracking_uri == settings.tracking_uri:
         return source, source
-    return source, registry_client(target.tracking_uri)
+    return source, target_client(settings)
 
 
 def target_registry_uri(settings: Settings) -> str:
@@ -166,7 +166,11 @@ def source_version_of(settings: Settings, source: MlflowClient, target: MlflowCl
     """The source-registry version a pinned (target) version was copied from; itself when there is one registry."""
     if version is None or source is target:
         return version
+    from components.registry.transfer import public_uri
+
     tags = target.get_model_version(settings.registry.model_name, version).tags or {}
+    if tags.get("rankops.source_registry") != public_uri(settings.tracking_uri):
+        return None  # copied from another environment's registry: no version of ours
     return tags.get("rankops.source_version")
 
 
@@ -181,3 +185,19 @@ def mirror_champion(settings: Settings, source: MlflowClient, target: MlflowClie
     if origin and alias_version(source, name, alias) != origin:
         source.set_registered_model_alias(name, alias, origin)
 
+
+def follow_target_champion(settings: Settings, source: MlflowClient) -> None:
+    """Where prod reads another registry, point this one's champion at the source of prod's champion.
+
+    The alias in prod moves in prod (`promote sync` there); this environment's mirror follows it
+    whenever it is about to be read, so a comparison is made against what prod serves.
+    """
+    target = settings.promotion.target
+    if target is None or target.tracking_uri == settings.tracking_uri:
+        return
+    from components.registry.lookup import alias_version
+    from components.registry.transfer import target_client
+
+    client = target_client(settings)
+    mirror_champion(settings, source, client,
+                    alias_version(client, settings.registry.model_name, settings.registry.champion_alias))
