@@ -34,6 +34,10 @@ def run_compare(
 
     client = use_mlflow(settings)
     name = settings.registry.model_name
+    if champion is None:  # when prod reads another registry, its champion is the reference
+        from components.promotion.state import follow_target_champion
+
+        follow_target_champion(settings, client)
     ch_version = str(resolve_version(client, name, challenger).version)
     champ_version = str(resolve_version(client, name, champion).version) if champion else alias_version(
         client, name, settings.registry.champion_alias

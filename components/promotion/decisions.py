@@ -211,9 +211,11 @@ def rollback(settings: Settings, *, to: str | None = None, by: str | None = None
     In forge mode this opens the rollback's pull request (its merge completes it through sync).
     """
     from components.promotion.proposal import mode_of
-    from components.promotion.request import request_rollback
+    from components.promotion.request import request_rollback, settle_main
     from components.registry.lookup import resolve_version
 
+    if mode_of(settings) != "local":
+        settle_main(settings)  # a merge sync has not completed yet is completed first (alias, history)
     source, client = registries(settings)
     repo = repo_of(settings)
     p = paths_of(settings)

@@ -1,9 +1,12 @@
 """`promote request`: a verified decision + staging checks, then a branch pinning the version (a pull request).
 
-Order: the decision is checked against its comparison run (or a comparison is run now); the
-staging checks score the challenger as serving would; when prod reads another registry the
-version is copied there and the copy's number is what the branch pins. In forge mode the
-branch also carries the history entry, so the merge itself is the recorded approval.
+Order: in forge mode a merge that `promote sync` has not completed yet is completed first, so a
+request starts from a settled main; the decision is checked against its comparison run (or a
+comparison is run now); an undecided request backed by the same comparison is returned as it is
+(a retried step opens nothing new); the staging checks score the challenger as serving would;
+when prod reads another registry the version is copied there and the copy's number is what the
+branch pins. In forge mode the branch also carries the history entry, so the merge itself is
+the recorded approval.
 """
 
 from __future__ import annotations
@@ -15,7 +18,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from components.promotion.evidence import check_decision
-from components.promotion.proposal import describe, forge_for, mode_of, open_proposal
+from components.promotion.proposal import (
+    describe,
+    forge_for,
+    mode_of,
+    open_proposal,
+    open_request_for,
+    title_of,
+)
 from components.promotion.records import append_entry, set_pin
 from components.promotion.staging import run_staging_checks
 from components.promotion.state import PromotionError, paths_of, read_main, registries, repo_of
@@ -58,7 +68,8 @@ def request_promotion(
     from components.registry.lookup import alias_version, resolve_version, version_uri
     from components.registry.transfer import TransferError, public_uri
 
-    forge_for(settings)  # a forge without a token fails here, before any work
+    if forge_for(settings) is not None:  # a forge without a token fails here, before any work
+        settle_main(settings)
     source, target = registries(settings)
     name, alias = settings.registry.model_name, settings.registry.champion_alias
     version = str(resolve_version(source, name, version).version)
@@ -76,6 +87,15 @@ def request_promotion(
     if not evidence["verified"] and not force:
         raise PromotionError(f"no passing comparison backs v{version}: " + "; ".join(evidence["problems"])
                              + " (use --force to ask a reviewer anyway; the request is then recorded as forced)")
+    found = open_request_for(settings, repo, main, version=version, source_registry=public_uri(settings.tracking_uri),
+                             compare_run_id=decision.get("compare_run_id"))
+    if found is not None:  # the try that opened it may have died before tagging: tag again (same values)
+        record, proposal = found
+        source.set_model_version_tag(name, version, "rankops.promotion_request", record["request_id"])
+        if target is not source:
+            target.set_model_version_tag(name, str(record["version"]), "rankops.promotion_request",
+                                         record["request_id"])
+        return result_of(record, proposal, copied=False) | {"reused": True}
     staging = run_staging_checks(settings, version_uri(name, version))
     if not staging["passed"]:
         failed = [f"{c['name']}: {c['detail']}" for c in staging["checks"] if not c["passed"]]
@@ -109,16 +129,32 @@ def request_promotion(
     message = (f"promote {name} v{pinned['version']} to prod (request {request_id})\n\n"
                f"source v{version}; champion: {champion or 'none'}; {decision.get('metric')} delta "
                f"{decision.get('delta')}, p={decision.get('p_value')}" + ("; FORCED" if record["forced"] else ""))
-    proposal = open_proposal(settings, repo, main, request_id, files=files, message=message,
-                             title=f"Promote {name} v{pinned['version']} to prod" + (" (forced)" if record["forced"] else ""),
+    proposal = open_proposal(settings, repo, main, request_id, files=files, message=message, title=title_of(record),
                              body=describe(record, evidence))
     source.set_model_version_tag(name, version, "rankops.promotion_request", request_id)
     if target is not source:
         target.set_model_version_tag(name, pinned["version"], "rankops.promotion_request", request_id)
-    return {"request_id": request_id, **proposal, "version": pinned["version"], "source_version": version,
-            "weights_sha256": pinned["weights_sha256"], "copied": pinned["copied"],
-            "target_registry": pinned["target_registry"], "champion_seen": champion, "pin_seen": main.pin,
-            "forced": record["forced"], "evidence": evidence,
+    return result_of(record, proposal, copied=pinned["copied"]) | {"reused": False}
+
+
+def settle_main(settings: Settings) -> None:
+    """Forge mode: complete a merged request that sync has not completed yet (alias, merger in history)."""
+    from components.promotion.sync import sync
+    from components.registry.forge import ForgeError
+
+    try:
+        sync(settings)
+    except (PromotionError, ForgeError) as exc:
+        raise PromotionError(f"settling main first failed, so nothing was opened: {exc}") from None
+
+
+def result_of(record: dict[str, Any], proposal: dict[str, Any], *, copied: bool) -> dict[str, Any]:
+    """What `promote request` reports, from the request record and where it waits."""
+    decision, staging = record.get("decision") or {}, record.get("staging") or {}
+    return {"request_id": record["request_id"], **proposal, "version": record["version"],
+            "source_version": record["source_version"], "weights_sha256": record["weights_sha256"], "copied": copied,
+            "target_registry": record["target_registry"], "champion_seen": record["champion_seen"],
+            "pin_seen": record["pin_seen"], "forced": record["forced"], "evidence": record["evidence"],
             "decision": {k: decision.get(k) for k in ("promote", "p_value", "delta", "reference")},
             "staging": {k: staging.get(k) for k in ("passed", "queries", "candidates", "latency_p95_ms")}}
 

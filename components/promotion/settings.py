@@ -13,6 +13,9 @@ class TargetRegistry(StrictModel):
     artifact_location: str | None = Field(
         None, description="Artifact root for the copies' experiment (None: the target server's default).")
     experiment: str = Field("rankops-promotions", description="Target experiment holding one run per copied version.")
+    username_env: str = Field("TARGET_MLFLOW_TRACKING_USERNAME", description="Variable with the target server's "
+                              "basic-auth user (optional Secret rankops-prod-mlflow-client); empty: no auth.")
+    password_env: str = Field("TARGET_MLFLOW_TRACKING_PASSWORD", description="Variable with that user's password.")
 
 
 class PromotionSettings(StrictModel):

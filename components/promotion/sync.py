@@ -3,8 +3,11 @@
 Forge mode only. Main on the remote is the truth: its last approve/rollback entry names the
 request whose merge put the pin there. The alias moves to the pin only when the forge confirms
 that request's pull request is merged and its merge commit is in main; a pin that reached
-main any other way is reported and left alone. A webhook payload is only a hint of which pull
-request changed: its state is read back from the forge. Running sync again changes nothing.
+main any other way is reported and left alone. Who merged is read back from the forge and
+appended to main's history (one `merged` line, pushed compare-and-set). Requests whose pull
+request was closed without a merge are recorded as rejected on the version they would have
+pinned. A webhook payload is only a hint of which pull request changed: its state is read
+back from the forge. Running sync again changes nothing.
 """
 
 from __future__ import annotations
@@ -12,20 +15,28 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from components.promotion.proposal import forge_for
+from components.promotion.records import append_entry
 from components.promotion.state import (
     BRANCH_PREFIX,
     PromotionError,
     load_request,
     mirror_champion,
+    paths_of,
     promotion_lock,
     read_main,
     registries,
     repo_of,
+    target_registry_uri,
 )
+from components.registry.gitops import GitError
 
 if TYPE_CHECKING:
     from components.common.config import Settings
+    from components.promotion.state import MainState
     from components.registry.forge import PullRequest
+    from components.registry.gitops import Repo
+
+PUSH_TRIES = 3
 
 
 def event_pull_number(settings: Settings, event: dict[str, Any]) -> int:
@@ -60,8 +71,82 @@ def complete(settings: Settings, entry: dict[str, Any], pull: PullRequest, champ
     return tags
 
 
+def record_merge(settings: Settings, repo: Repo, main: MainState, entry: dict[str, Any],
+                 pull: PullRequest) -> dict[str, Any] | None:
+    """Append who merged `entry`'s pull request to main's history, once; None when it is already there.
+
+    The line goes onto main by a push of a commit whose parent is the main just read: git
+    refuses it when main moved meanwhile (another sync, a merge), and then main is read again.
+    """
+    rid, branch, remote = entry["request_id"], settings.promotion.main_branch, settings.promotion.git_remote
+    history_path = paths_of(settings).history
+    for attempt in range(1, PUSH_TRIES + 1):
+        if any(e.get("action") == "merged" and e.get("request_id") == rid for e in main.history):
+            return None
+        line = {"action": "merged", "of": entry["action"], "request_id": rid, "model_name": entry.get("model_name"),
+                "to_version": entry["to_version"], "by": pull.merged_by, "at": pull.merged_at,
+                "pull_request": pull.html_url, "merge_commit": pull.merge_commit_sha}
+        text = append_entry(main.history_text, line)
+        commit = repo.build_commit([main.tip], {history_path: text}, f"record the merge of {rid} by "
+                                   f"{pull.merged_by} (pull request #{pull.number})")
+        try:
+            repo.push(remote, f"{commit}:refs/heads/{branch}")
+        except GitError as exc:
+            if attempt == PUSH_TRIES:
+                raise PromotionError(f"the champion follows main, but recording who merged {rid} on {branch} failed "
+                                     f"{PUSH_TRIES} times ({exc}); the next sync tries again") from None
+            repo = repo_of(settings)  # fetch: main as the forge has it now
+            main = read_main(settings, repo)
+            continue
+        repo.git("update-ref", f"refs/heads/{branch}", commit, main.tip)
+        return {**line, "commit": commit}
+    return None
+
+
+def tag_rejected(settings: Settings, target, version: str, number: int, html_url: str,
+                 closed_at: str | None) -> bool:
+    """Tag `version` as rejected by closed pull request `number`; False when it already says so."""
+    name, value = settings.registry.model_name, f"closed pull request #{number}"
+    if (target.get_model_version(name, version).tags or {}).get("rankops.rejected_by") == value:
+        return False
+    for key, tag in (("rankops.rejected_at", closed_at or ""), ("rankops.rejected_pull_request", html_url),
+                     ("rankops.rejected_by", value)):
+        target.set_model_version_tag(name, version, key, tag)
+    return True
+
+
+def record_rejections(settings: Settings, forge, repo: Repo, main: MainState, target) -> list[dict[str, Any]]:
+    """Promotion requests whose pull request was closed without a merge: the copy they pinned is tagged rejected.
+
+    A version asked for several times carries its latest rejection, so a rerun writes nothing.
+    Rollback requests pin an existing version: closing one rejects nothing to tag.
+    """
+    here = target_registry_uri(settings)
+    on_main = {e.get("request_id") for e in main.history}
+    latest: dict[str, tuple[str, dict[str, Any]]] = {}
+    skipped = []
+    for item in sorted(forge.closed_unmerged(settings.promotion.main_branch, BRANCH_PREFIX), key=lambda i: i["number"]):
+        rid = item["head"][len(BRANCH_PREFIX):]
+        if rid in on_main:
+            continue
+        try:
+            _, record = load_request(settings, repo, rid, pull=item["number"])
+        except PromotionError:
+            skipped.append({"request_id": rid, "pull_request": item["html_url"], "recorded": False,
+                            "state": "closed without merge; no request record to tag"})
+            continue
+        if record.get("kind") == "promote" and record.get("target_registry") == here:
+            latest[str(record["version"])] = (rid, item)
+    out = []
+    for version, (rid, item) in latest.items():
+        recorded = tag_rejected(settings, target, version, item["number"], item["html_url"], item.get("closed_at"))
+        out.append({"request_id": rid, "version": version, "pull_request": item["html_url"], "recorded": recorded,
+                    "state": "closed without merge (recorded as rejected)"})
+    return out + skipped
+
+
 def sync(settings: Settings, *, request_id: str | None = None, event: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Complete merged promotions (champion := main's pin) and report on `request_id` / the event's pull request."""
+    """Complete merged promotions (champion := main's pin), record closed ones, report on `request_id` / the event."""
     from components.registry.lookup import alias_version
 
     forge = forge_for(settings)
@@ -101,13 +186,15 @@ def sync(settings: Settings, *, request_id: str | None = None, event: dict[str, 
                 result.update(champion=main.pin, moved=True)
             else:
                 mirror_champion(settings, source, target, main.pin)
+            result["recorded"] = record_merge(settings, repo, main, last, pull)
+        result["rejected"] = record_rejections(settings, forge, repo, main, target)
         if request_id and (last is None or request_id != last.get("request_id")):
-            result["request"] = report_request(settings, forge, repo, request_id, asked, main.history)
+            result["request"] = report_request(settings, forge, repo, request_id, asked, main.history, target)
     return result
 
 
 def report_request(settings: Settings, forge, repo, request_id: str, pull: PullRequest | None,
-                   history: list[dict[str, Any]]) -> dict[str, Any]:
+                   history: list[dict[str, Any]], target) -> dict[str, Any]:
     """Where a request that main does not pin stands; a pull request closed unmerged is recorded as rejected."""
     pull = pull or forge.find_pull(BRANCH_PREFIX + request_id)
     if pull is None:
@@ -119,10 +206,10 @@ def report_request(settings: Settings, forge, repo, request_id: str, pull: PullR
     if pull.state == "open":
         return {**out, "state": "open: waiting for the CODEOWNERS' merge"}
     try:
-        _, record = load_request(settings, repo, request_id)
+        _, record = load_request(settings, repo, request_id, pull=pull.number)
     except PromotionError:
         return {**out, "state": "closed without merge"}
-    _, target = registries(settings)
-    target.set_model_version_tag(settings.registry.model_name, str(record["version"]), "rankops.rejected_by",
-                                 f"closed pull request #{pull.number}")
+    if record.get("kind") != "promote":
+        return {**out, "state": f"closed without merge ({record.get('kind')} not done)"}
+    tag_rejected(settings, target, str(record["version"]), pull.number, pull.html_url, pull.closed_at)
     return {**out, "state": "closed without merge (recorded as rejected)"}

@@ -1,7 +1,7 @@
 """Pull requests through a forge's REST API (GitHub's documented endpoints), for the write-back and promotion.
 
 Only what the flows need: open a pull request (with labels and reviewers), read one (state,
-merged, merge commit), find one by its head branch. The token comes from the environment
+merged, merge commit, who merged), find one by its head branch, list the recently closed ones. The token comes from the environment
 variable the settings name, never from a file; errors carry the forge's own message.
 """
 
@@ -35,12 +35,14 @@ class PullRequest:
     base_ref: str
     merged_by: str | None
     merged_at: str | None
+    closed_at: str | None = None
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> PullRequest:
         try:
             return cls(number=int(data["number"]), html_url=data["html_url"], state=data["state"],
                        merged=bool(data["merged"]), merge_commit_sha=data.get("merge_commit_sha"),
+                       closed_at=data.get("closed_at"),
                        head_ref=data["head"]["ref"], head_sha=data["head"]["sha"], base_ref=data["base"]["ref"],
                        merged_by=(data.get("merged_by") or {}).get("login"), merged_at=data.get("merged_at"))
         except (KeyError, TypeError, ValueError) as exc:
@@ -49,7 +51,7 @@ class PullRequest:
     def summary(self) -> dict[str, Any]:
         return {"number": self.number, "html_url": self.html_url, "state": self.state, "merged": self.merged,
                 "merge_commit_sha": self.merge_commit_sha, "head": self.head_ref, "base": self.base_ref,
-                "merged_by": self.merged_by, "merged_at": self.merged_at}
+                "merged_by": self.merged_by, "merged_at": self.merged_at, "closed_at": self.closed_at}
 
 
 class GitHub:
@@ -92,6 +94,17 @@ class GitHub:
         if not items:
             return None
         return self.get_pull(max(int(item["number"]) for item in items))
+
+    def closed_unmerged(self, base: str, head_prefix: str) -> list[dict[str, Any]]:
+        """Pull requests into `base` from branches `head_prefix`*, closed without a merge: the 100 last updated.
+
+        One call: the list's simple items carry `merged_at` (null when closed unmerged) but not `merged`.
+        """
+        items = self.call("GET", "/pulls", params={"state": "closed", "base": base, "sort": "updated",
+                                                   "direction": "desc", "per_page": 100})
+        return [{"number": int(i["number"]), "html_url": i["html_url"], "head": i["head"]["ref"],
+                 "closed_at": i.get("closed_at")} for i in items
+                if i["head"]["ref"].startswith(head_prefix) and i.get("merged_at") is None]
 
     def open_pull(self, head: str, base: str, title: str, body: str) -> tuple[PullRequest, list[str]]:
         """The open pull request from `head` into `base`, created when there is none; plus what did not stick.

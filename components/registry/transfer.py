@@ -11,6 +11,7 @@ A second request for the same source version reuses the copy instead of making a
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import tempfile
 from pathlib import Path
@@ -76,6 +77,33 @@ def registry_client(uri: str) -> MlflowClient:
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
+def with_credentials(uri: str, username: str, password: str) -> str:
+    """`uri` with basic-auth user info: requests sends it to that server only (over MLflow's global env creds)."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https"):
+        raise TransferError(f"credentials for the target registry need an http(s) tracking URI, got {public_uri(uri)}")
+    netloc = f"{quote(username, safe='')}:{quote(password, safe='')}@{parts.netloc.rpartition('@')[2]}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def target_client(settings: Settings, environ: dict[str, str] | None = None) -> MlflowClient:
+    """A client of `promotion.target` with its own credentials (`username_env`/`password_env`) when they are set.
+
+    MLFLOW_TRACKING_USERNAME/PASSWORD are process-wide and belong to this environment's server;
+    the target's pair travels in the URI, so each server only ever sees its own.
+    """
+    cfg = settings.promotion.target
+    env = os.environ if environ is None else environ
+    username, password = env.get(cfg.username_env, ""), env.get(cfg.password_env, "")
+    if bool(username) != bool(password):
+        missing = cfg.password_env if username else cfg.username_env
+        raise TransferError(f"credentials for {public_uri(cfg.tracking_uri)}: ${missing} is empty while "
+                            f"${cfg.username_env if username else cfg.password_env} is set; set both or neither")
+    return registry_client(with_credentials(cfg.tracking_uri, username, password) if username else cfg.tracking_uri)
+
+
 def version_weights(client: MlflowClient, name: str, version: str) -> str:
     with tempfile.TemporaryDirectory(prefix="rankops-weights-") as tmp:
         return weights_digest(download_version(client, name, version, tmp))
@@ -109,7 +137,7 @@ def copy_version(settings: Settings, source: MlflowClient, name: str, version: s
     from mlflow.exceptions import MlflowException
 
     cfg = settings.promotion.target
-    target = registry_client(cfg.tracking_uri)
+    target = target_client(settings)
     source_id = public_uri(settings.tracking_uri)
     src = source.get_model_version(name, version)
     with tempfile.TemporaryDirectory(prefix="rankops-copy-") as tmp:

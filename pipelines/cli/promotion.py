@@ -75,6 +75,9 @@ def register(app: typer.Typer) -> None:
         write_summary(summary, result)
         d = result["decision"]
         copied = f" (copy of v{result['source_version']})" if result["version"] != result["source_version"] else ""
+        if result.get("reused"):
+            console.print(f"[yellow]already requested[/yellow]: request {result['request_id']} is open for "
+                          "this version and comparison run; nothing new was opened")
         console.print(f"[green]request {result['request_id']}[/green]: pins v{result['version']}{copied} in "
                       f"{result['target_registry']} (champion {result['champion_seen'] or 'none'}), "
                       f"delta {d['delta']:+.4f}, p={d['p_value']:.4g}"
@@ -176,6 +179,13 @@ def register(app: typer.Typer) -> None:
                           f"merged by {done['pull_request']['merged_by']})")
         else:
             console.print(f"champion v{result['champion']}, prod pin v{result['pin']}: nothing to move")
+        recorded = result.get("recorded")
+        if recorded:
+            console.print(f"  history: {recorded['request_id']} merged by {recorded['by']} recorded on main "
+                          f"({recorded['commit'][:10]})")
+        for rejected in result.get("rejected") or []:
+            if rejected["recorded"]:
+                console.print(f"  request {rejected['request_id']}: {rejected['state']} ({rejected['pull_request']})")
         if result.get("request"):
             console.print(f"  request {result['request']['request_id']}: {result['request']['state']}")
 

@@ -3,14 +3,20 @@
 Serves on 127.0.0.1 the endpoints rankops calls, with GitHub's documented request shapes
 (https://docs.github.com/rest/pulls/pulls, /rest/issues/labels, /rest/pulls/review-requests):
   POST /repos/{o}/{r}/pulls                          title, head, base (required) -> 201 pull request
-  GET  /repos/{o}/{r}/pulls?head=owner:ref&state=... -> 200 list of *simple* pull requests (no `merged`)
+  GET  /repos/{o}/{r}/pulls?head=owner:ref&base=b&state=&sort=&direction=&per_page=
+                                                     -> 200 list of *simple* pull requests (no `merged`,
+                                                        no `merged_by`; `merged_at` is there)
   GET  /repos/{o}/{r}/pulls/{n}                      -> 200 pull request (number, html_url, state, merged, ...)
   POST /repos/{o}/{r}/issues/{n}/labels              {"labels": [...]} -> 200 labels
   POST /repos/{o}/{r}/pulls/{n}/requested_reviewers  {"reviewers": [...], "team_reviewers": [...]} -> 201
 It refuses what GitHub refuses: no or wrong token (401), an unknown route or repository (404),
 a body that is not JSON / not sent as application/json (400 / 415), missing or ill-typed fields,
 a head or base branch the repository lacks, no commits between them, a second open pull
-request for one head, a reviewer who is not a collaborator (422). The merge itself is what
+request for one head, a reviewer who is not a collaborator, a list filter outside its documented
+values (422); it also refuses list parameters GitHub does not know (GitHub ignores them), so a
+misspelt filter fails a test instead of passing silently. Users (`user`, `merged_by`) are GitHub's simple-user objects, and every pull request
+keeps its head as `refs/pull/<n>/head` in the repository, as GitHub does, also after its branch
+is deleted. The merge itself is what
 people do on GitHub, so it is a method here (`merge`): it needs the approval of the code owners
 of every changed file (CODEOWNERS on the base branch, branch protection "require review from
 Code Owners"), merges with real git, and refuses a conflicting merge like GitHub does.
@@ -21,6 +27,7 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -55,6 +62,7 @@ class Pull:
     merged_by: str | None = None
     merged_at: str | None = None
     closed_at: str | None = None
+    updated_at: str = field(default_factory=lambda: now())
     merge_commit_sha: str | None = None
     head_sha: str = ""
     labels: list[str] = field(default_factory=list)
@@ -79,6 +87,7 @@ class GitHubStandIn:
         self.delete_branch_on_merge = delete_branch_on_merge
         self.pulls: dict[int, Pull] = {}
         self.requests: list[dict[str, Any]] = []
+        self.outages: list[tuple[str, str, int]] = []  # (method, path, status) answered once, as GitHub's 5xx
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self.handler())
         self.api_url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -104,20 +113,26 @@ class GitHubStandIn:
         return out or None
 
     # ---- what people do on github.com ------------------------------------------------------
-    def owners_of(self, path: str, base_tip: str) -> list[str]:
-        """Owners of `path` per CODEOWNERS on the base branch: the last matching pattern wins."""
-        text = self.git("show", f"{base_tip}:.github/CODEOWNERS", check=False).stdout
-        owners: list[str] = []
-        for line in text.splitlines():
-            parts = line.split("#", 1)[0].split()
-            if not parts:
-                continue
-            pattern, rule = parts[0], parts[1:]
-            anchored = pattern.lstrip("/")
-            if pattern == "*" or path == anchored or (anchored.endswith("/") and path.startswith(anchored)) \
-                    or (not pattern.startswith("/") and path.startswith(anchored.rstrip("/") + "/")):
-                owners = rule
+    @staticmethod
+    def owners_in(codeowners: str) -> Callable[[str], list[str]]:
+        """Owners of a path per a CODEOWNERS text: the last matching pattern wins."""
+        rules = [(parts[0], parts[1:]) for line in codeowners.splitlines()
+                 if (parts := line.split("#", 1)[0].split())]
+
+        def owners(path: str) -> list[str]:
+            found: list[str] = []
+            for pattern, rule in rules:
+                anchored = pattern.lstrip("/")
+                if pattern == "*" or path == anchored or (anchored.endswith("/") and path.startswith(anchored)) \
+                        or (not pattern.startswith("/") and path.startswith(anchored.rstrip("/") + "/")):
+                    found = rule
+            return found
+
         return owners
+
+    def owners_of(self, path: str, base_tip: str) -> list[str]:
+        """Owners of `path` per CODEOWNERS on the base branch."""
+        return self.owners_in(self.git("show", f"{base_tip}:.github/CODEOWNERS", check=False).stdout)(path)
 
     def may_approve(self, login: str, owners: list[str]) -> bool:
         return any(o.lower() == f"@{login}".lower() or login in self.teams.get(o.lower(), set()) for o in owners)
@@ -141,17 +156,26 @@ class GitHubStandIn:
                               f"Merge pull request #{number} from {self.owner}/{pull.head}").stdout.strip()
             self.git("update-ref", f"refs/heads/{pull.base}", commit, base_tip)
             pull.head_sha, pull.state, pull.merged, pull.merged_by = head_tip, "closed", True, by
-            pull.merged_at = pull.closed_at = now()
+            pull.merged_at = pull.closed_at = pull.updated_at = now()
             pull.merge_commit_sha = commit
             if self.delete_branch_on_merge:
                 self.git("update-ref", "-d", f"refs/heads/{pull.head}")
             return commit
+
+    def fail_next(self, method: str, path: str, status: int = 502) -> None:
+        """The next `method` call of `path` (relative to the repository, e.g. /pulls) fails with `status`."""
+        self.outages.append((method, path, status))
 
     def close(self, number: int) -> None:
         with self.lock:
             pull = self.pulls[number]
             pull.head_sha = self.tip(pull.head) or pull.head_sha
             pull.state, pull.closed_at = "closed", now()
+            pull.updated_at = pull.closed_at
+
+    def delete_branch(self, branch: str) -> None:
+        """What the "Delete branch" button of a closed pull request does (its refs/pull/<n>/head stays)."""
+        self.git("update-ref", "-d", f"refs/heads/{branch}")
 
     def event(self, number: int, action: str = "closed") -> dict[str, Any]:
         """A `pull_request` webhook payload as GitHub delivers it."""
@@ -167,18 +191,27 @@ class GitHubStandIn:
             "url": f"{self.api_url}/repos/{self.repository}/pulls/{pull.number}", "id": 1000 + pull.number,
             "node_id": f"PR_{pull.number}", "html_url": html, "diff_url": f"{html}.diff", "number": pull.number,
             "state": pull.state, "locked": False, "title": pull.title, "body": pull.body,
-            "user": {"login": pull.user}, "labels": [{"name": n} for n in pull.labels],
-            "created_at": pull.created_at, "updated_at": now(), "closed_at": pull.closed_at,
+            "user": self.user(pull.user), "labels": [{"name": n} for n in pull.labels],
+            "created_at": pull.created_at, "updated_at": pull.updated_at, "closed_at": pull.closed_at,
             "merged_at": pull.merged_at, "merge_commit_sha": pull.merge_commit_sha, "draft": False,
             "requested_reviewers": [{"login": r} for r in pull.reviewers],
             "requested_teams": [{"slug": t} for t in pull.teams],
             "head": {"label": f"{self.owner}:{pull.head}", "ref": pull.head, "sha": head_sha, "repo": repo},
             "base": {"label": f"{self.owner}:{pull.base}", "ref": pull.base, "sha": self.tip(pull.base), "repo": repo},
-            "merged": pull.merged, "mergeable": None, "merged_by": {"login": pull.merged_by} if pull.merged_by else None,
+            "merged": pull.merged, "mergeable": None, "merged_by": self.user(pull.merged_by) if pull.merged_by else None,
             "comments": 0, "commits": 1, "additions": 1, "deletions": 1, "changed_files": 1,
             "maintainer_can_modify": True,
         }
         return {k: v for k, v in data.items() if k not in SIMPLE_ONLY_MISSING} if simple else data
+
+    @staticmethod
+    def user(login: str) -> dict[str, Any]:
+        """GitHub's simple-user object (https://docs.github.com/rest/pulls/pulls#get-a-pull-request)."""
+        uid = sum(login.encode()) + 1000
+        return {"login": login, "id": uid, "node_id": f"U_{uid}", "gravatar_id": "", "site_admin": False,
+                "avatar_url": f"https://avatars.githubusercontent.com/u/{uid}",
+                "url": f"https://api.github.com/users/{login}", "html_url": f"https://github.com/{login}",
+                "type": "Bot" if login.endswith(("[bot]", "-bot")) else "User"}
 
     def handle(self, method: str, url: str, headers: dict[str, str], raw: bytes) -> tuple[int, Any]:
         auth = headers.get("authorization", "")
@@ -195,6 +228,10 @@ class GitHubStandIn:
         if segments[:1] != ["repos"] or "/".join(segments[1:3]) != self.repository:
             raise ApiError(404, "Not Found")
         route, query = segments[3:], parse_qs(parts.query)
+        outage = next((o for o in self.outages if o[:2] == (method, "/" + "/".join(route))), None)
+        if outage is not None:
+            self.outages.remove(outage)
+            raise ApiError(outage[2], "Server Error")
         body = None
         if method in ("POST", "PATCH", "PUT"):
             if headers.get("content-type", "").split(";")[0].strip() != "application/json":
@@ -240,19 +277,34 @@ class GitHubStandIn:
         pull = Pull(number=len(self.pulls) + 1, title=body["title"], body=body.get("body") or "", head=head,
                     base=body["base"], user=self.bot, head_sha=head_tip)
         self.pulls[pull.number] = pull
+        self.git("update-ref", f"refs/pull/{pull.number}/head", head_tip)
         return self.render(pull)
 
     def list_pulls(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
-        state = query.get("state", ["open"])[0]
-        if state not in ("open", "closed", "all"):
-            raise ApiError(422, "Validation Failed", [{"field": "state", "code": "invalid"}])
-        head = query.get("head", [None])[0]
+        one = {k: v[0] for k, v in query.items()}
+        allowed = {"state": ("open", "closed", "all"), "sort": ("created", "updated", "popularity", "long-running"),
+                   "direction": ("asc", "desc")}
+        for key, values in allowed.items():
+            if key in one and one[key] not in values:
+                raise ApiError(422, "Validation Failed", [{"field": key, "code": "invalid"}])
+        unknown = sorted(set(one) - {"state", "head", "base", "sort", "direction", "per_page", "page"})
+        if unknown:  # GitHub ignores them; refused here so that a misspelt filter fails a test
+            raise ApiError(422, "Validation Failed", [{"field": unknown[0], "code": "invalid"}])
+        if not one.get("per_page", "30").isdigit() or not one.get("page", "1").isdigit():
+            raise ApiError(422, "Validation Failed", [{"field": "per_page", "code": "invalid"}])
+        per_page = min(int(one.get("per_page", "30")), 100)  # GitHub caps pages at 100 items
+        state, head, base = one.get("state", "open"), one.get("head"), one.get("base")
         if head is not None and ":" not in head:
             raise ApiError(422, "Validation Failed: head must be user:ref-name", [{"field": "head", "code": "invalid"}])
         owner, _, ref = (head or "").partition(":")
         found = [p for p in self.pulls.values() if (state == "all" or p.state == state)
-                 and (head is None or (owner == self.owner and p.head == ref))]
-        return [self.render(p, simple=True) for p in sorted(found, key=lambda p: -p.number)]
+                 and (head is None or (owner == self.owner and p.head == ref)) and (base is None or p.base == base)]
+        sort = one.get("sort", "created")
+        key = (lambda p: (p.updated_at, p.number)) if sort == "updated" else (lambda p: p.number)
+        descending = one.get("direction", "desc" if sort == "created" else "asc") == "desc"  # GitHub's defaults
+        page = max(int(one.get("page", "1")), 1)
+        found = sorted(found, key=key, reverse=descending)[(page - 1) * per_page:page * per_page]
+        return [self.render(p, simple=True) for p in found]
 
     def add_labels(self, pull: Pull, body: dict[str, Any]) -> list[dict[str, Any]]:
         labels = body.get("labels")

@@ -104,3 +104,28 @@ def test_prod_pins_a_copy_in_its_own_registry_with_the_same_weights(settings, tw
     mlflow.set_registry_uri(settings.promotion.target.tracking_uri)
     prod_scores = mlflow.pyfunc.load_model(f"models:/{NAME}/3").predict(sample)
     assert list(prod_scores) == list(dev_scores)
+
+
+def test_compare_follows_the_champion_prod_moved_in_its_own_registry(settings, two_registries):
+    """Prod's `promote sync` moves prod's alias only (prod never reaches dev): dev's mirror follows on compare."""
+    from components.evaluation.compare_run import run_compare
+    from components.promotion.state import follow_target_champion
+
+    _, prod, _ = two_registries
+    snap = write_training_set(settings)
+    v1, v2 = (register_model(settings, log_scorer(settings, w, snapshot=snap))["version"]
+              for w in ({"signal": 1.0}, {"signal": 1.0, "noise": 0.05}))
+    request_promotion(settings, v1, by="pipeline")  # copies v1 into prod as v3
+    prod.set_registered_model_alias(NAME, "champion", "3")  # what sync does in prod after the merge
+    dev = use_mlflow(settings)
+    assert alias_version(dev, NAME, "champion") is None
+    decision = run_compare(settings, v2)
+    assert (decision["champion_version"], decision["reference"]) == (v1, f"champion v{v1}")
+    assert alias_version(dev, NAME, "champion") == v1
+    # a champion copied from another environment's registry names no version of dev's: the mirror stays
+    for key, value in {"rankops.source_registry": "http://mlflow.rankops-staging.svc.cluster.local:5000",
+                       "rankops.source_version": v2}.items():
+        prod.set_model_version_tag(NAME, "2", key, value)
+    prod.set_registered_model_alias(NAME, "champion", "2")
+    follow_target_champion(settings, dev)
+    assert alias_version(dev, NAME, "champion") == v1

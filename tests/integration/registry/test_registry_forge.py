@@ -125,3 +125,41 @@ def test_writeback_opens_a_pull_request_into_the_source_branch(settings, hub, mo
     hub.merge(1, by="dora")
     merged = register_model(settings, uri)["writeback"]  # the record is on feature/x now: nothing to propose
     assert (merged["changed"], merged["branch"], len(hub.pulls)) == (False, "feature/x", 1)
+
+
+def test_standin_answers_merged_by_and_list_filters_as_github_does(hub):
+    """merged_by is a simple-user object (only on the full pull request), lists filter and sort as documented."""
+    url = f"{hub.api_url}/repos/{REPOSITORY}/pulls"
+    auth = {"Authorization": f"Bearer {TOKEN}", "Accept": "application/vnd.github+json"}
+    forge = forge_of(forge_settings(hub), environ={"GIT_TOKEN": TOKEN})
+    forge.open_pull("feature/y", "main", "y", "")
+    hub.merge(1, by="dora")
+    forge.open_pull("main", "feature/x", "x", "")  # main is ahead of feature/x now
+    hub.close(2)
+    full = requests.get(f"{url}/1", headers=auth, timeout=5).json()
+    assert full["merged_by"] == {
+        "login": "dora", "id": full["merged_by"]["id"], "node_id": f"U_{full['merged_by']['id']}", "gravatar_id": "",
+        "site_admin": False, "avatar_url": f"https://avatars.githubusercontent.com/u/{full['merged_by']['id']}",
+        "url": "https://api.github.com/users/dora", "html_url": "https://github.com/dora", "type": "User"}
+    assert full["user"]["login"] == "rankops-bot" and full["user"]["type"] == "Bot"
+    assert requests.get(f"{url}/2", headers=auth, timeout=5).json()["merged_by"] is None
+
+    def listed(**params):
+        resp = requests.get(url, params=params, headers=auth, timeout=5)
+        return resp.status_code, resp.json()
+
+    status, closed = listed(state="closed", sort="updated", direction="desc", per_page=100)
+    assert status == 200 and [(i["number"], i["merged_at"] is None) for i in closed] == [(2, True), (1, False)]
+    assert not {"merged", "merged_by"} & set(closed[0])  # the simple shape
+    assert [i["number"] for i in listed(state="closed", base="feature/x")[1]] == [2]
+    assert [i["number"] for i in listed(state="all", per_page=1, page=2)[1]] == [1]  # created, newest first
+    assert listed(state="shut")[0] == listed(sort="name")[0] == listed(direction="up")[0] == 422
+    assert listed(status="closed")[0] == 422  # a misspelt filter is refused, not ignored
+    # the client's view: one call, the promotion-like heads closed without a merge
+    assert forge.closed_unmerged("feature/x", "ma") == [
+        {"number": 2, "html_url": f"https://github.com/{REPOSITORY}/pull/2", "head": "main",
+         "closed_at": hub.pulls[2].closed_at}]
+    assert forge.closed_unmerged("main", "feature/") == []  # #1 was merged
+    assert forge.get_pull(1).merged_by == "dora"
+    # every pull request's head stays fetchable as refs/pull/<n>/head after its branch is gone
+    assert git(Path(hub.git_dir), "rev-parse", "refs/pull/1/head") == hub.pulls[1].head_sha
