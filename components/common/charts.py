@@ -21,7 +21,7 @@ body{font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;margin:24px
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em}
 table{border-collapse:collapse;margin:8px 0}th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
-figure{margin:12px 0}figcaption{color:#555;font-size:.9em}
+figure{margin:12px 0}figure svg{max-width:100%;height:auto}figcaption{color:#555;font-size:.9em}
 .promote{color:#1b5e20}.keep{color:#b00020}
 """
 

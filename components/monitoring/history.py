@@ -122,7 +122,7 @@ def drift_history_html(runs: list[dict[str, Any]], cfg: MonitoringSettings, dama
                        rows)
     skipped = f"; damaged lines skipped: {', '.join(map(str, damaged))}" if damaged else ""
     style = ("<style>.rankops-history table{border-collapse:collapse}.rankops-history th,.rankops-history td"
-             "{border:1px solid #ccc;padding:2px 6px;font-size:.85em}</style>")
+             "{border:1px solid #ccc;padding:2px 6px;font-size:.85em}.rankops-history svg{max-width:100%;height:auto}</style>")
     return (f'{style}<div class="rankops-history" style="font-family:sans-serif;padding:12px;margin:8px">'
             f"<h2>Drift over time</h2>{chart}{table}"
             f"<p>History: <code>{html.escape(HISTORY_FILE)}</code> in the monitoring reports folder"

@@ -74,10 +74,10 @@ class LivePlot:
         val_steps = [s for s, _ in self.evals]
         if any("val_loss" in m for _, m in self.evals):
             loss_ax.plot(val_steps, [m.get("val_loss") for _, m in self.evals], marker="o", color="#ff7f0e",
-                         label="validation loss")
+                         label="validation loss (pointwise BCE)")
         loss_ax.set_xlabel("step")
         loss_ax.set_ylabel("loss")
-        loss_ax.legend(loc="upper right", fontsize=8)
+        loss_ax.legend(loc="best", fontsize=8)
         loss_ax.grid(alpha=0.3)
         colors = ["#2ca02c", "#9467bd", "#d62728", "#8c564b"]
         for key, color in zip(self.keys, colors, strict=False):
