@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from components.evaluation.compare import decide
 from components.evaluation.evaluate import evaluate_scores
+from components.evaluation.report import render_decision_html
 from components.evaluation.run import load_frame, score_baseline, score_model, write_json
 
 if TYPE_CHECKING:
@@ -68,5 +69,7 @@ def run_compare(
     out = Path(report_dir) if report_dir else Path(settings.reports_dir) / "compare" / f"v{ch_version}-{stamp}"
     write_json(out / "decision.json", decision)
     (out / "decision.md").write_text(render_decision(decision), encoding="utf-8")
+    (out / "decision.html").write_text(render_decision_html(decision, ref_eval["per_query"], ch_eval["per_query"], cfg),
+                                       encoding="utf-8")
     decision["report_dir"] = str(out)
     return decision
