@@ -46,7 +46,7 @@ def add_model_stages(env, training_set, params_json, gpus: int = 1) -> dsl.Pipel
     register = on_cluster(register_op(model=model, env=env, pipeline_run=dsl.PIPELINE_JOB_ID_PLACEHOLDER),
                           needs=["mlflow", "git"], retries=2, cache=False, name="register")
     register.after(gate, evaluation)  # an invalid or unevaluated model is never registered
-    version = register.output
+    version = register.outputs["Output"]
     compare = on_cluster(compare_op(version=version, env=env), needs=["mlflow", "prod-mlflow"], cpu="4",
                          memory="16Gi", retries=1, cache=False, name="compare-with-champion")
     with dsl.If(compare.outputs["Output"] == True, name="challenger-wins"):  # noqa: E712 (KFP condition)
