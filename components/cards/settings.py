@@ -19,7 +19,7 @@ class CardSettings(StrictModel):
         description="Uses the card warns against.")
     approvers: list[str] = Field(default_factory=lambda: ["@rankops/data-experts"],
                                  description="Who approves a promotion (the CODEOWNERS of the prod overlay).")
-    importance_repeats: int = Field(5, gt=0, description="Shuffles per feature of the permutation importance.")
+    importance_repeats: int = Field(3, gt=0, description="Shuffles per feature of the permutation importance.")
     importance_seed: int = 0
-    importance_max_queries: int = Field(200, gt=0, description="Validation queries the importance is measured on "
+    importance_max_queries: int = Field(100, gt=0, description="Validation queries the importance is measured on "
                                         "(the first ones by id): it scores them repeats x features times.")

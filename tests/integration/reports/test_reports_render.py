@@ -131,3 +131,16 @@ def test_monitoring_report_with_drift_over_time_renders_offline(settings, browse
     assert page.tables >= 1 and current in page.text  # the history table names the windows
     assert "Dataset Drift" in page.text  # Evidently's dashboard rendered below, from its inline script
     assert_clean_and_drawn(page, tmp_path / "monitoring.png", MODEL_COLOR)
+
+
+def test_backtest_report_renders_offline(settings, browser, tmp_path):
+    from components.backtest.run import summarize
+
+    rows = [{"window": {"index": i, "cutoff": f"2026-10-0{i + 2}", "end": f"2026-10-0{i + 3}"}, "train_rows": 100 * (i + 1),
+             "test_rows": 40, "model": {"ndcg@10": m, "queries": 12}, "bm25": {"ndcg@10": 0.55}, "delta": m - 0.55,
+             "p_value": 0.04, "stat_test": "student", "effect_size": 0.3} for i, m in enumerate((0.8, 0.7, 0.6))]
+    result = summarize(settings, "features/training_set_ranker_v1@x", rows, tmp_path / "bt")
+    page = render(browser, Path(result["report_dir"]) / "backtest.html")
+    assert page.title == "Backtest of features/training_set_ranker_v1@x: 3 windows"
+    assert (page.tables, page.svgs) == (2, 1) and "ndcg@10 per backtest window" in page.text
+    assert_clean_and_drawn(page, tmp_path / "backtest.png", MODEL_COLOR, BASELINE_COLOR)
