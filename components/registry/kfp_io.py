@@ -7,8 +7,8 @@ from pathlib import Path
 
 
 def run_register_op(model, *, card=None, card_html=None, env: str = "local", pipeline_run: str = "") -> str:
+    from components.common.artifacts import model_uri_of
     from components.common.config import load_settings
-    from components.evaluation.kfp_io import model_uri_of
     from components.registry.register import register_model
 
     settings = load_settings(env)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from pipelines.cli.context import console, fail, settings_of
+from pipelines.cli.context import SummaryOption, console, fail, run_action, settings_of
 
 
 def register(app: typer.Typer) -> None:
@@ -25,26 +25,22 @@ def register(app: typer.Typer) -> None:
         params: Annotated[str | None, typer.Option("--params", help="Training overrides as JSON, e.g. "
                                                    '\'{"max_steps": 60}\'.')] = None,
         report: Annotated[Path | None, typer.Option("--report", help="Report directory.")] = None,
-        summary: Annotated[Path | None, typer.Option("--summary", help="Write a JSON summary here.")] = None,
+        summary: SummaryOption = None,
     ) -> None:
         """Train on the labels up to t, evaluate on (t, t + D], for K windows; print the stability summary."""
         from components.backtest.run import run_backtest
         from components.backtest.windows import BacktestError
         from components.common.snapshots import SnapshotNotFound
-        from components.common.summary import write_summary
         from components.evaluation.frames import EvaluationDataError
 
         try:
             overrides = json.loads(params) if params else None
         except json.JSONDecodeError as exc:
             raise fail(f"--params is not JSON: {exc}") from None
-        try:
-            with console.status(f"backtesting over {windows} window(s)"):
-                result = run_backtest(settings_of(ctx), windows, horizon_days, training_set=training_set,
-                                      params=overrides, report_dir=report)
-        except (BacktestError, SnapshotNotFound, EvaluationDataError) as exc:
-            raise fail(str(exc)) from None
-        write_summary(summary, result)
+        result = run_action(lambda: run_backtest(settings_of(ctx), windows, horizon_days, training_set=training_set,
+                                                 params=overrides, report_dir=report),
+                            errors=(BacktestError, SnapshotNotFound, EvaluationDataError), summary=summary,
+                            status=f"backtesting over {windows} window(s)")
         s, metric = result["stability"], result["metric"]
         for row in result["windows"]:
             w = row["window"]
