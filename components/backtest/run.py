@@ -108,7 +108,8 @@ def run_window(settings: Settings, training_set: str, window: Window, params: di
 
 def summarize(settings: Settings, training_set: str, rows: list[dict[str, Any]],
               report_dir: str | Path | None = None) -> dict[str, Any]:
-    """The stability summary and the report (backtest.json, .md, .html)."""
+    """The stability summary, the report (backtest.json, .md, .html) and its MLflow run."""
+    from components.backtest.record import record_backtest
     from components.backtest.report import render_backtest, render_backtest_html
     from components.evaluation.run import write_json
 
@@ -121,7 +122,8 @@ def summarize(settings: Settings, training_set: str, rows: list[dict[str, Any]],
     write_json(out / "backtest.json", result)
     (out / "backtest.md").write_text(render_backtest(result), encoding="utf-8")
     (out / "backtest.html").write_text(render_backtest_html(result), encoding="utf-8")
-    return {**result, "report_dir": str(out)}
+    run_id = record_backtest(settings, result)  # the model card of a version trained on this set shows it
+    return {**result, "report_dir": str(out), "run_id": run_id}
 
 
 def run_backtest(settings: Settings, windows: int, horizon_days: float | None = None, *,

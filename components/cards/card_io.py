@@ -109,6 +109,7 @@ def collect_facts(settings: Settings, client: MlflowClient, name: str, version: 
     """Everything the card states about `name` v`version`, measured now where it is not recorded."""
     import mlflow
 
+    from components.backtest.record import latest_backtest
     from components.common.snapshots import SnapshotNotFound
     from components.evaluation.frames import EvaluationDataError
     from components.evaluation.run import ScoringError
@@ -131,6 +132,7 @@ def collect_facts(settings: Settings, client: MlflowClient, name: str, version: 
     data["snapshots"] = [{"table": s["table"], "snapshot_id": s["snapshot_id"], "rows": s["row_count"]}
                          for s in info["snapshots"] if "table" in s]
     mon = settings.monitoring
+    backtest = latest_backtest(client, settings, data.get("training_set"))
     return {
         "name": name, "version": info["version"], "model_uri": info["model_uri"], "run_id": info["run_id"],
         "registered_at": info["tags"].get(f"{TAG_PREFIX}registered_at"), "git": info["git"],
@@ -139,7 +141,7 @@ def collect_facts(settings: Settings, client: MlflowClient, name: str, version: 
         "intended_use": card.intended_use, "out_of_scope": card.out_of_scope,
         "architecture": {**size, "encoder": encoder, "features": measured["features"], "lexical": measured["lexical"]},
         "training_data": data, "params": info["params"], "evaluation": measured["evaluation"],
-        "importance": measured["importance"], "comparison": None,
+        "importance": measured["importance"], "comparison": None, "backtest": backtest,
         "runbook": {"approvers": card.approvers,
                     "how": "merge of the promotion pull request" if settings.promotion.forge.kind != "local"
                     else "`rankops promote approve` (local mode)",

@@ -106,6 +106,21 @@ def importance_block(facts: dict[str, Any]) -> Block:
     return Block("Feature importance", text=text, header=["feature", "kind", f"{imp['metric']} drop", "std"], rows=rows)
 
 
+def backtest_block(facts: dict[str, Any]) -> Block:
+    bt = facts.get("backtest")
+    training_set = (facts.get("training_data") or {}).get("training_set")
+    if not bt:
+        return Block("Backtest stability", text=[f"No backtest recorded for `{training_set}`: `rankops backtest "
+                                                 f"--windows K --training-set {training_set}` adds one."])
+    s = bt["stability"]
+    names = [("windows", "windows"), ("mean", "mean"), ("std", "std over windows"), ("min", "worst window's value"),
+             ("worst_window", "worst window"), ("trend_per_window", "trend per window"),
+             ("mean_delta_vs_bm25", "mean lead over BM25"), ("origin_trend_per_window", "first-cutoff model trend")]
+    rows = [[label, int(s[k]) if k in ("windows", "worst_window") else s[k]] for k, label in names if k in s]
+    return Block("Backtest stability", text=[f"Rolling-origin backtest of `{training_set}` on {bt['metric']} "
+                                             f"(run `{bt['run_id']}`)."], header=["", "value"], rows=rows)
+
+
 def limitations(facts: dict[str, Any]) -> list[str]:
     """Stated limits plus the ones the numbers show: slices below BM25, a small test set, harmful features."""
     data = facts.get("training_data") or {}
@@ -149,6 +164,7 @@ def runbook_block(facts: dict[str, Any]) -> Block:
 def blocks_of(facts: dict[str, Any]) -> list[Block]:
     return [identity_block(facts), use_block(facts), architecture_block(facts), data_block(facts),
             params_block(facts), *metrics_blocks(facts), comparison_block(facts), importance_block(facts),
+            backtest_block(facts),
             Block("Limitations", bullets=limitations(facts)), runbook_block(facts)]
 
 

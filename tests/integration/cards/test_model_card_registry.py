@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from components.backtest.run import summarize
 from components.evaluation.compare_run import run_compare
 from components.evaluation.fixtures import log_scorer, make_training_frame, write_training_set
 from components.promotion.request import request_promotion
@@ -48,8 +49,12 @@ def gitops(tmp_path: Path, settings):
     return repo
 
 
-def test_registration_writes_the_card_compare_adds_the_champion_and_promotion_links_it(settings, gitops):
+def test_registration_writes_the_card_compare_adds_the_champion_and_promotion_links_it(settings, gitops, tmp_path):
     snap = write_training_set(settings)
+    rows = [{"window": {"index": i, "cutoff": "c", "end": "e"}, "train_rows": 1, "test_rows": 1,
+             "model": {"ndcg@10": m}, "bm25": {"ndcg@10": 0.5}, "delta": m - 0.5, "p_value": 0.1, "stat_test": "student",
+             "effect_size": 0.0} for i, m in enumerate((0.9, 0.6))]
+    backtest = summarize(settings, snap.ref, rows, tmp_path / "bt")  # a backtest of the same training set
     uri = log_scorer(settings, {"signal": 1.0, "noise": 0.0}, snapshot=snap, params={"lr": 0.01})
     out = register_model(settings, uri)
     client = use_mlflow(settings)
@@ -78,6 +83,10 @@ def test_registration_writes_the_card_compare_adds_the_champion_and_promotion_li
     assert imp["noise"]["importance"] == 0.0 and imp["noise"]["std"] == 0.0  # weight 0: shuffling changes nothing
     assert facts["importance"]["features"][0]["feature"] == "signal" and imp["signal"]["importance"] > 0
     assert facts["importance"]["baseline"] == pytest.approx(sklearn_ndcg_at_10("validation", {"signal": 1.0}))
+
+    assert facts["backtest"]["run_id"] == backtest["run_id"]
+    assert facts["backtest"]["stability"]["mean"] == pytest.approx(0.75)  # (0.9 + 0.6) / 2
+    assert facts["backtest"]["stability"]["worst_window"] == 1.0
 
     # a rerun keeps the card it has
     assert register_model(settings, uri)["model_card"] == {"artifact_uri": card["artifact_uri"], "reused": "true"}

@@ -73,3 +73,12 @@ def test_unmeasured_metrics_say_why():
     md = render_card(facts(evaluation={"error": "snapshot x not found"}, importance={"error": "snapshot x not found"}))
     assert "## Metrics\n\nNot measured: snapshot x not found." in md
     assert "## Feature importance\n\nNot measured: snapshot x not found." in md
+
+
+def test_backtest_stability_is_shown_when_one_was_recorded():
+    assert "No backtest recorded for `features/training_set_ranker_v1@x`" in render_card(facts(backtest=None))
+    bt = {"run_id": "b1", "metric": "ndcg@10",
+          "stability": {"windows": 3.0, "mean": 0.7, "std": 0.05, "min": 0.65, "worst_window": 2.0}}
+    md = render_card(facts(backtest=bt))
+    assert "Rolling-origin backtest of `features/training_set_ranker_v1@x` on ndcg@10 (run `b1`)." in md
+    assert "| windows | 3 |" in md and "| mean | 0.7000 |" in md and "| worst window | 2 |" in md
