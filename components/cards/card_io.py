@@ -187,22 +187,23 @@ def create_model_card(settings: Settings, client: MlflowClient, name: str, versi
     return store_card(settings, client, facts)
 
 
-def load_card(uri: str) -> str:
-    """The Markdown of a card from its artifact URI (the version tag)."""
-    import mlflow
-
-    return mlflow.artifacts.load_text(uri)
+def load_card(client: MlflowClient, run_id: str) -> str:
+    """The Markdown card kept in `run_id`, read through `client` (whatever store MLflow's globals point at)."""
+    with tempfile.TemporaryDirectory(prefix="rankops-card-") as tmp:
+        path = client.download_artifacts(run_id, f"{CARD_DIR}/model_card.md", tmp)
+        return Path(path).read_text(encoding="utf-8")
 
 
 def stored_facts(client: MlflowClient, run_id: str) -> dict[str, Any] | None:
-    import mlflow
+    """The facts a card was rendered from (card.json in the run), or None when the run has no card."""
     from mlflow.exceptions import MlflowException
 
-    try:
-        text = mlflow.artifacts.load_text(f"{client.get_run(run_id).info.artifact_uri}/{CARD_DIR}/card.json")
-    except (MlflowException, OSError):
-        return None
-    return json.loads(text)
+    with tempfile.TemporaryDirectory(prefix="rankops-card-") as tmp:
+        try:
+            path = client.download_artifacts(run_id, f"{CARD_DIR}/card.json", tmp)
+        except (MlflowException, OSError):
+            return None
+        return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
 def add_comparison(settings: Settings, client: MlflowClient, decision: dict[str, Any]) -> dict[str, str] | None:
