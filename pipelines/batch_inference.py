@@ -6,7 +6,7 @@
 from kfp import dsl
 
 from components.inference.component import batch_score_op
-from pipelines.placement import on_cluster
+from pipelines.placement import on_cluster, with_spark_executors
 
 
 @dsl.pipeline(
@@ -15,5 +15,6 @@ from pipelines.placement import on_cluster
 )
 def batch_inference_pipeline(env: str = "dev", model_uri: str = "", input_ref: str = ""):
     """`model_uri` empty = the registry's champion; `input_ref` empty = the latest training set."""
-    on_cluster(batch_score_op(env=env, model_uri=model_uri, input_ref=input_ref),
-               needs=["mlflow"], cpu="4", memory="16Gi", retries=2, cache=False, name="batch-score")
+    with_spark_executors(on_cluster(batch_score_op(env=env, model_uri=model_uri, input_ref=input_ref),
+                                    needs=["mlflow"], cpu="4", memory="16Gi", retries=2, cache=False,
+                                    name="batch-score"))

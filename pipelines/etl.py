@@ -10,9 +10,9 @@ from kfp import dsl
 
 from components.datagen.component import generate_data_op
 from components.etl.component import etl_op
-from pipelines.placement import on_cluster
+from pipelines.placement import on_cluster, with_spark_executors
 
-ETL_RESOURCES = {"cpu": "4", "memory": "16Gi"}  # Spark local[*] with an 8g driver (cluster profiles)
+ETL_RESOURCES = {"cpu": "4", "memory": "16Gi"}  # the Spark driver (8g); executors are pods of their own
 
 
 def add_generate(impressions, days, seed) -> dsl.PipelineTask:
@@ -24,7 +24,7 @@ def add_generate(impressions, days, seed) -> dsl.PipelineTask:
 def add_etl(env, *, raw=None, input_dir="") -> dsl.PipelineTask:
     """ETL never comes from cache (new files may sit in the same folder); reruns are idempotent."""
     task = etl_op(env=env, raw=raw) if raw is not None else etl_op(env=env, input_dir=input_dir)
-    return on_cluster(task, retries=1, cache=False, name="etl-bronze-silver-gold", **ETL_RESOURCES)
+    return with_spark_executors(on_cluster(task, retries=1, cache=False, name="etl-bronze-silver-gold", **ETL_RESOURCES))
 
 
 @dsl.pipeline(

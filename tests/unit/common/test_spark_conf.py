@@ -1,0 +1,88 @@
+"""The Spark options each profile starts a session with: written out by hand, key by key."""
+
+from pathlib import Path
+
+import pytest
+
+from components.common.config import ConfigError, load_settings
+from components.common.spark import SparkConfigError, spark_conf
+
+POD = {"POD_NAME": "rankops-etl-abc12-driver", "POD_IP": "10.1.2.3"}
+
+
+def _base(home: Path, master: str, memory: str, partitions: str) -> dict[str, str]:
+    return {
+        "spark.master": master,
+        "spark.app.name": "rankops",
+        "spark.driver.memory": memory,
+        "spark.sql.shuffle.partitions": partitions,
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.warehouse.dir": f"{home}/spark-warehouse",
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={home} -XX:+UseParallelGC",
+    }
+
+
+def test_local_profile_runs_in_process(tmp_path):
+    settings = load_settings("local", environ={"RANKOPS_HOME": str(tmp_path)})
+    assert spark_conf(settings, environ={}) == _base(tmp_path, "local[*]", "2g", "4")
+
+
+def test_prod_profile_starts_executor_pods_from_the_template(tmp_path):
+    settings = load_settings("prod", environ={"RANKOPS_HOME": str(tmp_path),
+                                              "RANKOPS_KFP__IMAGE": "ghcr.io/rankops/rankops:0.1.0@sha256:" + "a" * 64})
+    expected = _base(tmp_path, "k8s://https://kubernetes.default.svc", "8g", "64") | {
+        "spark.submit.deployMode": "client",
+        "spark.kubernetes.namespace": "rankops-prod",
+        "spark.kubernetes.container.image": "ghcr.io/rankops/rankops:0.1.0@sha256:" + "a" * 64,
+        "spark.kubernetes.executor.podTemplateFile": "/etc/rankops/spark/executor-pod-template.yaml",
+        "spark.kubernetes.executor.podTemplateContainerName": "spark-executor",
+        "spark.kubernetes.authenticate.executor.serviceAccountName": "rankops-spark-executor",
+        "spark.kubernetes.driver.pod.name": "rankops-etl-abc12-driver",
+        "spark.kubernetes.executor.deleteOnTermination": "true",
+        "spark.kubernetes.executor.request.cores": "2",
+        "spark.kubernetes.executor.limit.cores": "2",
+        "spark.driver.host": "10.1.2.3",
+        "spark.driver.bindAddress": "0.0.0.0",
+        "spark.driver.port": "7078",
+        "spark.driver.blockManager.port": "7079",
+        "spark.blockManager.port": "7079",
+        "spark.executor.memory": "6g",
+        "spark.executor.cores": "2",
+        "spark.executor.instances": "2",
+        "spark.dynamicAllocation.enabled": "true",
+        "spark.dynamicAllocation.shuffleTracking.enabled": "true",
+        "spark.dynamicAllocation.initialExecutors": "2",
+        "spark.dynamicAllocation.minExecutors": "0",
+        "spark.dynamicAllocation.maxExecutors": "4",
+    }
+    assert spark_conf(settings, environ=POD) == expected
+
+
+def test_a_run_overrides_the_executor_count_and_the_profile_conf_wins(tmp_path):
+    environ = {"RANKOPS_HOME": str(tmp_path), "RANKOPS_SPARK__EXECUTOR__INSTANCES": "3",
+               "RANKOPS_SPARK__EXECUTOR__MAX_INSTANCES": "3", "RANKOPS_SPARK__EXECUTOR__MEMORY": "12g",
+               "RANKOPS_SPARK__CONF__spark.dynamicAllocation.enabled": "false"}
+    conf = spark_conf(load_settings("dev", environ=environ), environ=POD)
+    picked = {k: conf[k] for k in ("spark.executor.instances", "spark.dynamicAllocation.initialExecutors",
+                                   "spark.dynamicAllocation.maxExecutors", "spark.executor.memory",
+                                   "spark.dynamicAllocation.enabled", "spark.kubernetes.namespace")}
+    assert picked == {"spark.executor.instances": "3", "spark.dynamicAllocation.initialExecutors": "3",
+                      "spark.dynamicAllocation.maxExecutors": "3", "spark.executor.memory": "12g",
+                      "spark.dynamicAllocation.enabled": "false", "spark.kubernetes.namespace": "rankops-dev"}
+
+
+def test_a_kubernetes_master_outside_a_step_pod_says_what_is_missing(tmp_path):
+    settings = load_settings("staging", environ={"RANKOPS_HOME": str(tmp_path)})
+    with pytest.raises(SparkConfigError, match=r"POD_IP is not set: a pipeline step gets both from "
+                                               r"pipelines/placement.py"):
+        spark_conf(settings, environ={"POD_NAME": "x"})
+
+
+def test_executor_bounds_are_checked(tmp_path):
+    environ = {"RANKOPS_HOME": str(tmp_path), "RANKOPS_SPARK__EXECUTOR__INSTANCES": "9"}
+    with pytest.raises(ConfigError, match=r"spark: Value error, executor: need min_instances <= instances <= "
+                                          r"max_instances, got 0 <= 9 <= 2"):
+        load_settings("dev", environ=environ)
