@@ -97,7 +97,8 @@ def spark_conf(settings: Settings, environ: Mapping[str, str] | None = None) -> 
 
 def get_spark(settings: Settings) -> SparkSession:
     """A session in UTC, quiet, writing Parquet timestamps that pandas and Feast read back."""
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    if not on_kubernetes(settings):  # in a pod the driver binds 0.0.0.0 and advertises POD_IP
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", os.environ.get("PYSPARK_PYTHON") or sys.executable)
     from pyspark.sql import SparkSession
 
@@ -107,3 +108,18 @@ def get_spark(settings: Settings) -> SparkSession:
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def with_executors(settings: Settings, instances: int) -> Settings:
+    """`settings` with `instances` executors at start (a pipeline run's override; 0 keeps the profile's).
+
+    The dynamic-allocation ceiling rises with it, so a run that asks for more gets them.
+    """
+    if instances < 0:
+        raise SparkConfigError(f"spark_executors must be >= 0 (0 = the profile's), got {instances}")
+    if instances == 0:
+        return settings
+    executor = settings.spark.executor.model_copy(update={
+        "instances": instances, "max_instances": max(instances, settings.spark.executor.max_instances),
+        "min_instances": min(instances, settings.spark.executor.min_instances)})
+    return settings.model_copy(update={"spark": settings.spark.model_copy(update={"executor": executor})})

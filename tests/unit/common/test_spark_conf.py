@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from components.common.config import ConfigError, load_settings
-from components.common.spark import SparkConfigError, spark_conf
+from components.common.spark import SparkConfigError, spark_conf, with_executors
 
 POD = {"POD_NAME": "rankops-etl-abc12-driver", "POD_IP": "10.1.2.3"}
 
@@ -86,3 +86,44 @@ def test_executor_bounds_are_checked(tmp_path):
     with pytest.raises(ConfigError, match=r"spark: Value error, executor: need min_instances <= instances <= "
                                           r"max_instances, got 0 <= 9 <= 2"):
         load_settings("dev", environ=environ)
+
+
+@pytest.mark.parametrize(("asked", "expected"), [
+    (0, (2, 0, 4)),   # the profile's
+    (6, (6, 0, 6)),   # more than the profile's ceiling: the ceiling follows
+    (1, (1, 0, 4)),
+])
+def test_a_pipeline_run_overrides_the_executor_count(tmp_path, asked, expected):
+    settings = with_executors(load_settings("prod", environ={"RANKOPS_HOME": str(tmp_path)}), asked)
+    e = settings.spark.executor
+    assert (e.instances, e.min_instances, e.max_instances) == expected
+    conf = spark_conf(settings, environ=POD)
+    assert (conf["spark.dynamicAllocation.initialExecutors"], conf["spark.dynamicAllocation.maxExecutors"]) == (
+        str(expected[0]), str(expected[2]))
+
+
+def test_a_negative_executor_count_is_refused(tmp_path):
+    with pytest.raises(SparkConfigError, match=r"spark_executors must be >= 0 \(0 = the profile's\), got -1"):
+        with_executors(load_settings("prod", environ={"RANKOPS_HOME": str(tmp_path)}), -1)
+
+
+@pytest.mark.parametrize(("pipeline", "steps"), [("etl", ["etl-op", "etl-op-2"]), ("batch_inference", ["batch-score-op"])])
+def test_the_pipeline_parameter_reaches_the_spark_steps(pipeline, steps):
+    import yaml
+
+    from pipelines.registry import compiled_path
+
+    spec = next(yaml.safe_load_all(compiled_path(pipeline).read_text()))
+    assert spec["root"]["inputDefinitions"]["parameters"]["spark_executors"] == {
+        "defaultValue": 0.0, "isOptional": True, "parameterType": "NUMBER_INTEGER"}
+
+    def tasks(dag):
+        for name, task in dag["tasks"].items():
+            inner = spec["components"][task["componentRef"]["name"]].get("dag")
+            yield from tasks(inner) if inner else [(name, task)]
+
+    wired = {name: task["inputs"]["parameters"]["spark_executors"] for name, task in tasks(spec["root"]["dag"])
+             if name in steps}
+    assert sorted(wired) == steps
+    assert all(v["componentInputParameter"] in ("spark_executors", "pipelinechannel--spark_executors")
+               for v in wired.values())
