@@ -25,7 +25,7 @@ from components.inference.settings import ServingSettings
 from components.monitoring.settings import MonitoringSettings
 from components.promotion.settings import PromotionSettings
 from components.registry.settings import RegistrySettings
-from components.training.settings import TrainingSettings
+from components.training.settings import TrainingSettings, TrainJobSettings
 
 Env = Literal["local", "dev", "staging", "prod"]
 ENVS: tuple[str, ...] = ("local", "dev", "staging", "prod")
@@ -133,6 +133,7 @@ class Settings(StrictModel):
     etl: EtlSettings = Field(default_factory=EtlSettings)
     features: FeaturesSettings = Field(default_factory=FeaturesSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
+    trainjob: TrainJobSettings = Field(default_factory=TrainJobSettings)
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     promotion: PromotionSettings = Field(default_factory=PromotionSettings)
