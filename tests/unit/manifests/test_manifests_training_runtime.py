@@ -47,6 +47,7 @@ def test_the_worker_pod_is_a_valid_restricted_pod(rendered, env, k8s):
     sa = k8s.find(rendered[env], "ServiceAccount", pod["spec"]["serviceAccountName"])
     assert sa["automountServiceAccountToken"] is False
     assert template["metadata"]["labels"] == WORKER
+    assert template["metadata"]["annotations"] == {"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"}
 
 
 @pytest.mark.parametrize(("source", "destination", "port", "allowed"), [
