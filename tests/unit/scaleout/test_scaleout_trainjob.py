@@ -174,3 +174,11 @@ def test_a_job_that_completes_without_a_summary_fails_the_step(tmp_path):
     api = TrainJobApi(statuses=[status(("Complete", "JobSetCompleted", ""))])
     with pytest.raises(TrainJobFailed, match=r"completed but rank 0 left no readable summary at .*/summary.json"):
         train_with_trainjob(settings, training_set="t@1", params=None, say=lambda _: None, custom=api, core=api)
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_every_cluster_profile_renders_a_valid_trainjob(env, tmp_path):
+    settings = load_settings(env, environ={"RANKOPS_HOME": str(tmp_path)})
+    body = render_trainjob(settings, name=trainjob_name(env), image=IMAGE, training_set="t@1")
+    assert validate_custom(body) == []
+    assert (body["metadata"]["namespace"], body["spec"]["trainer"]["numNodes"]) == (f"rankops-{env}", 2)
