@@ -127,3 +127,14 @@ def test_the_pipeline_parameter_reaches_the_spark_steps(pipeline, steps):
     assert sorted(wired) == steps
     assert all(v["componentInputParameter"] in ("spark_executors", "pipelinechannel--spark_executors")
                for v in wired.values())
+
+
+def test_feast_keeps_its_own_spark_in_the_features_step(tmp_path):
+    """The features step starts no executor pods (no template, no pod identity): Feast's offline store stays in-pod."""
+    from components.features.store_config import render_store_config
+
+    cfg = load_settings("prod", environ={"RANKOPS_HOME": str(tmp_path), "POSTGRES_USER": "u"})
+    assert cfg.spark.master == "k8s://https://kubernetes.default.svc"
+    conf = render_store_config(cfg)["offline_store"]["spark_conf"]
+    assert conf["spark.master"] == "local[*]"
+    assert not [k for k in conf if k.startswith("spark.kubernetes.")]
