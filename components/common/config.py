@@ -256,7 +256,7 @@ def load_settings(env: str | None = None, environ: Mapping[str, str] | None = No
             raise ConfigError(f"{exc} (from RANKOPS_PROJECT or --project)") from None
         path = project.profile(env)
         project_profile = (path, _read_profile(path) if path.exists() else {})
-        data = _merge(data, project_profile[1])
+        data = _merge(_merge(data, project.defaults()), project_profile[1])
     env_data = _env_overrides(environ)
     data = _merge(data, env_data)
     data["env"] = env

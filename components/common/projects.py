@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from components.common import plugins
 
@@ -32,6 +33,7 @@ class Project:
     pipelines: dict[str, str] = field(default_factory=dict)  # pipeline name -> "module:function"
     profiles_dir: str = "profiles"  # under root: <env>.yaml layered over the platform profile
     compiled_dir: str = "compiled"  # under root: the committed specs of `pipelines`
+    feature_repo: str = "feature_repo"  # under root: the project's own Feast repository
 
     def profile(self, env: str) -> Path:
         return self.root / self.profiles_dir / f"{env}.yaml"
@@ -39,6 +41,10 @@ class Project:
     @property
     def compiled(self) -> Path:
         return self.root / self.compiled_dir
+
+    def defaults(self) -> dict[str, Any]:
+        """Settings every profile of the project starts from (its profiles may still override them)."""
+        return {"features": {"repo_path": str(self.root / self.feature_repo)}}
 
 
 def load_project(name: str) -> Project:
