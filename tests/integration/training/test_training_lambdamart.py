@@ -3,6 +3,8 @@ ELECTRA champion through the same paired test (both ways round), and served by t
 
 from __future__ import annotations
 
+import json
+
 import mlflow
 import numpy as np
 import pytest
@@ -160,3 +162,30 @@ def test_online_rerank_and_batch_scoring_serve_the_packaged_lambdamart(served):
     assert np.allclose([r["score"] for r in body["results"]], expected[order], atol=1e-12)
     batch = score_pandas(load_ranker(settings, uri), frame, batch_size=7)  # length-bucketed batches of 7
     assert np.array_equal(batch["score"].to_numpy(), expected)
+
+
+def test_the_same_optuna_command_tunes_lambdamart(trained, tmp_path):
+    from typer.testing import CliRunner
+
+    from pipelines.cli import build_app
+
+    settings, snap, _ = trained
+    base = tmp_path / "base.json"
+    base.write_text('{"model.family": "lambdamart", "model.n_estimators": 30, "system_metrics": false}')
+    env = {"RANKOPS_HOME": str(settings.home), "RANKOPS_ENV": "local", "RANKOPS_PROJECT": ""}
+    result = CliRunner().invoke(build_app(), ["tune", "--trials", "3", "--params", str(base), "--out",
+                                              str(tmp_path / "best.json"), "--summary", str(tmp_path / "s.json")], env=env)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "s.json").read_text())
+    best = json.loads((tmp_path / "best.json").read_text())
+    assert summary["trials"] == 3 and summary["completed"] + summary["pruned"] == 3
+    assert set(best) == {"max_steps", "early_stopping_patience", "model.family", "model.n_estimators", "system_metrics",
+                         "model.learning_rate", "model.num_leaves", "model.min_data_in_leaf", "model.feature_fraction",
+                         "model.lambda_l2"}
+    client = MlflowClient(settings.tracking_uri)
+    children = client.search_runs([client.get_run(summary["parent_run_id"]).info.experiment_id],
+                                  f"tags.mlflow.parentRunId = '{summary['parent_run_id']}'")
+    assert sorted(r.data.tags["rankops.trial"] for r in children) == ["0", "1", "2"]
+    assert {r.data.tags["rankops.model_kind"] for r in children} == {"lambdamart"}
+    best_child = next(r for r in children if r.info.run_id == summary["best_trial_run_id"])
+    assert best_child.data.metrics["ndcg_at_10"] == pytest.approx(summary["best_value"], abs=1e-12)
