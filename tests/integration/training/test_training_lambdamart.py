@@ -1,4 +1,4 @@
-"""LambdaMART through the platform: trained, tracked, validated, evaluated, registered, compared with an
+"""LambdaMART through the platform: trained, tracked, validated, evaluated by the evaluate stage, registered, compared with an
 ELECTRA champion through the same paired test (both ways round), and served by the batch and online paths."""
 
 from __future__ import annotations
@@ -83,6 +83,19 @@ def _per_query_ndcg(model_uri: str, frame) -> dict[str, float]:
     ranx_run = Run({q: run[q] for q in queries})
     evaluate(Qrels({q: qrels[q] for q in queries}), ranx_run, "ndcg@10", return_mean=False, save_results_in_run=True)
     return {q: float(ranx_run.scores["ndcg@10"][q]) for q in queries}
+
+
+def test_the_evaluate_stage_scores_lambdamart_like_any_packaged_model(trained, tmp_path):
+    from components.evaluation.run import run_evaluation
+
+    settings, snap, result = trained
+    evaluated = run_evaluation(settings, result.model_uri, training_set=snap.ref, report_dir=tmp_path / "eval")
+    expected = _per_query_ndcg(result.model_uri, SnapshotStore.read_pandas(snap))
+    per_query = json.loads((tmp_path / "eval" / "per_query.json").read_text())
+    assert per_query["model"]["ndcg@10"] == pytest.approx(expected, abs=1e-9)
+    assert evaluated["model"]["ndcg@10"] == pytest.approx(float(np.mean(list(expected.values()))), abs=1e-9)
+    assert evaluated["model"]["queries"] == len(expected)
+    assert evaluated["bm25"]["queries"] == len(expected)  # the ranking task's baseline, as for ELECTRA
 
 
 def test_either_family_can_be_champion_under_the_same_paired_test(trained):
