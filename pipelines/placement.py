@@ -33,9 +33,12 @@ SECRETS: dict[str, tuple[str, dict[str, str]]] = {
     "postgres": ("rankops-postgres", {"POSTGRES_USER": "POSTGRES_USER", "POSTGRES_PASSWORD": "POSTGRES_PASSWORD"}),
     "redis": ("rankops-redis", {"REDIS_PASSWORD": "REDIS_PASSWORD"}),
     "git": ("rankops-git", {"GIT_TOKEN": "GIT_TOKEN"}),
+    # prod's tracking server, where dev and staging copy promoted versions (profile promotion.target)
+    "prod-mlflow": ("rankops-prod-mlflow-client", {"MLFLOW_TRACKING_USERNAME": "TARGET_MLFLOW_TRACKING_USERNAME",
+                                                   "MLFLOW_TRACKING_PASSWORD": "TARGET_MLFLOW_TRACKING_PASSWORD"}),
 }
 # MLflow may run without auth (in-namespace only); the other secrets must exist.
-OPTIONAL_SECRETS = {"mlflow"}
+OPTIONAL_SECRETS = {"mlflow", "prod-mlflow"}
 
 # GPU nodes: labelled by the NVIDIA GPU operator, tainted so only GPU work lands there.
 GPU_NODE_LABEL = ("nvidia.com/gpu.present", "true")
@@ -49,6 +52,9 @@ ROLE_LABEL = ("rankops.io/role", "pipeline")
 DATABASE_CONFIG_MAP = "rankops-database"
 DATABASE_KEYS = {"POSTGRES_HOST": "POSTGRES_HOST", "POSTGRES_PORT": "POSTGRES_PORT"}
 DATABASE_LABEL = ("rankops.io/postgres-client", "true")
+# Steps that use prod's tracking server get the label that opens egress to it from dev and staging
+# (manifests/components/promotion-source) and that prod's MLflow admits (components/promotion-target).
+PROD_MLFLOW_LABEL = ("rankops.io/prod-mlflow-client", "true")
 # Steps that call the KFP API (the retrain trigger): a PodDefault mounts a projected token for the
 # audience pipelines.kubeflow.org into pods with this label (manifests/base/kfp-api-token.yaml).
 KFP_API_LABEL = ("rankops.io/kfp-api", "true")
@@ -112,6 +118,8 @@ def on_cluster(
     if "postgres" in needs:
         kubernetes.use_config_map_as_env(task, config_map_name=DATABASE_CONFIG_MAP, config_map_key_to_env=DATABASE_KEYS)
         kubernetes.add_pod_label(task, *DATABASE_LABEL)
+    if "prod-mlflow" in needs:
+        kubernetes.add_pod_label(task, *PROD_MLFLOW_LABEL)
     if kfp_api:
         kubernetes.add_pod_label(task, *KFP_API_LABEL)
     return task

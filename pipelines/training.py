@@ -47,11 +47,11 @@ def add_model_stages(env, training_set, params_json, gpus: int = 1) -> dsl.Pipel
                           needs=["mlflow", "git"], retries=2, cache=False, name="register")
     register.after(gate, evaluation)  # an invalid or unevaluated model is never registered
     version = register.output
-    compare = on_cluster(compare_op(version=version, env=env), needs=["mlflow"], cpu="4", memory="16Gi",
-                         retries=1, cache=False, name="compare-with-champion")
+    compare = on_cluster(compare_op(version=version, env=env), needs=["mlflow", "prod-mlflow"], cpu="4",
+                         memory="16Gi", retries=1, cache=False, name="compare-with-champion")
     with dsl.If(compare.outputs["Output"] == True, name="challenger-wins"):  # noqa: E712 (KFP condition)
         on_cluster(promotion_request_op(version=version, decision=compare.outputs["decision"], env=env),
-                   needs=["mlflow", "git"], retries=2, cache=False, name="promotion-request")
+                   needs=["mlflow", "prod-mlflow", "git"], retries=2, cache=False, name="promotion-request")
     return compare
 
 

@@ -33,19 +33,13 @@ import itertools
 import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from components.datagen.latent import (
-    URL_SPELLINGS,
-    World,
-    build_world,
-    drift_topics,
-    drifted_popularity,
-    size_of,
-)
+from components.datagen.drift import DayDrift, DriftPlan, current_grade, day_drift, extend_world, mix_page
+from components.datagen.latent import URL_SPELLINGS, World, build_world, size_of
 from components.datagen.surface import canonical_url, format_ts, query_variant, random_zone
 from components.datagen.vocabulary import ANNOTATORS, NOISY_ANNOTATORS
 from components.datagen.writer import RawFileWriter, write_ignored_files
@@ -97,13 +91,15 @@ def _noisy_label(rng: random.Random, grade: int, annotator: str) -> int:
     return grade
 
 
-def _write_judgements(world: World, day: int, day_start: datetime, writer: RawFileWriter, seed: int) -> int:
+def _write_judgements(world: World, day: int, day_start: datetime, writer: RawFileWriter, seed: int,
+                      stale: float) -> int:
     rng = random.Random(f"rankops-judgements:{seed}:{day}")
     pairs = 0
     for q in world.queries:
         if q.judge_day != day:
             continue
         for vidx, grade in q.judged:
+            grade = current_grade(q, vidx, grade, stale)
             v = world.videos[vidx]
             annotators = rng.sample(ANNOTATORS, 2 if rng.random() < 0.1 else 1)
             pairs += 1
@@ -116,11 +112,13 @@ def _write_judgements(world: World, day: int, day_start: datetime, writer: RawFi
 
 def _write_search_log(
     world: World, day: int, day_start: datetime, n_rows: int, writer: RawFileWriter, seed: int,
-    popularity: list[float], progress: Progress | None,
+    drift: DayDrift, progress: Progress | None,
 ) -> None:
     rng = random.Random(f"rankops-log:{seed}:{day}")
     rand, gauss, lognorm = rng.random, rng.gauss, rng.lognormvariate
-    videos, queries = world.videos, world.queries
+    videos, queries, popularity = world.videos, world.queries, drift.popularity
+    examination, attract, linger, shorts_share, stale = (drift.examination, drift.attraction, drift.dwell,
+                                                         drift.shorts_share, drift.stale)
     tag = day_start.strftime("%Y%m%d")
     last_instant = day_start + timedelta(seconds=86399, microseconds=999_000)
     rows = sessions = reported = 0
@@ -133,6 +131,10 @@ def _write_search_log(
             q = rng.choices(queries, cum_weights=popularity)[0]
             shown = [p for p in q.pool if videos[p[0]].first_day <= day]
             shown.sort(key=lambda p: p[1] + gauss(0, 0.9), reverse=True)  # a noisy production ranker
+            if shorts_share and q.fresh:  # drift: short-form videos take some of the slots
+                shorts = [p for p in q.fresh if videos[p[0]].first_day <= day]
+                shorts.sort(key=lambda p: p[1] + gauss(0, 0.9), reverse=True)
+                shown = mix_page(shown, shorts, shorts_share, rand, PAGE_SIZE)
             t = min(t + timedelta(milliseconds=rng.randrange(1, 20_000)), last_instant)
             ts = format_ts(t, zone, rand() < 0.3)
             text = query_variant(rng, q.text)
@@ -143,11 +145,13 @@ def _write_search_log(
                 if rows >= n_rows:
                     break
                 v = videos[vidx]
-                attraction = ATTRACTION[grade] + (0.25 if v.clickbait else 0.0)
-                clicked = rand() < EXAMINATION[position - 1] * attraction
+                if stale:  # drift: the ranker above still sorts by the old grade, users feel the new one
+                    grade = current_grade(q, vidx, grade, stale)
+                attraction = (ATTRACTION[grade] + (0.25 if v.clickbait else 0.0)) * attract
+                clicked = rand() < examination[position - 1] * attraction
                 dwell = None
                 if clicked and rand() > 0.02:  # 2 % of clicks lose their dwell beacon
-                    dwell = int(min(v.duration_s * 1000, DWELL_MEAN_MS[grade] * lognorm(0, 0.6)))
+                    dwell = int(min(v.duration_s * 1000, DWELL_MEAN_MS[grade] * lognorm(0, 0.6)) * linger)
                 rows += 1
                 url = v.urls[int(rand() * URL_SPELLINGS)]
                 event_id = f"ev-{tag}-{rows:09d}"
@@ -235,7 +239,7 @@ def _totals(files: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 def _write_days(
     out: Path, world: World, files: dict[str, dict[str, Any]], ignored: dict[str, str], start: datetime,
-    impressions: int, days: int, seed: int, dirty_share: float, drift: float, progress: Progress | None,
+    impressions: int, days: int, seed: int, dirty_share: float, plan: DriftPlan, progress: Progress | None,
 ) -> tuple[list[str], int]:
     """Write every day's three files (one ingest batch per day) and, when dirty, one file of each
     kind the contract ignores (into `ignored`); returns (batches, judged pairs)."""
@@ -243,6 +247,7 @@ def _write_days(
     judged_pairs = 0
     cycle = dict.fromkeys(Kind, 0)
     for day, n_rows in enumerate(_split(impressions, days)):
+        drift = day_drift(world, plan, seed, day, EXAMINATION)
         day_start = start + timedelta(days=day)
         batch = day_start.date().isoformat()
         batches.append(batch)
@@ -261,11 +266,10 @@ def _write_days(
         keep(writer)
         windows_export = day % 2 == 1 or days == 1  # BOM + CRLF: every data set has such a file
         writer = open_writer(Kind.JUDGEMENTS, header=list(JUDGEMENT_FIELDS), bom=windows_export, crlf=windows_export)
-        judged_pairs += _write_judgements(world, day, day_start, writer, seed)
+        judged_pairs += _write_judgements(world, day, day_start, writer, seed, drift.stale)
         keep(writer)
         writer = open_writer(Kind.SEARCH_LOG)
-        popularity = drifted_popularity(world, seed, drift, day / (days - 1) if days > 1 else 0.0)
-        _write_search_log(world, day, day_start, n_rows, writer, seed, popularity, progress)
+        _write_search_log(world, day, day_start, n_rows, writer, seed, drift, progress)
         keep(writer)
         if day == 0 and dirty_share > 0 and writer.path.exists():  # files the contract ignores, once
             with writer.path.open("rb") as fh:
@@ -284,19 +288,23 @@ def generate_dataset(
     start_date: str = "2026-10-01",
     queries: int | None = None,
     videos: int | None = None,
-    drift: float = 0.0,
+    drift: float | Mapping[str, float] = 0.0,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Write a raw data set under `out_dir`; return the `_generator.json` content plus timing."""
+    """Write a raw data set under `out_dir`; return the `_generator.json` content plus timing.
+
+    `drift`: every mechanism of `drift.py` at this strength, or {mechanism: strength}.
+    """
     if (
-        impressions < 0 or days < 1 or not 0 <= dirty_share <= 0.5 or not 0 <= drift <= 1
+        impressions < 0 or days < 1 or not 0 <= dirty_share <= 0.5
         or (queries is not None and queries < 1) or (videos is not None and videos < 1)
     ):
         raise ValueError(
-            f"need impressions >= 0, days >= 1, 0 <= dirty_share <= 0.5, 0 <= drift <= 1, queries >= 1 and videos "
-            f">= 1 (got impressions={impressions}, days={days}, dirty_share={dirty_share}, drift={drift}, "
+            f"need impressions >= 0, days >= 1, 0 <= dirty_share <= 0.5, queries >= 1 and videos "
+            f">= 1 (got impressions={impressions}, days={days}, dirty_share={dirty_share}, "
             f"queries={queries}, videos={videos})"
         )
+    plan = DriftPlan.of(drift, days)
     try:
         first = date.fromisoformat(start_date)
         start = datetime(first.year, first.month, first.day, tzinfo=UTC)
@@ -307,11 +315,12 @@ def generate_dataset(
     _clear_previous(out)
     n_queries, n_videos = size_of(impressions, queries, videos)
     world = build_world(seed, n_queries, n_videos, days, start)
+    drift_facts = extend_world(world, plan, seed, start) if plan.active else None
     files: dict[str, dict[str, Any]] = {}
     ignored: dict[str, str] = {}
     try:
         batches, judged_pairs = _write_days(out, world, files, ignored, start, impressions, days, seed, dirty_share,
-                                            drift, progress)
+                                            plan, progress)
     except BaseException:  # no half-written data set: remove what this run wrote, then re-raise
         for path in sorted(out.rglob("*"), reverse=True) if out.exists() else []:
             if path.is_file():
@@ -330,11 +339,11 @@ def generate_dataset(
             "start_date": start.date().isoformat(),
             "queries": n_queries,
             "videos": n_videos,
-            "drift": drift,
+            "drift": dict(drift) if isinstance(drift, Mapping) else drift,
         },
         "world": {"queries": len(world.queries), "videos": len(world.videos), "judged_pairs": judged_pairs},
         "batches": batches,
-        "drift": dict(zip(("rising", "fading"), drift_topics(seed), strict=True)) if drift > 0 else None,
+        "drift": drift_facts,
         "conflicting_duplicate_rule": CONFLICT_RULE,
         "files": files,
         "ignored_files": dict(sorted(ignored.items())),

@@ -7,29 +7,18 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-
-def model_uri_of(model: Any) -> str:
-    """The MLflow URI carried by a Model artifact (train_op writes metadata['model_uri'])."""
-    uri = (model.metadata or {}).get("model_uri")
-    if not uri:
-        raise ValueError(f"model artifact {model.uri} has no 'model_uri' in its metadata (expected from train_op)")
-    return str(uri)
+from components.common.artifacts import model_uri_of, snapshot_ref_of
 
 
-def training_set_ref_of(dataset: Any) -> str | None:
-    from components.training.kfp_io import snapshot_ref_of
-
-    return snapshot_ref_of(dict(dataset.metadata or {})) if dataset is not None else None
-
-
-def run_evaluate_op(model, training_set, metrics, report, classification=None, *, env: str = "local") -> dict[str, Any]:
+def run_evaluate_op(model, training_set, metrics, report, classification=None, *, html_report=None,
+                    env: str = "local") -> dict[str, Any]:
     from components.common.config import load_settings
     from components.evaluation.run import run_evaluation
     from components.evaluation.tasks import evaluation_task
 
     settings = load_settings(env)
     out_dir = Path(report.path).parent / "evaluation"
-    result = run_evaluation(settings, model_uri_of(model), training_set=training_set_ref_of(training_set),
+    result = run_evaluation(settings, model_uri_of(model), training_set=snapshot_ref_of(training_set),
                             report_dir=out_dir)
     task = evaluation_task(settings)
     for who in ("model", task.baseline_name):
@@ -37,6 +26,8 @@ def run_evaluate_op(model, training_set, metrics, report, classification=None, *
             if isinstance(value, int | float) and not isinstance(value, bool):
                 metrics.log_metric(name if who == "model" else f"{who}_{name}", float(value))
     shutil.copyfile(out_dir / "report.md", report.path)
+    if html_report is not None:
+        shutil.copyfile(out_dir / "report.html", html_report.path)
     if classification is not None:  # pointwise relevant/not at the validation threshold, on the test split
         m = result["model"]
         labels = list(task.confusion_labels)
@@ -46,7 +37,7 @@ def run_evaluate_op(model, training_set, metrics, report, classification=None, *
     return result
 
 
-def run_compare_op(version: str, report, decision_out, *, env: str = "local") -> dict[str, Any]:
+def run_compare_op(version: str, report, decision_out, *, html_report=None, env: str = "local") -> dict[str, Any]:
     from components.common.config import load_settings
     from components.evaluation.compare_run import run_compare
 
@@ -55,5 +46,7 @@ def run_compare_op(version: str, report, decision_out, *, env: str = "local") ->
     decision = run_compare(settings, version, report_dir=out_dir)
     shutil.copyfile(out_dir / "decision.md", report.path)
     shutil.copyfile(out_dir / "decision.json", decision_out.path)
+    if html_report is not None:
+        shutil.copyfile(out_dir / "decision.html", html_report.path)
     decision_out.metadata.update({k: decision[k] for k in ("promote", "p_value", "delta", "challenger_version")})
     return decision

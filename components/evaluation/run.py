@@ -95,7 +95,8 @@ def run_evaluation(
     settings: Settings, model_uri: str, *, training_set: str | None = None, report_dir: str | Path | None = None
 ) -> dict[str, Any]:
     """Evaluate `model_uri` and the task's baseline (BM25 for ranking) on the test split; write
-    metrics.json, per_query.json, report.md."""
+    metrics.json, per_query.json, report.md and report.html (for ranking, the same tables with the
+    NDCG@k curve and the per-slice bars)."""
     from components.registry.lookup import use_mlflow
 
     use_mlflow(settings)
@@ -103,10 +104,13 @@ def run_evaluation(
     base = task.baseline_name
     snap, full = load_frame(settings, training_set, model_uri)
     cfg = settings.evaluation
-    model_eval = task.call("evaluate", full, score_model(model_uri, full, snap.manifest.get("extra")), settings)
-    base_eval = task.call("evaluate", full, task.call("baseline", full, settings), settings)
+    model_scores = score_model(model_uri, full, snap.manifest.get("extra"))
+    base_scores = task.call("baseline", full, settings)
+    model_eval = task.call("evaluate", full, model_scores, settings)
+    base_eval = task.call("evaluate", full, base_scores, settings)
     metrics = {
         **combine(model_eval, base_eval, base),
+        **(task.call("extras", full, model_scores, base_scores, settings) if task.extras else {}),
         "model_uri": model_uri,
         "training_set": snap.ref,
         "primary_metric": cfg.primary_metric,
@@ -117,12 +121,14 @@ def run_evaluation(
     write_json(out / "metrics.json", metrics)
     write_json(out / "per_query.json", {"model": model_eval["per_query"], base: base_eval["per_query"]})
     (out / "report.md").write_text(task.call("render", metrics), encoding="utf-8")
+    (out / "report.html").write_text(task.call("render_html", metrics), encoding="utf-8")
     return {
         "model_uri": model_uri,
         "training_set": snap.ref,
         "report_dir": str(out),
         "metrics_path": str(out / "metrics.json"),
         "report_path": str(out / "report.md"),
+        "html_path": str(out / "report.html"),
         "model": metrics["model"],
         base: metrics[base],
     }

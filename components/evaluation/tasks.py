@@ -4,7 +4,7 @@
 evaluation frame from the training set, computes the metrics of a score vector in the layout
 `compare.decide` reads ({"overall", "per_query": {metric: {query: value}}, "slices"}: every
 per-query metric higher-is-better, so log-loss travels as `neg_log_loss` as in scikit-learn),
-scores its baseline and renders the report. Evaluation, comparison and the promotion's staging
+scores its baseline and renders the report (Markdown, and HTML). Evaluation, comparison and the promotion's staging
 checks run the same code for every task. `ranking` (NDCG/MRR/MAP vs BM25) is the platform's.
 """
 
@@ -28,8 +28,17 @@ class EvaluationTask:
     baseline: Ref  # (frame, settings) -> baseline scores aligned with the frame (NaN where not scored)
     render: Ref  # (metrics.json content) -> Markdown report
     confusion_labels: tuple[str, str] = ("not relevant", "relevant")
+    # (metrics.json content) -> offline HTML report; default: the Markdown report on a page
+    render_html: Ref | None = None
+    # (frame, model scores, baseline scores, settings) -> more metrics.json keys (ranking: the NDCG@k curve)
+    extras: Ref | None = None
 
     def call(self, what: str, *args: Any, **kwargs: Any) -> Any:
+        if what == "render_html" and self.render_html is None:
+            from components.evaluation.report import markdown_page
+
+            metrics = args[0]
+            return markdown_page(f"rankops evaluation: {metrics.get('model_uri', 'model')}", self.call("render", metrics))
         return resolve(getattr(self, what))(*args, **kwargs)
 
 
@@ -54,6 +63,15 @@ def ranking_baseline(full, settings):
     return score_baseline(full)
 
 
+def ranking_extras(full, model_scores, baseline_scores, settings):
+    """Mean NDCG@k for k = 1..20 of the model and of BM25 (the HTML report's curve)."""
+    from components.evaluation.evaluate import CURVE_KS, ndcg_curve
+
+    cfg = settings.evaluation
+    return {"ndcg_curve": {"k": list(CURVE_KS), "model": ndcg_curve(full, model_scores, cfg),
+                           "bm25": ndcg_curve(full, baseline_scores, cfg)}}
+
+
 RANKING = EvaluationTask(
     name="ranking",
     baseline_name="bm25",
@@ -61,6 +79,8 @@ RANKING = EvaluationTask(
     evaluate=ranking_evaluate,
     baseline=ranking_baseline,
     render="components.evaluation.report:render_evaluation",
+    render_html="components.evaluation.report:render_evaluation_html",
+    extras=ranking_extras,
 )
 
 

@@ -37,7 +37,13 @@ class DriftResult:
 
 
 def psi(reference, current, bins: int = 10) -> float:
-    """Population stability index on the reference's quantile bins (empty bins floored at EPS)."""
+    """Population stability index on the reference's quantile bins (empty bins floored at EPS).
+
+    A value holding more than one bin's share of the reference (the zeros of a click-through rate,
+    a constant) gets a bin of its own and the other values share the quantile bins. Quantile edges
+    alone collapse on such a value: a feature that is 95 % zeros fell into one bin spanning
+    everything, and its PSI was 0 whatever the current window held.
+    """
     import numpy as np
 
     ref = np.asarray(reference, dtype="float64")
@@ -45,16 +51,21 @@ def psi(reference, current, bins: int = 10) -> float:
     ref, cur = ref[~np.isnan(ref)], cur[~np.isnan(cur)]
     if len(ref) == 0 or len(cur) == 0:
         return 0.0
-    edges = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1)))
-    if len(edges) < 2:  # a constant reference: compare the share equal to it
-        same_ref, same_cur = 1.0, float(np.mean(cur == ref[0]))
-        p = np.array([same_ref, 1 - same_ref]) + EPS
-        q = np.array([same_cur, 1 - same_cur]) + EPS
-        return float(np.sum((q - p) * np.log(q / p)))
-    edges[0], edges[-1] = -np.inf, np.inf
-    p = np.histogram(ref, edges)[0] / len(ref)
-    q = np.histogram(cur, edges)[0] / len(cur)
-    p, q = np.maximum(p, EPS), np.maximum(q, EPS)
+    values, counts = np.unique(ref, return_counts=True)
+    atoms = values[counts * bins > len(ref)]
+    rest_ref, rest_cur = ref[~np.isin(ref, atoms)], cur[~np.isin(cur, atoms)]
+    p = [np.mean(ref == a) for a in atoms]
+    q = [np.mean(cur == a) for a in atoms]
+    if len(rest_ref) == 0:  # every reference value is an atom: the rest is one bin
+        p.append(0.0)
+        q.append(len(rest_cur) / len(cur))
+    else:
+        k = max(1, round(bins * len(rest_ref) / len(ref)))
+        edges = np.unique(np.quantile(rest_ref, np.linspace(0, 1, k + 1)))
+        edges = np.concatenate(([-np.inf], edges[1:-1], [np.inf]))
+        p += list(np.histogram(rest_ref, edges)[0] / len(ref))
+        q += list(np.histogram(rest_cur, edges)[0] / len(cur))
+    p, q = np.maximum(np.array(p), EPS), np.maximum(np.array(q), EPS)
     return float(np.sum((q - p) * np.log(q / p)))
 
 

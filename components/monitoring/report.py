@@ -111,20 +111,22 @@ def evidently_flags(snapshot: dict[str, Any]) -> dict[str, Any]:
             "score_drifted": "score" in drifted}
 
 
-def write_report(out_dir: str | Path, result: dict[str, Any], page: str | None) -> dict[str, str]:
-    """report.html (banner + Evidently dashboard) and monitoring.json in `out_dir`."""
+def write_report(out_dir: str | Path, result: dict[str, Any], page: str | None, history: str = "") -> dict[str, str]:
+    """report.html (banner, drift over time, Evidently dashboard) and monitoring.json in `out_dir`."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": str(out / "monitoring.json")}
     (out / "monitoring.json").write_text(json.dumps(result, indent=2, sort_keys=True, default=str) + "\n",
                                          encoding="utf-8")
-    top = banner(result)
+    top = banner(result) + history
+    title = f"<title>rankops monitoring: {'BREACH' if result['breach'] else 'OK'}</title>"
     if page and "<body" in page:
         head, _, rest = page.partition("<body")
         tag, _, body = rest.partition(">")
+        head = head.replace("<head>", f"<head>{title}", 1) if "<title>" not in head else head
         page = f"{head}<body{tag}>{top}{body}"
     else:
-        page = f"<!doctype html><html><head><meta charset='utf-8'><title>rankops monitoring</title></head>" \
+        page = f"<!doctype html><html><head><meta charset='utf-8'>{title}</head>" \
                f"<body>{top}{page or ''}</body></html>"
     (out / "report.html").write_text(page, encoding="utf-8")
     paths["html"] = str(out / "report.html")

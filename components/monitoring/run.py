@@ -245,8 +245,10 @@ def recheck(settings: Settings, event: dict[str, Any]) -> dict[str, Any]:
 
 def run_monitor(settings: Settings, *, reference: str, current: str, report_dir: str | None = None,
                 html: bool = True, gold_quality: bool = True) -> dict[str, Any]:
-    """Evaluate, write report.html + monitoring.json, and record a breach event; returns the summary."""
+    """Evaluate, write report.html + monitoring.json, record a breach event and the run in the monitor's
+    history (the report's drift over time); returns the summary."""
     from components.monitoring.alerts import record_breach
+    from components.monitoring.history import append_history, drift_history_html, history_entry, history_path
     from components.monitoring.report import write_report
 
     result, ref, cur, numeric, text = assess(settings, reference=reference, current=current, gold_quality=gold_quality)
@@ -263,5 +265,7 @@ def run_monitor(settings: Settings, *, reference: str, current: str, report_dir:
         path, created = record_breach(settings, result, report=str(out / "report.html"))
         event = {"path": str(path), "breach_id": path.stem, "created": created}
     result["event"] = event
-    result["report"] = write_report(out, result, page)
+    runs, damaged = append_history(history_path(settings), history_entry(result))
+    result["report"] = write_report(out, result, page,
+                                    drift_history_html(runs, settings.monitoring, damaged) if html else "")
     return result

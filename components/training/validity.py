@@ -88,7 +88,9 @@ def check_model(settings, model_uri: str) -> ValidityReport:
     import mlflow
     from mlflow.models import Model
 
-    mlflow.set_tracking_uri(settings.tracking_uri)
+    from components.common.mlflow_client import use_mlflow
+
+    use_mlflow(settings)
     cfg = settings.training
     report = ValidityReport(model_uri)
     try:

@@ -31,7 +31,9 @@ def generate(
     ] = None,
     videos: Annotated[int | None, typer.Option("--videos", min=1, help="Catalogue size (default: 3.5 x queries).")] = None,
     drift: Annotated[
-        float, typer.Option("--drift", min=0.0, max=1.0, help="Topic drift over the days (0 none, 1 strong).")
+        float, typer.Option("--drift", min=0.0, max=1.0, help=(
+            "Drift growing over the days (0 none, 1 strong): user behaviour, new short-form videos, new queries, "
+            "stale relevance, topic mix."))
     ] = 0.0,
     summary: Annotated[Path | None, typer.Option("--summary", help="Write a JSON summary here.")] = None,
 ) -> None:

@@ -153,9 +153,25 @@ def print_where_to_look(result: dict[str, Any], settings: Any) -> None:
             out.print(f"                 decision report: {report}")
     request = tasks.get("promotion-request-op", {}).get("parameters", {}).get("Output")
     if request:
+        print_request_hint(request, settings)
+
+
+def print_request_hint(request: str, settings: Any) -> None:
+    """Where the promotion request waits: its pull request (forge mode) or the local approve command."""
+    if settings.promotion.forge.kind == "local":
         cli = f"rankops --project {settings.project}" if settings.project else "rankops"
         out.print(f"  [bold]to approve:[/bold]    {cli} promote approve {request} --by NAME"
                   f"   (or reject: {cli} promote reject {request} --by NAME)")
+        return
+    from components.promotion.proposal import pull_request_url
+    from components.promotion.state import PromotionError
+
+    try:
+        where = pull_request_url(settings, request)
+    except PromotionError as exc:
+        where = f"branch promote/{request} (looking up its pull request failed: {exc})"
+    out.print(f"  [bold]pull request:[/bold]  {where}   (request {request}; the CODEOWNERS' merge approves it, "
+              "then `rankops promote sync` moves the champion)")
 
 
 def _image_tag(tag: str | None) -> str | None:

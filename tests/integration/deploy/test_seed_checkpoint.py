@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.support.mlflow_server import mlflow_server as running_mlflow
 
 pytestmark = pytest.mark.slow  # an MLflow server start (~5-10 s)
 
@@ -31,37 +30,11 @@ def seed_container() -> dict:
     return job["spec"]["template"]["spec"]["containers"][0]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory):
     """(url, artifacts root) of `mlflow server --serve-artifacts` on 127.0.0.1, stopped at the end."""
-    root = tmp_path_factory.mktemp("mlflow")
-    artifacts = root / "artifacts"
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("mlflow")), "server", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1", "--backend-store-uri", f"sqlite:///{root}/mlflow.db",
-         "--artifacts-destination", str(artifacts), "--serve-artifacts"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(f"{url}/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("mlflow server did not start in 60 s")
-        yield url, artifacts
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with running_mlflow(tmp_path_factory.mktemp("mlflow")) as server:
+        yield server
 
 
 def run_seed(container: dict, url: str, models: Path) -> subprocess.CompletedProcess:

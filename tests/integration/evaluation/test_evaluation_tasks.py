@@ -55,18 +55,22 @@ def test_evaluate_and_compare_follow_the_configured_task(toy_settings, tmp_path)
     frame = make_training_frame()
     test = frame[(frame["split"] == "test") & (frame["query_id"] != "q000")]
     expected = test.groupby("query_id")["signal"].mean()
-    assert set(result) == {"model_uri", "training_set", "report_dir", "metrics_path", "report_path", "model", "half"}
+    assert set(result) == {"model_uri", "training_set", "report_dir", "metrics_path", "report_path", "html_path",
+                           "model", "half"}
     assert result["model"]["mean_score"] == pytest.approx(expected.mean(), abs=1e-12)
     assert result["half"] == {"mean_score": 0.5, "queries": len(expected)}
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert set(metrics) >= {"model", "half"} and "bm25" not in metrics
     assert (tmp_path / "eval" / "report.md").read_text() == f"# toy\n\nmodel {expected.mean():.3f}\n"
+    page = (tmp_path / "eval" / "report.html").read_text()  # no HTML renderer: the Markdown on an offline page
+    assert f"<pre># toy\n\nmodel {expected.mean():.3f}\n</pre>" in page and "<script" not in page
 
     register_model(settings, uri)
     decision = run_compare(settings, "1", report_dir=tmp_path / "cmp")
     assert decision["reference"] == "half" and decision["metric"] == "mean_score"
     assert decision["queries"] == len(expected)
     assert decision["delta"] == pytest.approx(expected.mean() - 0.5, abs=1e-12)
+    assert "<h2>Queries the challenger loses (largest first)</h2>" in (tmp_path / "cmp" / "decision.html").read_text()
 
 
 def test_unknown_task_lists_the_registered_ones(settings):

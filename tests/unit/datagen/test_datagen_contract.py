@@ -227,8 +227,16 @@ def test_clean_data_set_is_all_valid_contract_rows(tmp_path: Path) -> None:
     assert seen <= catalogue
 
 
-def test_ledger_matches_an_independent_recount(dirty_set: tuple[Path, dict]) -> None:
-    out, result = dirty_set
+@pytest.fixture(scope="module")
+def drifted_set(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """Every drift mechanism at full strength: new videos and queries, staleness, behaviour, topic mix."""
+    out = tmp_path_factory.mktemp("drifted")
+    return out, generate_dataset(out, impressions=6000, days=2, seed=11, dirty_share=0.05, drift=1.0)
+
+
+@pytest.mark.parametrize("data_set", ["dirty_set", "drifted_set"])
+def test_ledger_matches_an_independent_recount(data_set: str, request: pytest.FixtureRequest) -> None:
+    out, result = request.getfixturevalue(data_set)
     on_disk = json.loads((out / "_generator.json").read_text())
     assert on_disk == {k: v for k, v in result.items() if k not in ("out_dir", "elapsed_s", "rows_per_s")}
     totals: Counter[str] = Counter()

@@ -111,24 +111,6 @@ def test_many_days_and_no_impressions_leave_no_empty_files(tmp_path: Path) -> No
     assert "search_log" not in none["kinds"] and none["kinds"]["videos"]["valid"] == 20
 
 
-def test_drift_shifts_the_topic_mix_over_the_days(tmp_path: Path) -> None:
-    result = generate_dataset(tmp_path, impressions=9000, days=3, seed=8, dirty_share=0.0, queries=150, drift=1.0)
-    rising, fading = set(result["drift"]["rising"]), set(result["drift"]["fading"])
-    assert len(rising) == len(fading) == 3 and not rising & fading
-    topic = {}
-    for path in tmp_path.glob("*/videos/*.jsonl"):
-        topic.update({canonicalize_url(v["video_url"]): v["tags"][0] for v in jsonl(path)})
-    share = {}
-    for day in ("2026-10-01", "2026-10-03"):
-        counts = Counter(topic[canonicalize_url(r["video_url"])] for r in jsonl(tmp_path / day / "search_log/part-00000.jsonl"))
-        total = sum(counts.values())
-        share[day] = (sum(counts[t] for t in rising) / total, sum(counts[t] for t in fading) / total)
-    assert share["2026-10-03"][0] > 1.8 * share["2026-10-01"][0]
-    assert share["2026-10-03"][1] < 0.6 * share["2026-10-01"][1]
-    still = generate_dataset(tmp_path / "none", impressions=3000, days=3, seed=8, dirty_share=0.0, queries=150)
-    assert still["drift"] is None and still["params"]["drift"] == 0.0
-
-
 def test_memory_does_not_grow_with_the_number_of_impressions(tmp_path: Path) -> None:
     peaks = []
     for n in (3000, 30000):

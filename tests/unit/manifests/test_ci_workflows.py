@@ -104,3 +104,16 @@ def test_prod_overlay_needs_the_data_experts():
     assert prod and all(r[1:] == ["@rankops/data-experts"] for r in prod)
     # the prod rules come after the broader /manifests/ rule, so they win (last match wins)
     assert rules.index(prod[0]) > rules.index(next(r for r in rules if r[0] == "/manifests/"))
+
+
+def test_promotion_records_need_only_the_data_experts():
+    """A promotion pull request changes the pin and manifests/promotions/: both must fall to the data experts alone."""
+    from tests.support.github_standin import GitHubStandIn
+
+    text = (REPO / ".github" / "CODEOWNERS").read_text()
+    owners = GitHubStandIn.owners_in(text)  # GitHub's rule: the last matching pattern wins
+    changed = ["manifests/overlays/prod/model.env", "manifests/promotions/history.jsonl",
+               "manifests/promotions/requests/v3-20250101T000000-abcdef/request.json"]
+    assert {path: owners(path) for path in changed} == {path: ["@rankops/data-experts"] for path in changed}
+    assert owners("manifests/overlays/dev/model.env") == ["@rankops/platform"]  # the rest of manifests/ stays
+    assert owners("manifests/promotions-other/x") == ["@rankops/platform"]

@@ -102,8 +102,9 @@ def test_schema_validation_catches_a_typo(rendered, k8s):
 def test_every_pod_is_locked_down(rendered, env, k8s):
     problems = []
     specs = k8s.pod_specs(rendered[env])
-    # mlflow, redis, feature server, ranker, register job, monitoring cron; + postgres (dev) / seed job
-    assert len(specs) == 7
+    # mlflow, redis, feature server, ranker, register job, monitoring cron; + postgres (dev) / seed job;
+    # + the promotion-sync cron (prod)
+    assert len(specs) == (8 if env == "prod" else 7)
     for where, pod in specs:
         psc = pod.get("securityContext", {})
         if psc.get("runAsNonRoot") is not True or psc.get("runAsUser", 0) < 10000:

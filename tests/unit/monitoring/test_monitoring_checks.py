@@ -35,6 +35,24 @@ def publish(settings, table: str, df: pd.DataFrame) -> str:
     return SnapshotStore(settings.lakehouse).write(table, df, extra=EXTRA, publish=True).ref
 
 
+def test_psi_gives_a_heavy_value_its_own_bin():
+    """96 % zeros (a pair CTR in a training set): the reference deciles were [0, 1], one bin spanning
+    everything, so PSI was 0 whatever the current window held. Zero is now a bin of its own:
+    p = (0.96, 0.04), q = (0.5, 0.5), PSI = 0.46 ln(0.5/0.04) - 0.46 ln(0.5/0.96) = 0.46 ln 24."""
+    ref = np.array([0.0] * 96 + [1.0] * 4)
+    assert psi(ref, np.array([0.0] * 50 + [1.0] * 50)) == pytest.approx(0.46 * np.log(24))
+    assert psi(ref, ref[::-1]) == 0.0
+    # a constant reference: the share equal to it, and the rest (floored at 1e-4)
+    assert psi([2.0] * 10, [2.0] * 5 + [3.0] * 5) == pytest.approx(0.5 * np.log(2) + (0.5 - 1e-4) * np.log(0.5 / 1e-4))
+    # no heavy value: the plain decile PSI, computed here from np.percentile edges
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=4000), rng.normal(0.3, 1.0, size=3000)
+    edges = np.percentile(a, np.arange(10, 100, 10))
+    pa = np.bincount(np.searchsorted(edges, a, side="right"), minlength=10) / len(a)
+    pb = np.bincount(np.searchsorted(edges, b, side="right"), minlength=10) / len(b)
+    assert psi(a, b) == pytest.approx(float(np.sum((pb - pa) * np.log(pb / pa))))
+
+
 def test_psi_and_metric_helpers_exact():
     rng = np.random.default_rng(0)
     a = rng.normal(size=5000)
