@@ -9,26 +9,34 @@ from components.common.artifacts import ModelMeta, model_uri_of, snapshot_ref_of
 
 
 def run_train_op(training_set, model, metrics, *, env: str = "local", params_json: str = "") -> dict[str, Any]:
+    """Train in this pod, or (profile `trainjob.enabled`) as a multi-node TrainJob that this step follows."""
     from components.common.config import load_settings
     from components.training.api import train
 
     settings = load_settings(env)
     params = json.loads(params_json) if params_json and params_json.strip() else None
-    result = train(settings, training_set=snapshot_ref_of(training_set), params=params)
-    model.metadata.update(ModelMeta(model_uri=result.model_uri, run_id=result.run_id, tracking_uri=result.tracking_uri,
-                                    training_set=result.training_set).to_metadata(steps=result.steps))
-    for name, value in result.metrics.items():
+    ref = snapshot_ref_of(training_set)
+    if settings.trainjob.enabled:
+        from components.training.trainjob import train_with_trainjob
+
+        out = train_with_trainjob(settings, training_set=ref, params=params)
+    else:
+        out = train(settings, training_set=ref, params=params).to_dict()
+    model.metadata.update(ModelMeta(model_uri=out["model_uri"], run_id=out["run_id"], tracking_uri=out["tracking_uri"],
+                                    training_set=out["training_set"]).to_metadata(steps=out["steps"]))
+    for name, value in out["metrics"].items():
         metrics.log_metric(name, float(value))
-    return result.to_dict()
+    return out
 
 
 def run_validate_model_op(model, metrics, report, *, env: str = "local") -> dict[str, Any]:
     from components.common.config import load_settings
-    from components.training.validity import check_model
+    from components.training.validity import ValidityReport, check_model, recorded_report
 
     settings = load_settings(env)
     model_uri = model_uri_of(model)
-    result = check_model(settings, model_uri)
+    recorded = recorded_report(settings, model_uri, (model.metadata or {}).get("run_id"))
+    result = ValidityReport.from_dict(recorded) if recorded else check_model(settings, model_uri)
     for check in result.checks:
         metrics.log_metric(f"check_{check.name}", 1.0 if check.passed else 0.0)
     lines = [f"# Validity of `{model_uri}`", "", f"**{'PASSED' if result.passed else 'FAILED'}**", "",

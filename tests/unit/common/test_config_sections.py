@@ -15,7 +15,7 @@ from components.common.config import ConfigError, load_settings, settings_model
 from components.common.model import StrictModel
 from components.common.projects import Project
 
-STAGE_SECTIONS = {"etl", "features", "training", "evaluation", "registry", "promotion", "serving", "monitoring"}
+STAGE_SECTIONS = {"etl", "features", "training", "trainjob", "evaluation", "registry", "promotion", "serving", "monitoring"}
 
 
 def test_every_stage_section_is_registered_by_entry_point_and_config_imports_no_stage() -> None:
@@ -27,7 +27,8 @@ def test_every_stage_section_is_registered_by_entry_point_and_config_imports_no_
     assert stages == set()
     fields = list(settings_model().model_fields)
     assert fields[:7] == ["env", "home", "project", "spark", "storage", "mlflow", "kfp"]
-    assert fields[7:15] == ["etl", "features", "training", "evaluation", "registry", "promotion", "serving", "monitoring"]
+    assert fields[7:16] == ["etl", "features", "training", "trainjob", "evaluation", "registry", "promotion", "serving",
+                            "monitoring"]  # main's order
 
 
 @pytest.mark.parametrize(("environ", "message"), [
