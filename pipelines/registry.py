@@ -1,4 +1,9 @@
-"""The pipelines rankops ships: name -> pipeline function, and where their compiled specs live."""
+"""The pipelines rankops ships: name -> pipeline function, and where their compiled specs live.
+
+With a project selected (RANKOPS_PROJECT), its pipelines replace the platform's in every command
+(their steps carry the project, see placement.on_cluster); their specs live in the project's own
+`compiled/` folder.
+"""
 
 from __future__ import annotations
 
@@ -25,10 +30,23 @@ class UnknownPipeline(KeyError):
         return str(self.args[0])
 
 
+def project_pipelines() -> dict[str, str]:
+    """The selected project's pipelines (name -> "module:function"), none without a project."""
+    from components.common.projects import active_project
+
+    project = active_project()
+    return dict(project.pipelines) if project else {}
+
+
+def all_pipelines() -> dict[str, str]:
+    """The selected project's pipelines, else the platform's (a spec is compiled for one of them)."""
+    return project_pipelines() or dict(PIPELINES)
+
+
 def pipeline_names() -> list[str]:
     """Names of the pipelines that load in this checkout (their stages exist), in PIPELINES order."""
     names = []
-    for name in PIPELINES:
+    for name in all_pipelines():
         try:
             load_pipeline(name)
         except UnknownPipeline:
@@ -39,9 +57,10 @@ def pipeline_names() -> list[str]:
 
 def load_pipeline(name: str) -> Any:
     """The @dsl.pipeline function registered as `name`."""
-    if name not in PIPELINES:
-        raise UnknownPipeline(f"unknown pipeline {name!r}; choose one of {', '.join(PIPELINES)}")
-    module_name, attr = PIPELINES[name].split(":")
+    known = all_pipelines()
+    if name not in known:
+        raise UnknownPipeline(f"unknown pipeline {name!r}; choose one of {', '.join(known)}")
+    module_name, attr = known[name].split(":")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
@@ -53,5 +72,9 @@ def load_pipeline(name: str) -> Any:
 
 
 def compiled_path(name: str, directory: Path | None = None) -> Path:
-    """Where the spec of `name` lives (default: the committed pipelines/compiled/)."""
+    """Where the spec of `name` lives (default: the committed pipelines/compiled/, or the project's)."""
+    if directory is None and name in project_pipelines():
+        from components.common.projects import active_project
+
+        directory = active_project().compiled  # type: ignore[union-attr]
     return Path(directory or COMPILED_DIR) / f"{name}.yaml"

@@ -17,13 +17,14 @@ from pipelines.cli import (
     inference,
     monitoring,
     pipeline,
+    project,
     promotion,
     registry,
     training,
 )
 from pipelines.cli.context import configure
 
-STAGES = (data, etl, features, training, evaluation, registry, promotion, inference, monitoring, pipeline)
+STAGES = (data, etl, features, training, evaluation, registry, promotion, inference, monitoring, pipeline, project)
 
 
 def build_app() -> typer.Typer:

@@ -26,6 +26,7 @@ def register(app: typer.Typer) -> None:
         from components.common.summary import write_summary
         from components.evaluation.frames import EvaluationDataError
         from components.evaluation.run import ScoringError, run_evaluation
+        from components.evaluation.tasks import evaluation_task
 
         settings = settings_of(ctx)
         try:
@@ -35,10 +36,11 @@ def register(app: typer.Typer) -> None:
             raise fail(str(exc)) from None
         write_summary(summary, result)
         primary = settings.evaluation.primary_metric
-        m, b = result["model"], result["bm25"]
+        base = evaluation_task(settings).baseline_name
+        m, b = result["model"], result[base]
         console.print(
             f"[green]evaluated[/green] {model} on {result['training_set']}: {primary} {m[primary]:.4f} "
-            f"(bm25 {b[primary]:.4f}), f1 {m['f1']:.4f}; report {result['report_dir']}"
+            f"({base} {b[primary]:.4f}), f1 {m['f1']:.4f}; report {result['report_dir']}"
         )
 
     @app.command("compare")

@@ -41,10 +41,10 @@ def parse_params(items: list[str] | None) -> dict[str, Any]:
 @pipeline_app.command("list")
 def list_pipelines() -> None:
     """The pipelines available in this checkout and their compiled spec."""
-    from pipelines.registry import PIPELINES, compiled_path, pipeline_names
+    from pipelines.registry import all_pipelines, compiled_path, pipeline_names
 
     available = set(pipeline_names())
-    for name in PIPELINES:
+    for name in all_pipelines():
         spec = compiled_path(name)
         state = "available" if name in available else "not yet (stage missing)"
         out.print(f"{name:<16} {state:<24} {spec if spec.exists() else '-'}", soft_wrap=True)
@@ -74,11 +74,11 @@ def compile_cmd(
     """Compile pipelines to deterministic YAML specs (committed; CI fails when stale)."""
     from components.common.summary import write_summary
     from pipelines.compile import REGENERATE, compile_all, stale_specs
-    from pipelines.registry import COMPILED_DIR, UnknownPipeline
+    from pipelines.registry import UnknownPipeline
 
     try:
         if check:
-            stale = stale_specs(names or None, out_dir or COMPILED_DIR)
+            stale = stale_specs(names or None, out_dir)
             for name, diff in stale.items():
                 out.print(f"[red]{name}: stale[/red]\n{diff}", markup=True, highlight=False)
             write_summary(summary, {"stale": sorted(stale)})
@@ -86,7 +86,7 @@ def compile_cmd(
                 raise fail(f"{len(stale)} compiled spec(s) stale; regenerate with: {REGENERATE}")
             out.print("[green]compiled specs are up to date[/green]")
             return
-        paths = compile_all(out_dir or COMPILED_DIR, names or None)
+        paths = compile_all(out_dir, names or None)
     except (UnknownPipeline, RuntimeError) as exc:
         raise fail(str(exc)) from None
     for path in paths:
@@ -143,7 +143,7 @@ def print_where_to_look(result: dict[str, Any], settings: Any) -> None:
         out.print(f"  MLflow UI:     mlflow ui --backend-store-uri {settings.tracking_uri}")
     version = tasks.get("register-op", {}).get("parameters", {}).get("Output")
     if version:
-        out.print(f"  registered:    rankops-ranker version {version} (alias challenger)")
+        out.print(f"  registered:    {settings.registry.model_name} version {version} (alias challenger)")
     compare = tasks.get("compare-op", {}).get("artifacts", {}).get("decision", {}).get("metadata", {})
     if compare:
         verdict = "promote" if compare.get("promote") else "keep the champion"
@@ -159,8 +159,9 @@ def print_where_to_look(result: dict[str, Any], settings: Any) -> None:
 def print_request_hint(request: str, settings: Any) -> None:
     """Where the promotion request waits: its pull request (forge mode) or the local approve command."""
     if settings.promotion.forge.kind == "local":
-        out.print(f"  [bold]to approve:[/bold]    rankops promote approve {request} --by NAME"
-                  f"   (or reject: rankops promote reject {request} --by NAME)")
+        cli = f"rankops --project {settings.project}" if settings.project else "rankops"
+        out.print(f"  [bold]to approve:[/bold]    {cli} promote approve {request} --by NAME"
+                  f"   (or reject: {cli} promote reject {request} --by NAME)")
         return
     from components.promotion.proposal import pull_request_url
     from components.promotion.state import PromotionError
@@ -239,13 +240,13 @@ def submit_cmd(
     """Upload the spec prepared for this environment as a version named by git sha, then start a run."""
     from components.common.gitinfo import git_info
     from components.common.summary import write_summary
-    from pipelines.registry import PIPELINES, compiled_path
+    from pipelines.registry import all_pipelines, compiled_path
     from pipelines.submit import submit, version_name
 
     target = _target(ctx, host, namespace, image_tag)
     run_params = {"env": target["env"], **parse_params(params)}
     spec = compiled_path(name)
-    if name not in PIPELINES or not spec.exists():
+    if name not in all_pipelines() or not spec.exists():
         raise fail(f"no compiled spec for {name!r} at {spec}; run `rankops pipeline compile`")
     git = git_info()
     sha = None if git.sha == "unknown" else git.sha
@@ -279,11 +280,11 @@ def upload_cmd(
 
     from components.common.gitinfo import git_info
     from components.common.summary import write_summary
-    from pipelines.registry import PIPELINES, compiled_path
+    from pipelines.registry import all_pipelines, compiled_path
     from pipelines.submit import prepared_package, upload_version, version_name
 
     target = _target(ctx, host, namespace, image_tag)
-    chosen = [n for n in PIPELINES if compiled_path(n).exists()] if all_ else list(names or [])
+    chosen = [n for n in all_pipelines() if compiled_path(n).exists()] if all_ else list(names or [])
     if not chosen:
         raise fail("nothing to upload: name pipelines or pass --all")
     git = git_info()
