@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from components.etl.contract import QUARANTINE_TABLE
+from components.common.contract import QUARANTINE_TABLE
 from components.etl.contracts import Contract, resolve_contract
 from components.etl.quality import Expectation
 from components.etl.silver import OUTCOME

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from components.etl.contract import FileDefect
+from components.common.contract import FileDefect
 from components.etl.contracts import Contract, resolve_contract
 
 if TYPE_CHECKING:

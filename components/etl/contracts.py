@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from components.common import contract as C
 from components.common import plugins
 from components.common.plugins import Ref, resolve
-from components.etl import contract as C
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame

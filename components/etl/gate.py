@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from components.common.contract import QUARANTINE_TABLE
 from components.common.snapshots import Snapshot, SnapshotNotFound, SnapshotStore
 from components.etl import quality as Q
 from components.etl.accounting import account
-from components.etl.contract import QUARANTINE_TABLE
 from components.etl.contracts import Contract, resolve_contract
 
 if TYPE_CHECKING:

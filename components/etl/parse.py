@@ -31,8 +31,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from components.etl import normalize as nz
-from components.etl.contract import (
+from components.common.contract import (
     FORBIDDEN,
     TS_MAX,
     TS_MIN,
@@ -40,6 +39,7 @@ from components.etl.contract import (
     FieldType,
     Reason,
 )
+from components.etl import normalize as nz
 from components.etl.contracts import Contract, KindSpec, resolve_contract
 
 if TYPE_CHECKING:

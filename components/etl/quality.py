@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from components.etl.contract import (
+from components.common.contract import (
     GOLD_LABELS,
     GOLD_QUERY,
     GOLD_QUERY_VIDEO,

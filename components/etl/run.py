@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from components.common.contract import QUARANTINE_TABLE
 from components.common.snapshots import Snapshot, SnapshotStore
 from components.etl import bronze as B
 from components.etl import quality as Q
 from components.etl.accounting import bronze_counts, outcome_counts
-from components.etl.contract import QUARANTINE_TABLE
 from components.etl.contracts import Contract, contract_of, resolve_contract
 from components.etl.gate import latest_or_none, run_gate
 

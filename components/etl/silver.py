@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from components.common.contract import Reason
 from components.etl import parse
-from components.etl.contract import Reason
 from components.etl.contracts import Contract, KindSpec, resolve_contract
 
 if TYPE_CHECKING:

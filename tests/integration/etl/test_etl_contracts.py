@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from components.common import contract as C
 from components.common import plugins
 from components.common.config import load_settings
 from components.common.snapshots import SnapshotStore
-from components.etl import contract as C
 from components.etl.contracts import SEARCH, Contract, KindSpec, get_contract
 
 T = C.FieldType

@@ -5,10 +5,10 @@ judgements are not part of it (a judgements folder is listed as ignored). Its ow
 impression needs no dwell time (extra fields such as `dwell_ms` are dropped) and a position is at
 most 50 (a results page); the catalogue needs a title, description, duration and publication
 time. Rows are checked, quarantined with their reason, counted and deduplicated by the
-platform's ETL with the same rules and reasons as every contract (`components/etl/contract.py`).
+platform's ETL with the same rules and reasons as every contract (`components/common/contract.py`).
 """
 
-from components.etl.contract import ID_CHARS, URL_CHARS, Chars, FieldRule, FieldType, Reason
+from components.common.contract import ID_CHARS, URL_CHARS, Chars, FieldRule, FieldType, Reason
 from components.etl.contracts import Contract, KindSpec
 
 from . import NAME
@@ -67,7 +67,7 @@ def gold_checks(max_null_share: float) -> dict:
     """pandera expectations of each gold table (the quality gate fails the run on a breach)."""
     import pandera.pandas as pa
 
-    from components.etl.contract import SPLITS
+    from components.common.contract import SPLITS
 
     def col(*checks):
         return pa.Column(nullable=True, checks=[*checks, pa.Check(lambda s: s.isna().mean() <= max_null_share,
