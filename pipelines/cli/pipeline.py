@@ -9,12 +9,11 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from pipelines.cli.context import fail, settings_of
+from pipelines.cli.context import SummaryOption, fail, settings_of
 
 pipeline_app = typer.Typer(help="Kubeflow pipelines: compile, run locally, upload, submit.", no_args_is_help=True)
 out = Console(soft_wrap=True)  # paths and commands stay on one line, copyable
 
-SummaryOpt = Annotated[Path | None, typer.Option("--summary", help="Write a JSON summary here.")]
 ParamOpt = Annotated[
     list[str] | None, typer.Option("--param", "-p", help="Pipeline parameter NAME=VALUE (repeatable).")
 ]
@@ -69,7 +68,7 @@ def compile_cmd(
     names: Annotated[list[str] | None, typer.Argument(help="Pipelines to compile (default: all).")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Directory (default pipelines/compiled).")] = None,
     check: Annotated[bool, typer.Option("--check", help="Only check that committed specs are fresh.")] = False,
-    summary: SummaryOpt = None,
+    summary: SummaryOption = None,
 ) -> None:
     """Compile pipelines to deterministic YAML specs (committed; CI fails when stale)."""
     from components.common.summary import write_summary
@@ -101,7 +100,7 @@ def run_cmd(
     local: Annotated[bool, typer.Option("--local", help="Run on this machine through kfp.local.")] = False,
     params: ParamOpt = None,
     cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse outputs of identical steps.")] = False,
-    summary: SummaryOpt = None,
+    summary: SummaryOption = None,
 ) -> None:
     """Run a pipeline locally (`--local`); for the cluster use `rankops pipeline submit`."""
     from components.common.summary import write_summary
@@ -235,7 +234,7 @@ def submit_cmd(
     namespace: Annotated[str | None, typer.Option("--namespace", help="KFP namespace (default: profile's).")] = None,
     service_account: Annotated[str, typer.Option("--service-account", help="Pod service account.")] =
         "rankops-pipeline-runner",
-    summary: SummaryOpt = None,
+    summary: SummaryOption = None,
 ) -> None:
     """Upload the spec prepared for this environment as a version named by git sha, then start a run."""
     from components.common.gitinfo import git_info
@@ -273,7 +272,7 @@ def upload_cmd(
     host: Annotated[str | None, typer.Option("--host", help="KFP API URL (default: the profile's kfp.host).")] = None,
     image_tag: ImageTagOpt = None,
     namespace: Annotated[str | None, typer.Option("--namespace", help="KFP namespace (default: profile's).")] = None,
-    summary: SummaryOpt = None,
+    summary: SummaryOption = None,
 ) -> None:
     """Register compiled pipelines with KFP, prepared for this environment, as versions named by git sha (no run)."""
     import tempfile
