@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from pipelines.registry import compiled_path, load_pipeline, pipeline_names
+from pipelines.catalogue import compiled_path, load_pipeline, pipeline_names
 
 REGENERATE = "rankops pipeline compile   (or: make compile)"
 # Our two images by tag or by digest (a spec re-pointed once can be re-pointed again).

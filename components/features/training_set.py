@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from components.common.snapshots import Snapshot, SnapshotStore
 from components.etl.contracts import contract_of
 from components.features.definitions import FeatureSpec, feature_spec
-from components.features.registry import ensure_registry
+from components.features.feast_registry import ensure_registry
 from components.features.store_config import open_store
 
 if TYPE_CHECKING:

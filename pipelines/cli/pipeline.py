@@ -40,13 +40,12 @@ def parse_params(items: list[str] | None) -> dict[str, Any]:
 @pipeline_app.command("list")
 def list_pipelines() -> None:
     """The pipelines available in this checkout and their compiled spec."""
-    from pipelines.registry import all_pipelines, compiled_path, pipeline_names
+    from pipelines.catalogue import compiled_path, pipeline_names
 
-    available = set(pipeline_names())
-    for name in all_pipelines():
+    for name in pipeline_names():
         spec = compiled_path(name)
-        state = "available" if name in available else "not yet (stage missing)"
-        out.print(f"{name:<16} {state:<24} {spec if spec.exists() else '-'}", soft_wrap=True)
+        out.print(f"{name:<16} {spec if spec.exists() else '- (not compiled: rankops pipeline compile)'}",
+                  soft_wrap=True)
 
 
 @pipeline_app.command("describe")
@@ -54,7 +53,7 @@ def describe_cmd(
     name: Annotated[str, typer.Argument(help="Pipeline name (see `rankops pipeline list`).")],
 ) -> None:
     """Per task of the compiled spec: image, resources, GPU placement, secrets, retries, caching."""
-    from pipelines.registry import compiled_path
+    from pipelines.catalogue import compiled_path
     from pipelines.spec_summary import summarize_spec
 
     spec = compiled_path(name)
@@ -72,8 +71,8 @@ def compile_cmd(
 ) -> None:
     """Compile pipelines to deterministic YAML specs (committed; CI fails when stale)."""
     from components.common.summary import write_summary
+    from pipelines.catalogue import UnknownPipeline
     from pipelines.compile import REGENERATE, compile_all, stale_specs
-    from pipelines.registry import UnknownPipeline
 
     try:
         if check:
@@ -104,8 +103,8 @@ def run_cmd(
 ) -> None:
     """Run a pipeline locally (`--local`); for the cluster use `rankops pipeline submit`."""
     from components.common.summary import write_summary
+    from pipelines.catalogue import UnknownPipeline
     from pipelines.local import run_local
-    from pipelines.registry import UnknownPipeline
 
     if not local:
         raise fail("only --local runs start here; for the cluster use `rankops pipeline submit NAME --host URL`")
@@ -239,7 +238,7 @@ def submit_cmd(
     """Upload the spec prepared for this environment as a version named by git sha, then start a run."""
     from components.common.gitinfo import git_info
     from components.common.summary import write_summary
-    from pipelines.registry import all_pipelines, compiled_path
+    from pipelines.catalogue import all_pipelines, compiled_path
     from pipelines.submit import submit, version_name
 
     target = _target(ctx, host, namespace, image_tag)
@@ -279,7 +278,7 @@ def upload_cmd(
 
     from components.common.gitinfo import git_info
     from components.common.summary import write_summary
-    from pipelines.registry import all_pipelines, compiled_path
+    from pipelines.catalogue import all_pipelines, compiled_path
     from pipelines.submit import prepared_package, upload_version, version_name
 
     target = _target(ctx, host, namespace, image_tag)

@@ -90,8 +90,8 @@ def demo(tmp_path: Path):
 
 
 def test_a_new_project_loads_and_its_pipeline_compiles(demo: Path, tmp_path: Path, monkeypatch) -> None:
+    from pipelines.catalogue import compiled_path, pipeline_names
     from pipelines.compile import compile_pipeline
-    from pipelines.registry import compiled_path, pipeline_names
 
     settings = load_settings("dev", environ={"RANKOPS_HOME": str(tmp_path), "RANKOPS_PROJECT": "demo"})
     assert (settings.etl.contract, settings.training.model.family, settings.evaluation.task) == (

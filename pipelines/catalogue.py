@@ -44,15 +44,8 @@ def all_pipelines() -> dict[str, str]:
 
 
 def pipeline_names() -> list[str]:
-    """Names of the pipelines that load in this checkout (their stages exist), in PIPELINES order."""
-    names = []
-    for name in all_pipelines():
-        try:
-            load_pipeline(name)
-        except UnknownPipeline:
-            continue
-        names.append(name)
-    return names
+    """Names of the pipelines of this checkout (the selected project's, else the platform's)."""
+    return list(all_pipelines())
 
 
 def load_pipeline(name: str) -> Any:
@@ -61,14 +54,7 @@ def load_pipeline(name: str) -> Any:
     if name not in known:
         raise UnknownPipeline(f"unknown pipeline {name!r}; choose one of {', '.join(known)}")
     module_name, attr = known[name].split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        # the pipeline module, or a stage component it wires, has not landed in this checkout
-        if exc.name == module_name or (exc.name or "").startswith("components."):
-            raise UnknownPipeline(f"pipeline {name!r} is not available yet ({exc.name} is missing)") from None
-        raise
-    return getattr(module, attr)
+    return getattr(importlib.import_module(module_name), attr)
 
 
 def compiled_path(name: str, directory: Path | None = None) -> Path:
