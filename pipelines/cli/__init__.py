@@ -16,15 +16,17 @@ from pipelines.cli import (
     evaluation,
     features,
     inference,
+    model_registry,
     monitoring,
     pipeline,
+    project,
     promotion,
-    registry,
     training,
 )
 from pipelines.cli.context import configure
 
-STAGES = (data, etl, features, training, evaluation, registry, promotion, inference, monitoring, pipeline, backtest)
+STAGES = (data, etl, features, training, evaluation, model_registry, promotion, inference, monitoring, pipeline, project,
+          backtest)
 
 
 def build_app() -> typer.Typer:
