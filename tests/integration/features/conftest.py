@@ -18,7 +18,7 @@ import pytest
 from components.common.config import Settings, load_settings
 from components.common.contract import GOLD_LABELS, GOLD_QUERY, GOLD_QUERY_VIDEO, GOLD_VIDEO
 from components.etl.normalize import query_id_of, video_id_of
-from components.features.synthetic import gold_frame
+from tests.support.feature_data import gold_frame
 
 CATS, DOGS = query_id_of("cats"), query_id_of("dogs")
 VA, VB, VC = (video_id_of(f"https://videos.example/{n}") for n in ("a", "b", "c"))
@@ -100,7 +100,7 @@ def applied_local(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """A local profile with the constructed gold published, applied and materialised (shared per module)."""
     from components.features.apply import run_apply
     from components.features.materialize import run_materialize
-    from components.features.synthetic import publish_gold
+    from tests.support.feature_data import publish_gold
 
     cfg = settings_at(tmp_path_factory.mktemp("features-local"))
     publish_gold(cfg, gold_case())

@@ -23,7 +23,7 @@ def dev(tmp_path_factory, postgres_url, redis_address, spark, settings_at, gold_
     """`dev` settings pointed at the loopback servers, gold published, repo applied and materialised."""
     from components.features.apply import run_apply
     from components.features.materialize import run_materialize
-    from components.features.synthetic import publish_gold
+    from tests.support.feature_data import publish_gold
 
     cfg = settings_at(tmp_path_factory.mktemp("features-dev"), "dev",
                       features__registry_path=postgres_url, features__online_store_path=redis_address,
@@ -64,8 +64,8 @@ def test_online_on_redis_returns_latest_values_and_defaults(dev):
 
 def test_spark_training_set_is_point_in_time_correct_and_matches_local(dev, settings_at, gold_case, tmp_path):
     from components.features.apply import run_apply
-    from components.features.synthetic import publish_gold
     from components.features.training_set import build_training_set
+    from tests.support.feature_data import publish_gold
 
     cfg, _, _ = dev
     snap = build_training_set(cfg, "ranker_v1")

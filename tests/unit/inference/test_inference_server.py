@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from components.inference import sample
 from components.inference.model import load_ranker
 from components.inference.server import create_app
 from components.inference.state import ModelHolder
+from tests.support import serving_data as sample
 
 URI = "models:/rankops-ranker@champion"
 
@@ -82,7 +82,7 @@ def test_bad_request_matrix_gets_exact_4xx(serving_env, client):
 
 
 def test_seeded_fuzz_never_gets_a_5xx(serving_env, client):
-    from components.inference.fuzz import malformed_requests
+    from tests.support.fuzz import malformed_requests
 
     _, tables, _ = serving_env
     ids = tables["videos"]["video_id"].tolist()
@@ -120,7 +120,7 @@ def test_not_ready_without_model(serving_env, tmp_path):
 def test_alias_move_reloads_without_failed_requests(serving_env):
     from mlflow import MlflowClient
 
-    from components.inference.reference_model import log_reference_model
+    from tests.support.reference_model import log_reference_model
 
     settings, tables, _ = serving_env
     app = create_app(settings, ModelHolder(settings, URI), sample.frame_source(tables), poll_interval_s=0.2,
