@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from pipelines.cli import (
+    containers,
     data,
     etl,
     evaluation,
@@ -23,7 +24,8 @@ from pipelines.cli import (
 )
 from pipelines.cli.context import configure
 
-STAGES = (data, etl, features, training, evaluation, registry, promotion, inference, monitoring, pipeline)
+STAGES = (data, etl, features, training, evaluation, registry, promotion, inference, monitoring, pipeline,
+          containers)
 
 
 def build_app() -> typer.Typer:
