@@ -40,26 +40,31 @@ class ModelHolder:
     def reload(self, *, force: bool = False) -> dict[str, object]:
         """Load the version `uri` resolves to now if it differs from the current one (or `force`)."""
         with self._lock:
-            old = self.current.version if self.current else None
-            self.loading_since = time.monotonic()
             try:
-                _, version = resolve_version(self.settings, self.uri)
-                if self.current is not None and version == old and not force:
-                    return {"changed": False, "version": old}
-                ranker = load_ranker(self.settings, self.uri)
-            except Exception as exc:  # keep serving the old model; report the failure
-                self.last_error = str(exc)
-                log.warning("model reload of %s failed, keeping version %s: %s", self.uri, old, exc)
-                return {"changed": False, "version": old, "error": str(exc)}
-            finally:
-                self.loading_since = None
+                return self._swap_if_moved(force)
+            finally:  # only once the swap is done: start-up waits on this, then serves the model
                 self.first_attempt.set()
-            if self._on_swap:
-                self._on_swap(ranker)
-            self.current = ranker
-            self.last_error = None
-            log.info("serving %s version %s (was %s)", ranker.name, ranker.version, old)
-            return {"changed": ranker.version != old, "version": ranker.version, "previous": old}
+
+    def _swap_if_moved(self, force: bool) -> dict[str, object]:
+        old = self.current.version if self.current else None
+        self.loading_since = time.monotonic()
+        try:
+            _, version = resolve_version(self.settings, self.uri)
+            if self.current is not None and version == old and not force:
+                return {"changed": False, "version": old}
+            ranker = load_ranker(self.settings, self.uri)
+        except Exception as exc:  # keep serving the old model; report the failure
+            self.last_error = str(exc)
+            log.warning("model reload of %s failed, keeping version %s: %s", self.uri, old, exc)
+            return {"changed": False, "version": old, "error": str(exc)}
+        finally:
+            self.loading_since = None
+        if self._on_swap:
+            self._on_swap(ranker)
+        self.current = ranker
+        self.last_error = None
+        log.info("serving %s version %s (was %s)", ranker.name, ranker.version, old)
+        return {"changed": ranker.version != old, "version": ranker.version, "previous": old}
 
     def start(self, interval_s: float) -> None:
         """Load now (unless a model is loaded), then poll every `interval_s` seconds (0 = never), in a daemon thread."""
