@@ -35,7 +35,8 @@ fi
 
 sha=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 if [ "$sha" != unknown ] && [ -z "$(git status --porcelain 2>/dev/null)" ]; then
-  args+=(-t "ghcr.io/rankops/rankops:$sha" --build-arg "GIT_SHA=$sha")
+  args+=(-t "ghcr.io/rankops/rankops:$sha" --build-arg "GIT_SHA=$sha"
+         --build-arg "GIT_BRANCH=$(git rev-parse --abbrev-ref HEAD)")  # the lineage a registered model records
 fi
 
 started=$SECONDS
