@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,6 @@ class Engine:
     docker_host: str
     service: subprocess.Popen | None = None
     socket_dir: str | None = None
-    env: dict[str, str] = field(default_factory=dict)
 
     def image_id(self, image: str) -> str:
         """The local id of `image`; EngineError naming `make images` when it was never built."""
@@ -117,7 +116,7 @@ def open_engine(timeout_s: float = 30.0) -> Engine:
             try:
                 client = docker.DockerClient(base_url=host, timeout=600)
                 client.ping()
-                return Engine(client, host, service, socket_dir, env)
+                return Engine(client, host, service, socket_dir)
             except Exception:
                 pass
         time.sleep(0.2)

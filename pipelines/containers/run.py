@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pipelines.containers.engine import RUN_AS_UID, open_engine
+from pipelines.containers.engine import REPO_ROOT, RUN_AS_UID, open_engine
 from pipelines.containers.services import DevServices, endpoints_of, free_loopback
 from pipelines.containers.steps import StepRunner, task_placements
 
@@ -47,16 +47,18 @@ def cpu_training_params() -> str:
     return json.dumps(TrainingSettings().model_dump(mode="json"), sort_keys=True)
 
 
-def stand_in_env(git_url: str) -> dict[str, str]:
+def stand_in_env(git_url: str, local: Any) -> dict[str, str]:
     """What every container gets on top of the dev profile, and why: the GitOps remote is the local
-    forge (no GitHub here), and the latency budgets are the local profile's, as the model is (this
-    box's shared cores are not the cluster's nodes: the dev budgets failed on load alone)."""
-    from components.promotion.settings import PromotionSettings
-    from components.training.settings import TrainingSettings
-
+    forge (no GitHub here), and the latency budgets are the local profile's as configured here, as the
+    model is (this box's shared cores are not the cluster's nodes: the dev budgets failed on load alone)."""
     return {"RANKOPS_REGISTRY__GIT_URL": git_url, "RANKOPS_PROMOTION__GIT_URL": git_url,
-            "RANKOPS_PROMOTION__LATENCY_BUDGET_MS": str(PromotionSettings().latency_budget_ms),
-            "RANKOPS_TRAINING__LATENCY_BUDGET_MS": str(TrainingSettings().latency_budget_ms)}
+            "RANKOPS_PROMOTION__LATENCY_BUDGET_MS": str(local.promotion.latency_budget_ms),
+            "RANKOPS_TRAINING__LATENCY_BUDGET_MS": str(local.training.latency_budget_ms)}
+
+
+def checkout() -> Path:
+    """The git checkout whose branches seed the GitOps forge: this source tree, else the current directory."""
+    return REPO_ROOT if (REPO_ROOT / ".git").exists() else Path.cwd()
 
 
 def writable_dir(path: Path) -> Path:
@@ -113,8 +115,9 @@ def run_in_containers(home: Path, image: str, *, params: dict[str, Any] | None =
             summary["image_id"] = engine.image_id(image)
             endpoints = endpoints_of(settings, "")
             endpoints = endpoints_of(settings, free_loopback(endpoints.ports))
-            services = DevServices(endpoints, engine, image, repo or Path.cwd(), label)
-            overrides = stand_in_env(services.git_url)
+            services = DevServices(endpoints, engine, image, repo or checkout(), label)
+            overrides = stand_in_env(services.git_url, load_settings("local", environ={**os.environ,
+                                                                                          "RANKOPS_HOME": str(home)}))
             summary["services"] = {"address": endpoints.ip, "hosts": sorted(endpoints.hosts)}
             summary["stand_ins"] = {"env": overrides, "train_image": f"{GPU_IMAGE} -> {image} (no GPU here)",
                                     "params_json": "local profile's tiny CPU model"}

@@ -266,8 +266,11 @@ class DevServices:
         ip, (_, port) = self.endpoints.ip, self.endpoints.git
         forge = self.workdir / "forge"
         forge.mkdir()
-        subprocess.run(["git", "clone", "-q", "--bare", str(self.repo), str(forge / "rankops.git")], check=True,
-                       capture_output=True)
+        clone = subprocess.run(["git", "clone", "-q", "--bare", str(self.repo), str(forge / "rankops.git")],
+                               capture_output=True, text=True)
+        if clone.returncode != 0:
+            raise ServiceError(f"git forge: cannot seed it from {self.repo} (a checkout of this repository is needed): "
+                               f"{clone.stderr.strip()}")
         self.forge_start = self.forge_refs()
         proc, log = self._spawn("git", ["git", "daemon", "--reuseaddr", "--export-all", "--enable=receive-pack",
                                         "--informative-errors", f"--base-path={forge}", f"--listen={ip}",
