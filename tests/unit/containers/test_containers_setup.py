@@ -107,3 +107,31 @@ def test_constraints_pin_no_local_version_label():
     pins = [line for line in (REPO / "constraints.txt").read_text().splitlines() if line.strip()]
     assert [p for p in pins if "+" in p] == []
     assert "torch==2.13.0" in pins
+
+
+def test_stand_ins_take_the_local_profiles_latency_budgets_with_the_callers_overrides(tmp_path):
+    from pipelines.containers.run import stand_in_env
+
+    local = load_settings("local", environ={"RANKOPS_HOME": str(tmp_path), "RANKOPS_PROMOTION__LATENCY_BUDGET_MS": "5000"})
+    assert stand_in_env("git://git.ns:9418/rankops.git", local) == {
+        "RANKOPS_REGISTRY__GIT_URL": "git://git.ns:9418/rankops.git",
+        "RANKOPS_PROMOTION__GIT_URL": "git://git.ns:9418/rankops.git",
+        "RANKOPS_PROMOTION__LATENCY_BUDGET_MS": "5000.0",  # the override
+        "RANKOPS_TRAINING__LATENCY_BUDGET_MS": "1000.0"}  # TrainingSettings' default, which local keeps
+
+
+def test_a_forge_that_cannot_be_seeded_names_the_folder(tmp_path):
+    from pipelines.containers.services import DevServices, ServiceError
+
+    not_a_checkout = tmp_path / "src"
+    not_a_checkout.mkdir()
+    services = DevServices(endpoints_of(load_settings("dev", environ={"RANKOPS_HOME": str(tmp_path)}), "127.40.2.1"),
+                           engine=None, image="unused", repo=not_a_checkout, run_label={})
+    try:
+        with pytest.raises(ServiceError, match=f"git forge: cannot seed it from {not_a_checkout} "
+                                               r"\(a checkout of this repository is needed\): fatal: "):
+            services._start_git()
+        assert "git" not in services.procs  # no daemon started on a half-made forge
+    finally:
+        services.stop()
+    assert not services.workdir.exists()
