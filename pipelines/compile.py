@@ -1,8 +1,8 @@
 """Deterministic compilation of every pipeline to `pipelines/compiled/<name>.yaml`.
 
 The committed specs reference the release image tag (`components/common/image.py`), so the
-same source always compiles to the same bytes; a submission can re-point them at an image
-built from a given git sha with `retag_spec` (the spec is otherwise unchanged).
+same source always compiles to the same bytes; a submission re-points them at one build, by
+git-sha tag (`retag_spec`) or by digest (`repoint_spec`, what staging and prod require).
 
     python -m pipelines.compile            # or: rankops pipeline compile
     python -m pipelines.compile --check    # exit 1 when a committed spec is stale
@@ -21,7 +21,13 @@ from pathlib import Path
 from pipelines.registry import COMPILED_DIR, compiled_path, load_pipeline, pipeline_names
 
 REGENERATE = "rankops pipeline compile   (or: make compile)"
-IMAGE_RE = re.compile(r"(ghcr\.io/rankops/rankops(?:-gpu)?):[A-Za-z0-9_.-]+")
+# Our two images by tag or by digest (a spec re-pointed once can be re-pointed again).
+IMAGE_RE = re.compile(r"(ghcr\.io/rankops/rankops(?:-gpu)?)(?::[A-Za-z0-9_][A-Za-z0-9_.-]*)?(?:@sha256:[0-9a-f]{64})?"
+                      r"(?![A-Za-z0-9_.@/-])")
+# An image reference: [registry/]repository, then :tag and/or @sha256:<64 hex>.
+IMAGE_REF_RE = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
+                          r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?")
+DIGEST_REF_RE = re.compile(r".+@sha256:[0-9a-f]{64}")
 # Lines that legitimately differ between kfp patch releases (never part of a staleness verdict).
 VOLATILE_RE = re.compile(r"^\s*sdkVersion: .*$|kfp==[0-9.]+", re.M)
 
@@ -79,6 +85,19 @@ def retag_spec(text: str, tag: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", tag):
         raise ValueError(f"invalid image tag {tag!r}")
     return IMAGE_RE.sub(lambda m: f"{m.group(1)}:{tag}", text)
+
+
+def is_digest_ref(ref: str) -> bool:
+    """True for `repository@sha256:<64 hex>` (optionally with a tag before the digest)."""
+    return bool(DIGEST_REF_RE.fullmatch(ref)) and bool(IMAGE_REF_RE.fullmatch(ref))
+
+
+def repoint_spec(text: str, image: str, gpu_image: str) -> str:
+    """The spec with the CPU image pointed at `image` and the GPU image at `gpu_image` (full references)."""
+    for ref in (image, gpu_image):
+        if not IMAGE_REF_RE.fullmatch(ref):
+            raise ValueError(f"invalid image reference {ref!r}: expected REPOSITORY[:TAG][@sha256:DIGEST]")
+    return IMAGE_RE.sub(lambda m: gpu_image if m.group(1).endswith("-gpu") else image, text)
 
 
 def main(argv: list[str] | None = None) -> int:

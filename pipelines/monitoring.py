@@ -21,4 +21,5 @@ def monitoring_pipeline(env: str = "dev", input_ref: str = "", reference: str = 
                         memory="16Gi", retries=2, cache=False, name="score-current-window")
     # monitoring reads "now": never served from cache; it may submit the training pipeline
     on_cluster(monitor_op(env=env, current_data=scored.outputs["scored"], reference=reference, trigger=trigger),
-               needs=["mlflow", "postgres"], cpu="2", memory="8Gi", retries=1, cache=False, name="monitor")
+               needs=["mlflow", "postgres"], kfp_api=True, cpu="2", memory="8Gi", retries=1, cache=False,
+               name="monitor")

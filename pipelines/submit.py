@@ -1,19 +1,29 @@
 """Upload pipeline versions to KFP and start runs or recurring runs (the `submit` and `upload` commands).
 
-A version is named `<pipeline>-<git sha[:12]>` (plus `-dirty` for uncommitted trees), so the KFP
-dashboard says which commit a run came from, and uploading the same commit twice reuses it.
+A version is named `<pipeline>-<git sha[:12]>` (plus `-dirty` for uncommitted trees, and the first
+12 hex of the image digest when the images are pinned by digest), so the KFP dashboard says which
+commit and build a run came from, and uploading the same build twice reuses it.
+
+What is uploaded to an environment is the committed spec prepared for it (`prepare_spec`): its
+`env` parameter defaults to that environment, its pipeline root is the environment's, and its
+images point at the environment's build (by digest in staging and prod), so a run started from
+the KFP dashboard runs there as configured. Pipelines are uploaded into the environment's
+namespace (multi-user KFP); a single-user KFP is refused (`require_multi_user`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines.compile import retag_spec
+import yaml
+
+from pipelines.compile import IMAGE_RE, is_digest_ref, repoint_spec
 
 SERVICE_ACCOUNT = "rankops-pipeline-runner"  # manifests/base/rbac.yaml
 
@@ -26,7 +36,8 @@ class Submission:
     pipeline_id: str
     version_id: str
     version_name: str
-    image_tag: str | None = None
+    image: str | None = None
+    gpu_image: str | None = None
     experiment_id: str | None = None
     run_id: str | None = None
     recurring_run_id: str | None = None
@@ -37,10 +48,88 @@ class Submission:
         return asdict(self)
 
 
-def version_name(pipeline: str, sha: str | None, dirty: bool = False) -> str:
-    """`<pipeline>-<sha12>[-dirty]`; `<pipeline>-nogit` outside a git checkout."""
+TOKEN_PATH_ENV = "KF_PIPELINES_SA_TOKEN_PATH"
+SINGLE_USER_REFUSAL = (
+    "KFP at {host} runs in single-user mode: its runs land in the `kubeflow` namespace, which has "
+    "none of what rankops steps need (the rankops-* Secrets, the lakehouse and models PVCs, the "
+    "NetworkPolicies and Pod Security settings of {namespace}). rankops needs multi-user KFP, "
+    "which runs each environment's pipelines in its own namespace (docs/deployment.md, "
+    "\"Kubeflow Pipelines\")")
+
+
+class SingleUserKfp(ValueError):
+    """The KFP API is a single-user deployment, where rankops runs cannot work."""
+
+
+def version_name(pipeline: str, sha: str | None, dirty: bool = False, image: str | None = None) -> str:
+    """`<pipeline>-<sha12>[-dirty][-<digest12>]`; `<pipeline>-nogit` outside a git checkout."""
     suffix = sha[:12] if sha else "nogit"
-    return f"{pipeline}-{suffix}{'-dirty' if dirty else ''}"
+    digest = f"-{image.rsplit('@sha256:', 1)[1][:12]}" if image and is_digest_ref(image) else ""
+    return f"{pipeline}-{suffix}{'-dirty' if dirty else ''}{digest}"
+
+
+def kfp_client(host: str, namespace: str | None):
+    """kfp.Client authenticated by the projected ServiceAccount token (in-cluster) or KFP_TOKEN (CI).
+
+    In the cluster, KF_PIPELINES_SA_TOKEN_PATH names the projected token (audience
+    pipelines.kubeflow.org); when it is set but the file is missing, fail rather than call
+    the API anonymously.
+    """
+    import warnings
+
+    import kfp
+    from kfp.client import ServiceAccountTokenVolumeCredentials
+
+    auth: dict[str, Any] = {}
+    token_path = os.environ.get(TOKEN_PATH_ENV)
+    if token_path:
+        if not Path(token_path).is_file():
+            raise FileNotFoundError(
+                f"{TOKEN_PATH_ENV}={token_path}: no token there; the pod needs the projected ServiceAccount "
+                "token for the audience pipelines.kubeflow.org (manifests/base/kfp-api-token.yaml)")
+        auth["credentials"] = ServiceAccountTokenVolumeCredentials(path=token_path)
+    elif os.environ.get("KFP_TOKEN"):
+        auth["existing_token"] = os.environ["KFP_TOKEN"]
+    with warnings.catch_warnings():  # "only works with KFP v2.0.0-beta.2 and later": we target 2.x
+        warnings.simplefilter("ignore", FutureWarning)
+        return kfp.Client(host=host, namespace=namespace, **auth)
+
+
+def require_multi_user(client: Any, host: str, namespace: str | None) -> None:
+    """Refuse a single-user KFP (its healthz says multi_user false) with what to do instead."""
+    if client.get_kfp_healthz().multi_user is not True:
+        raise SingleUserKfp(SINGLE_USER_REFUSAL.format(host=host, namespace=namespace))
+
+
+def image_refs(kfp_settings: Any, image_tag: str | None = None) -> tuple[str, str]:
+    """(cpu, gpu) image references a submission runs on.
+
+    The environment's digests (kfp.image / kfp.gpu_image, set from the overlay) win; otherwise
+    `image_tag` (a git sha: CI, or the image's own RANKOPS_IMAGE_TAG) re-tags both; otherwise the
+    profile's references. An environment with `kfp.require_digest` (staging, prod) takes digests only.
+    """
+    refs = (kfp_settings.image, kfp_settings.gpu_image)
+    if image_tag and not all(is_digest_ref(r) for r in refs):
+        refs = tuple(IMAGE_RE.sub(lambda m: f"{m.group(1)}:{image_tag}", ref) for ref in refs)
+    loose = [r for r in refs if not is_digest_ref(r)]
+    if kfp_settings.require_digest and loose:
+        raise ValueError(
+            f"this environment runs images pinned by digest only, got {', '.join(loose)}: set "
+            "RANKOPS_KFP__IMAGE and RANKOPS_KFP__GPU_IMAGE to REPOSITORY@sha256:DIGEST (the overlay's "
+            "digests, which the release workflow sets)")
+    return refs[0], refs[1]
+
+
+def prepare_spec(text: str, *, env: str, pipeline_root: str | None, image: str, gpu_image: str) -> str:
+    """The compiled spec as an environment runs it: `env` default, pipeline root, images."""
+    docs = [d for d in yaml.safe_load_all(repoint_spec(text, image, gpu_image)) if d is not None]
+    spec = docs[0]
+    params = spec.get("root", {}).get("inputDefinitions", {}).get("parameters", {})
+    if "env" in params:
+        params["env"]["defaultValue"] = env
+    if pipeline_root:
+        spec["defaultPipelineRoot"] = pipeline_root
+    return yaml.safe_dump_all(docs, sort_keys=False)
 
 
 def kfp_cron(expression: str) -> str:
@@ -57,11 +146,14 @@ def _name_filter(name: str) -> str:
     return json.dumps({"predicates": [{"operation": "EQUALS", "key": "display_name", "stringValue": name}]})
 
 
-def upload_version(client: Any, pipeline: str, package: Path, version: str, description: str = "") -> tuple[str, str]:
-    """(pipeline_id, version_id) of `version` of `pipeline`, uploading only what is missing."""
-    pipeline_id = client.get_pipeline_id(pipeline)
+def upload_version(client: Any, pipeline: str, package: Path, version: str, description: str = "",
+                   namespace: str | None = None) -> tuple[str, str]:
+    """(pipeline_id, version_id) of `version` of `pipeline` in `namespace`, uploading only what is missing."""
+    found = client.list_pipelines(filter=_name_filter(pipeline), namespace=namespace).pipelines or []
+    pipeline_id = next((p.pipeline_id for p in found if p.display_name == pipeline), None)
     if pipeline_id is None:
-        created = client.upload_pipeline(str(package), pipeline_name=pipeline, description=description)
+        created = client.upload_pipeline(str(package), pipeline_name=pipeline, description=description,
+                                         namespace=namespace)
         pipeline_id = created.pipeline_id
     existing = client.list_pipeline_versions(pipeline_id=pipeline_id, filter=_name_filter(version))
     for v in existing.pipeline_versions or []:
@@ -72,12 +164,12 @@ def upload_version(client: Any, pipeline: str, package: Path, version: str, desc
     return pipeline_id, created_version.pipeline_version_id
 
 
-def prepared_package(spec: Path, image_tag: str | None, workdir: Path) -> Path:
-    """The compiled spec to upload, re-pointed at `image_tag` when given."""
-    if not image_tag:
-        return spec
+def prepared_package(spec: Path, workdir: Path, *, env: str, pipeline_root: str | None, image: str,
+                     gpu_image: str) -> Path:
+    """`spec` prepared for one environment (`prepare_spec`), written under `workdir`."""
     out = workdir / spec.name
-    out.write_text(retag_spec(spec.read_text(), image_tag))
+    out.write_text(prepare_spec(spec.read_text(), env=env, pipeline_root=pipeline_root, image=image,
+                                gpu_image=gpu_image))
     return out
 
 
@@ -90,17 +182,22 @@ def submit(
     namespace: str | None,
     experiment: str,
     params: dict[str, Any],
+    env: str,
+    image: str,
+    gpu_image: str,
+    pipeline_root: str | None = None,
     schedule: str | None = None,
-    image_tag: str | None = None,
     service_account: str = SERVICE_ACCOUNT,
 ) -> Submission:
-    """Upload `spec` as `version`, then start one run, or a recurring run when `schedule` is given."""
+    """Upload `spec` prepared for `env` as `version`, then start one run, or a recurring run when `schedule` is given."""
     with tempfile.TemporaryDirectory() as tmp:
-        package = prepared_package(spec, image_tag, Path(tmp))
+        package = prepared_package(spec, Path(tmp), env=env, pipeline_root=pipeline_root, image=image,
+                                   gpu_image=gpu_image)
         pipeline_id, version_id = upload_version(client, pipeline, package, version,
-                                                 description=f"rankops {pipeline} pipeline")
+                                                 description=f"rankops {pipeline} pipeline ({env})",
+                                                 namespace=namespace)
     result = Submission(pipeline=pipeline, pipeline_id=pipeline_id, version_id=version_id,
-                        version_name=version, image_tag=image_tag, params=params)
+                        version_name=version, image=image, gpu_image=gpu_image, params=params)
     exp = client.create_experiment(name=experiment, namespace=namespace)
     result.experiment_id = exp.experiment_id
     if schedule:

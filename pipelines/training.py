@@ -14,7 +14,7 @@ from components.features.component import features_apply_op, materialize_op, tra
 from components.promotion.component import promotion_request_op
 from components.registry.component import register_op
 from components.training.component import train_op, validate_model_op
-from pipelines.placement import on_cluster, on_gpu, with_gpu_image
+from pipelines.placement import on_cluster, on_gpu, with_checkpoint, with_gpu_image
 from pipelines.steps import latest_gold_op
 
 FEAST = ["postgres", "redis"]  # SQL registry + Redis online store in the cluster profiles
@@ -37,6 +37,7 @@ def add_model_stages(env, training_set, params_json, gpus: int = 1) -> dsl.Pipel
     train = on_gpu(on_cluster(gpu_train_op(training_set=training_set, env=env, params_json=params_json),
                               needs=["mlflow"], cpu="8", memory="32Gi", retries=1, cache=True, name="train"),
                    gpus=gpus)
+    with_checkpoint(train)  # staging/prod start from the pretrained checkpoint on the models PVC
     model = train.outputs["model"]
     gate = on_cluster(validate_model_op(model=model, env=env), needs=["mlflow"], cpu="2", memory="8Gi",
                       cache=True, name="validity-gate")
@@ -46,11 +47,11 @@ def add_model_stages(env, training_set, params_json, gpus: int = 1) -> dsl.Pipel
                           needs=["mlflow", "git"], retries=2, cache=False, name="register")
     register.after(gate, evaluation)  # an invalid or unevaluated model is never registered
     version = register.output
-    compare = on_cluster(compare_op(version=version, env=env), needs=["mlflow"], cpu="4", memory="16Gi",
-                         retries=1, cache=False, name="compare-with-champion")
+    compare = on_cluster(compare_op(version=version, env=env), needs=["mlflow", "prod-mlflow"], cpu="4",
+                         memory="16Gi", retries=1, cache=False, name="compare-with-champion")
     with dsl.If(compare.outputs["Output"] == True, name="challenger-wins"):  # noqa: E712 (KFP condition)
         on_cluster(promotion_request_op(version=version, decision=compare.outputs["decision"], env=env),
-                   needs=["mlflow", "git"], retries=2, cache=False, name="promotion-request")
+                   needs=["mlflow", "prod-mlflow", "git"], retries=2, cache=False, name="promotion-request")
     return compare
 
 

@@ -72,13 +72,19 @@ class MlflowSettings(StrictModel):
 
 
 class KfpSettings(StrictModel):
-    """Kubeflow Pipelines: where runs go and what image the components use."""
+    """Kubeflow Pipelines: where runs go and which images they run on.
+
+    `image`/`gpu_image` are what specs submitted to this environment are re-pointed at; in the
+    cluster they come from the overlay (RANKOPS_KFP__IMAGE in rankops-runtime, set with the
+    overlay's image digests) or, inside a pipeline step, from the submission itself.
+    """
 
     host: str | None = None
     namespace: str = "rankops-dev"
     image: str = "ghcr.io/rankops/rankops:0.1.0"
     gpu_image: str = "ghcr.io/rankops/rankops-gpu:0.1.0"
     pipeline_root: str = "pipeline-root"
+    require_digest: bool = Field(False, description="Refuse submissions whose images are not pinned by digest.")
 
 
 class Settings(StrictModel):

@@ -12,8 +12,11 @@ the latent world (capped at 2,000 queries / ~7,000 videos), not by the number of
 
 What the ETL must find (``_generator.json``): per file and per kind the data ``lines`` (CSV
 header excluded; ``header_lines`` counts those), the ``valid`` rows that must reach silver, the
-exact ``duplicates`` (extra copies of an identical search-log line: counted, not quarantined) and
-the ``quarantined`` rows per `Reason`. Every dirty row has exactly one defect. CONFLICTING
+exact ``duplicates`` (extra copies of an identical line, any kind: counted, not quarantined), the
+``quarantined`` rows per `Reason` and the dirty lines per ``defects`` class of the contract table
+(``contract.DEFECTS``); ``ignored_files`` names the files of each ``contract.FileDefect`` written
+once per dirty data set (compressed, UTF-16, misnamed, empty, misplaced), which the ETL must list
+as ignored. Every dirty row has exactly one defect. CONFLICTING
 DUPLICATES: both rows of an ``event_id`` that appears with different content are quarantined as
 ``conflicting_duplicate`` (2 per pair; ``conflicting_pairs`` gives the number of pairs), so for
 every kind ``lines == valid + duplicates + sum(quarantined)``.
@@ -26,25 +29,20 @@ valid JSON rows, and judgement CSVs with a UTF-8 BOM and CRLF line endings (odd 
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from components.datagen.latent import (
-    URL_SPELLINGS,
-    World,
-    build_world,
-    drift_topics,
-    drifted_popularity,
-    size_of,
-)
+from components.datagen.drift import DayDrift, DriftPlan, current_grade, day_drift, extend_world, mix_page
+from components.datagen.latent import URL_SPELLINGS, World, build_world, size_of
 from components.datagen.surface import canonical_url, format_ts, query_variant, random_zone
 from components.datagen.vocabulary import ANNOTATORS, NOISY_ANNOTATORS
-from components.datagen.writer import RawFileWriter
+from components.datagen.writer import RawFileWriter, write_ignored_files
 from components.etl.contract import JUDGEMENT_FIELDS, Kind, Reason
 
 GENERATOR_FILE = "_generator.json"
@@ -93,13 +91,15 @@ def _noisy_label(rng: random.Random, grade: int, annotator: str) -> int:
     return grade
 
 
-def _write_judgements(world: World, day: int, day_start: datetime, writer: RawFileWriter, seed: int) -> int:
+def _write_judgements(world: World, day: int, day_start: datetime, writer: RawFileWriter, seed: int,
+                      stale: float) -> int:
     rng = random.Random(f"rankops-judgements:{seed}:{day}")
     pairs = 0
     for q in world.queries:
         if q.judge_day != day:
             continue
         for vidx, grade in q.judged:
+            grade = current_grade(q, vidx, grade, stale)
             v = world.videos[vidx]
             annotators = rng.sample(ANNOTATORS, 2 if rng.random() < 0.1 else 1)
             pairs += 1
@@ -112,11 +112,13 @@ def _write_judgements(world: World, day: int, day_start: datetime, writer: RawFi
 
 def _write_search_log(
     world: World, day: int, day_start: datetime, n_rows: int, writer: RawFileWriter, seed: int,
-    popularity: list[float], progress: Progress | None,
+    drift: DayDrift, progress: Progress | None,
 ) -> None:
     rng = random.Random(f"rankops-log:{seed}:{day}")
     rand, gauss, lognorm = rng.random, rng.gauss, rng.lognormvariate
-    videos, queries = world.videos, world.queries
+    videos, queries, popularity = world.videos, world.queries, drift.popularity
+    examination, attract, linger, shorts_share, stale = (drift.examination, drift.attraction, drift.dwell,
+                                                         drift.shorts_share, drift.stale)
     tag = day_start.strftime("%Y%m%d")
     last_instant = day_start + timedelta(seconds=86399, microseconds=999_000)
     rows = sessions = reported = 0
@@ -129,6 +131,10 @@ def _write_search_log(
             q = rng.choices(queries, cum_weights=popularity)[0]
             shown = [p for p in q.pool if videos[p[0]].first_day <= day]
             shown.sort(key=lambda p: p[1] + gauss(0, 0.9), reverse=True)  # a noisy production ranker
+            if shorts_share and q.fresh:  # drift: short-form videos take some of the slots
+                shorts = [p for p in q.fresh if videos[p[0]].first_day <= day]
+                shorts.sort(key=lambda p: p[1] + gauss(0, 0.9), reverse=True)
+                shown = mix_page(shown, shorts, shorts_share, rand, PAGE_SIZE)
             t = min(t + timedelta(milliseconds=rng.randrange(1, 20_000)), last_instant)
             ts = format_ts(t, zone, rand() < 0.3)
             text = query_variant(rng, q.text)
@@ -139,11 +145,13 @@ def _write_search_log(
                 if rows >= n_rows:
                     break
                 v = videos[vidx]
-                attraction = ATTRACTION[grade] + (0.25 if v.clickbait else 0.0)
-                clicked = rand() < EXAMINATION[position - 1] * attraction
+                if stale:  # drift: the ranker above still sorts by the old grade, users feel the new one
+                    grade = current_grade(q, vidx, grade, stale)
+                attraction = (ATTRACTION[grade] + (0.25 if v.clickbait else 0.0)) * attract
+                clicked = rand() < examination[position - 1] * attraction
                 dwell = None
                 if clicked and rand() > 0.02:  # 2 % of clicks lose their dwell beacon
-                    dwell = int(min(v.duration_s * 1000, DWELL_MEAN_MS[grade] * lognorm(0, 0.6)))
+                    dwell = int(min(v.duration_s * 1000, DWELL_MEAN_MS[grade] * lognorm(0, 0.6)) * linger)
                 rows += 1
                 url = v.urls[int(rand() * URL_SPELLINGS)]
                 event_id = f"ev-{tag}-{rows:09d}"
@@ -176,7 +184,8 @@ def _clear_previous(out: Path) -> None:
     """Remove the files of an earlier generation in `out`; refuse to mix with foreign files."""
     marker = out / GENERATOR_FILE
     if marker.exists():
-        for rel in json.loads(marker.read_text(encoding="utf-8")).get("files", {}):
+        previous = json.loads(marker.read_text(encoding="utf-8"))
+        for rel in [*previous.get("files", {}), *previous.get("ignored_files", {})]:
             path = out / rel
             path.unlink(missing_ok=True)
             for parent in (path.parent, path.parent.parent):  # <day>/<kind>/ and <day>/ when empty
@@ -201,19 +210,25 @@ def _keep(files: dict[str, dict[str, Any]], writer: RawFileWriter, out: Path) ->
 
 def _totals(files: dict[str, dict[str, Any]]) -> dict[str, Any]:
     by_kind: dict[str, dict[str, Any]] = {}
+    defects: dict[str, int] = {}
     for ledger in files.values():
         k = by_kind.setdefault(
-            ledger["kind"], {"files": 0, "lines": 0, "valid": 0, "duplicates": 0, "conflicting_pairs": 0, "quarantined": {}}
+            ledger["kind"],
+            {"files": 0, "lines": 0, "valid": 0, "duplicates": 0, "conflicting_pairs": 0, "quarantined": {}, "defects": {}},
         )
         k["files"] += 1
         for key in ("lines", "valid", "duplicates", "conflicting_pairs"):
             k[key] += ledger[key]
         for reason, n in ledger["quarantined"].items():
             k["quarantined"][reason] = k["quarantined"].get(reason, 0) + n
+        for defect, n in ledger["defects"].items():
+            k["defects"][defect] = k["defects"].get(defect, 0) + n
+            defects[defect] = defects.get(defect, 0) + n
     reasons = {r.value: sum(k["quarantined"].get(r.value, 0) for k in by_kind.values()) for r in Reason}
     return {
         "kinds": by_kind,
         "quarantine_reasons": reasons,
+        "defects": dict(sorted(defects.items())),
         "lines": sum(k["lines"] for k in by_kind.values()),
         "header_lines": sum(1 for ledger in files.values() if ledger["header"]),
         "valid_rows": sum(k["valid"] for k in by_kind.values()),
@@ -223,32 +238,43 @@ def _totals(files: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def _write_days(
-    out: Path, world: World, files: dict[str, dict[str, Any]], start: datetime, impressions: int, days: int,
-    seed: int, dirty_share: float, drift: float, progress: Progress | None,
+    out: Path, world: World, files: dict[str, dict[str, Any]], ignored: dict[str, str], start: datetime,
+    impressions: int, days: int, seed: int, dirty_share: float, plan: DriftPlan, progress: Progress | None,
 ) -> tuple[list[str], int]:
-    """Write every day's three files (one ingest batch per day); returns (batches, judged pairs)."""
+    """Write every day's three files (one ingest batch per day) and, when dirty, one file of each
+    kind the contract ignores (into `ignored`); returns (batches, judged pairs)."""
     batches: list[str] = []
     judged_pairs = 0
+    cycle = dict.fromkeys(Kind, 0)
     for day, n_rows in enumerate(_split(impressions, days)):
+        drift = day_drift(world, plan, seed, day, EXAMINATION)
         day_start = start + timedelta(days=day)
         batch = day_start.date().isoformat()
         batches.append(batch)
 
         def open_writer(kind: Kind, batch: str = batch, **kw: Any) -> RawFileWriter:
             rel = f"{batch}/{kind.value}/part-00000{'.csv' if kind is Kind.JUDGEMENTS else '.jsonl'}"
-            return RawFileWriter(out / rel, kind, dirty_share=dirty_share, dirt_seed=f"{seed}:{rel}", **kw)
+            return RawFileWriter(out / rel, kind, dirty_share=dirty_share, dirt_seed=f"{seed}:{rel}",
+                                 cycle_start=cycle[kind], **kw)
+
+        def keep(writer: RawFileWriter) -> None:
+            _keep(files, writer, out)
+            cycle[writer.kind] = writer.cycle_position
 
         writer = open_writer(Kind.VIDEOS)
         _write_videos(world, day, writer, seed)
-        _keep(files, writer, out)
+        keep(writer)
         windows_export = day % 2 == 1 or days == 1  # BOM + CRLF: every data set has such a file
         writer = open_writer(Kind.JUDGEMENTS, header=list(JUDGEMENT_FIELDS), bom=windows_export, crlf=windows_export)
-        judged_pairs += _write_judgements(world, day, day_start, writer, seed)
-        _keep(files, writer, out)
+        judged_pairs += _write_judgements(world, day, day_start, writer, seed, drift.stale)
+        keep(writer)
         writer = open_writer(Kind.SEARCH_LOG)
-        popularity = drifted_popularity(world, seed, drift, day / (days - 1) if days > 1 else 0.0)
-        _write_search_log(world, day, day_start, n_rows, writer, seed, popularity, progress)
-        _keep(files, writer, out)
+        _write_search_log(world, day, day_start, n_rows, writer, seed, drift, progress)
+        keep(writer)
+        if day == 0 and dirty_share > 0 and writer.path.exists():  # files the contract ignores, once
+            with writer.path.open("rb") as fh:
+                sample = b"".join(itertools.islice(fh, 3))
+            ignored.update(write_ignored_files(out / batch, sample))
     return batches, judged_pairs
 
 
@@ -262,19 +288,23 @@ def generate_dataset(
     start_date: str = "2026-10-01",
     queries: int | None = None,
     videos: int | None = None,
-    drift: float = 0.0,
+    drift: float | Mapping[str, float] = 0.0,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Write a raw data set under `out_dir`; return the `_generator.json` content plus timing."""
+    """Write a raw data set under `out_dir`; return the `_generator.json` content plus timing.
+
+    `drift`: every mechanism of `drift.py` at this strength, or {mechanism: strength}.
+    """
     if (
-        impressions < 0 or days < 1 or not 0 <= dirty_share <= 0.5 or not 0 <= drift <= 1
+        impressions < 0 or days < 1 or not 0 <= dirty_share <= 0.5
         or (queries is not None and queries < 1) or (videos is not None and videos < 1)
     ):
         raise ValueError(
-            f"need impressions >= 0, days >= 1, 0 <= dirty_share <= 0.5, 0 <= drift <= 1, queries >= 1 and videos "
-            f">= 1 (got impressions={impressions}, days={days}, dirty_share={dirty_share}, drift={drift}, "
+            f"need impressions >= 0, days >= 1, 0 <= dirty_share <= 0.5, queries >= 1 and videos "
+            f">= 1 (got impressions={impressions}, days={days}, dirty_share={dirty_share}, "
             f"queries={queries}, videos={videos})"
         )
+    plan = DriftPlan.of(drift, days)
     try:
         first = date.fromisoformat(start_date)
         start = datetime(first.year, first.month, first.day, tzinfo=UTC)
@@ -285,9 +315,12 @@ def generate_dataset(
     _clear_previous(out)
     n_queries, n_videos = size_of(impressions, queries, videos)
     world = build_world(seed, n_queries, n_videos, days, start)
+    drift_facts = extend_world(world, plan, seed, start) if plan.active else None
     files: dict[str, dict[str, Any]] = {}
+    ignored: dict[str, str] = {}
     try:
-        batches, judged_pairs = _write_days(out, world, files, start, impressions, days, seed, dirty_share, drift, progress)
+        batches, judged_pairs = _write_days(out, world, files, ignored, start, impressions, days, seed, dirty_share,
+                                            plan, progress)
     except BaseException:  # no half-written data set: remove what this run wrote, then re-raise
         for path in sorted(out.rglob("*"), reverse=True) if out.exists() else []:
             if path.is_file():
@@ -297,7 +330,7 @@ def generate_dataset(
         raise
     manifest: dict[str, Any] = {
         "generator": "rankops.datagen",
-        "schema_version": 1,
+        "schema_version": 2,
         "params": {
             "impressions": impressions,
             "days": days,
@@ -306,13 +339,14 @@ def generate_dataset(
             "start_date": start.date().isoformat(),
             "queries": n_queries,
             "videos": n_videos,
-            "drift": drift,
+            "drift": dict(drift) if isinstance(drift, Mapping) else drift,
         },
         "world": {"queries": len(world.queries), "videos": len(world.videos), "judged_pairs": judged_pairs},
         "batches": batches,
-        "drift": dict(zip(("rising", "fading"), drift_topics(seed), strict=True)) if drift > 0 else None,
+        "drift": drift_facts,
         "conflicting_duplicate_rule": CONFLICT_RULE,
         "files": files,
+        "ignored_files": dict(sorted(ignored.items())),
         **_totals(files),
     }
     out.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,8 @@ def run_generate_op(
             "valid_rows": result["valid_rows"],
             "quarantined_rows": result["quarantined_rows"],
             "duplicate_rows": result["duplicate_rows"],
+            "defects": result["defects"],
+            "ignored_files": result["ignored_files"],
             "params": result["params"],
         }
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import random
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -53,6 +54,8 @@ class Query:
     judge_day: int
     judged: list[tuple[int, int]] = field(default_factory=list)  # (video idx, true grade)
     pool: list[tuple[int, int]] = field(default_factory=list)  # judged + unjudged extras shown in results
+    fresh: list[tuple[int, int]] = field(default_factory=list)  # drift: new short-form candidates (drift.py)
+    stale_u: dict[int, float] = field(default_factory=dict)  # drift: pool video idx -> when its pair goes stale
 
 
 @dataclass(slots=True)
@@ -60,6 +63,7 @@ class World:
     queries: list[Query]
     videos: list[Video]
     popularity: list[float]  # cumulative Zipf weights over queries (for random.choices)
+    emerging_weights: list[float] = field(default_factory=list)  # drift: Zipf weights of the queries added
 
 
 def size_of(impressions: int, queries: int | None = None, videos: int | None = None) -> tuple[int, int]:
@@ -80,8 +84,8 @@ def grade_of(q: Query, v: Video) -> int:
     return max(0, min(3, grade))
 
 
-def _surface(rng: random.Random, topic: str, concept: str, weights: tuple[float, ...] | None) -> str:
-    forms = V.TOPICS[topic][1][concept]
+def surface(rng: random.Random, topic: str, concept: str, weights: tuple[float, ...] | None) -> str:
+    forms = V.ALL_TOPICS[topic][1][concept]
     return rng.choices(forms, weights=weights[: len(forms)])[0] if weights else rng.choice(forms)
 
 
@@ -89,27 +93,29 @@ def _norm(text: str) -> str:
     return " ".join(unicodedata.normalize("NFC", text).casefold().split())
 
 
-def _make_queries(rng: random.Random, n: int, days: int) -> list[Query]:
-    topics = list(V.TOPICS)
+def make_queries(rng: random.Random, n: int, days: int, topics: list[str] | None = None,
+                 taken: Sequence[Query] = ()) -> list[Query]:
+    """`n` distinct latent queries of `topics` (default: the base vocabulary), numbered after `taken`."""
+    topics = topics or list(V.TOPICS)
     intents = list(V.INTENTS)
-    seen: dict[str, None] = {}
+    seen: dict[str, None] = dict.fromkeys(q.text for q in taken)
     queries: list[Query] = []
     misses = 0
     while len(queries) < n:
         if misses > 2000:
             raise ValueError(f"cannot make {n} distinct queries from the vocabulary (got {len(queries)}): ask for fewer")
         topic = rng.choice(topics)
-        concepts = tuple(rng.sample(list(V.TOPICS[topic][1]), 1 if rng.random() < 0.4 else 2))
+        concepts = tuple(rng.sample(list(V.ALL_TOPICS[topic][1]), 1 if rng.random() < 0.4 else 2))
         intent = rng.choice(intents)
         for _attempt in range(20):
-            words = [_surface(rng, topic, c, QUERY_SURFACE_WEIGHTS) for c in concepts]
+            words = [surface(rng, topic, c, QUERY_SURFACE_WEIGHTS) for c in concepts]
             if rng.random() < 0.85:  # explicit intent word; otherwise the intent stays implicit
                 phrase = rng.choices(V.INTENTS[intent], weights=(4, 3, 2, 1, 1, 1)[: len(V.INTENTS[intent])])[0]
                 words = [phrase, *words] if phrase in ("how to", "the science of") else [*words, phrase]
             text = _norm(" ".join(words))
             if text not in seen:
                 seen[text] = None
-                queries.append(Query(len(queries), text, topic, intent, concepts, rng.randrange(days)))
+                queries.append(Query(len(taken) + len(queries), text, topic, intent, concepts, rng.randrange(days)))
                 break
         else:  # every spelling of this latent query is taken: draw another one
             misses += 1
@@ -128,7 +134,7 @@ def _shared_surfaces() -> dict[str, list[tuple[str, str]]]:
 
 def _realise_video(rng: random.Random, v: Video, start: datetime, forced: str | None = None) -> None:
     """Write title, description, channel, duration, publication date and tags of a latent video."""
-    forms = [_surface(rng, v.topic, c, None) for c in v.concepts]
+    forms = [surface(rng, v.topic, c, None) for c in v.concepts]
     if forced is not None:
         forms[0] = forced
     intent_word = rng.choice(V.INTENTS[v.intent])
@@ -174,6 +180,16 @@ def _realise_video(rng: random.Random, v: Video, start: datetime, forced: str | 
     v.tags = tags
 
 
+def new_video_id(rng: random.Random, used: dict[str, None]) -> str:
+    """An 11-character id not in `used` (and now in it)."""
+    while True:
+        bits = rng.getrandbits(66)
+        vid = "".join(ID_ALPHABET[(bits >> (6 * k)) & 63] for k in range(11))
+        if vid not in used:
+            used[vid] = None
+            return vid
+
+
 def _make_videos(rng: random.Random, queries: list[Query], n: int, days: int, start: datetime) -> list[Video]:
     topics = list(V.TOPICS)
     intents = list(V.INTENTS)
@@ -182,12 +198,7 @@ def _make_videos(rng: random.Random, queries: list[Query], n: int, days: int, st
     videos: list[Video] = []
 
     def add(topic: str, intent: str, concepts: tuple[str, ...], forced: str | None = None) -> None:
-        while True:
-            bits = rng.getrandbits(66)
-            vid = "".join(ID_ALPHABET[(bits >> (6 * k)) & 63] for k in range(11))
-            if vid not in used_ids:
-                used_ids[vid] = None
-                break
+        vid = new_video_id(rng, used_ids)
         first_day = 0 if days == 1 or rng.random() < 0.85 else rng.randrange(1, days)
         v = Video(len(videos), vid, 0 if rng.random() < 0.7 else 1, topic, intent, concepts, rng.random() < 0.08, first_day)
         _realise_video(rng, v, start, forced)
@@ -221,11 +232,11 @@ def _make_videos(rng: random.Random, queries: list[Query], n: int, days: int, st
     return videos
 
 
-def _tokens(text: str) -> list[str]:
+def tokens(text: str) -> list[str]:
     return [t for t in _norm(text).replace(":", " ").replace("|", " ").replace("&", " ").split() if len(t) > 2]
 
 
-def _assign_pools(rng: random.Random, queries: list[Query], videos: list[Video]) -> None:
+def assign_pools(rng: random.Random, queries: list[Query], videos: list[Video]) -> None:
     """Per query a judged candidate list (10-20 videos, mixed grades) plus unjudged extras."""
     by_concept: dict[tuple[str, str], list[int]] = {}
     by_topic: dict[str, list[int]] = {}
@@ -234,7 +245,7 @@ def _assign_pools(rng: random.Random, queries: list[Query], videos: list[Video])
         by_topic.setdefault(v.topic, []).append(v.idx)
         for c in v.concepts:
             by_concept.setdefault((v.topic, c), []).append(v.idx)
-        for t in dict.fromkeys(_tokens(v.title)):
+        for t in dict.fromkeys(tokens(v.title)):
             by_token.setdefault(t, []).append(v.idx)
     n_videos = len(videos)
     for q in queries:
@@ -243,7 +254,7 @@ def _assign_pools(rng: random.Random, queries: list[Query], videos: list[Video])
             pool = by_concept.get((q.topic, c), [])
             cand.update(dict.fromkeys(pool if len(pool) <= 40 else rng.sample(pool, 40)))
         lexical: dict[int, None] = {}
-        for t in _tokens(q.text):
+        for t in tokens(q.text):
             pool = by_token.get(t, [])
             lexical.update(dict.fromkeys(pool if len(pool) <= 15 else rng.sample(pool, 15)))
         cand.update(lexical)
@@ -273,44 +284,18 @@ def _assign_pools(rng: random.Random, queries: list[Query], videos: list[Video])
 def build_world(seed: int, n_queries: int, n_videos: int, days: int, start: datetime) -> World:
     """The deterministic latent world of a seed."""
     rng = random.Random(f"rankops-world:{seed}")
-    queries = _make_queries(rng, n_queries, days)
+    queries = make_queries(rng, n_queries, days)
     videos = _make_videos(rng, queries, n_videos, days, start)
-    _assign_pools(rng, queries, videos)
+    assign_pools(rng, queries, videos)
     ranks = list(range(len(queries)))
     rng.shuffle(ranks)  # popularity rank independent of topic/creation order
     weights = [1.0 / (r + 1) ** 1.07 for r in ranks]  # Zipf: a few head queries, a long tail
-    return World(queries, videos, _cumulative(weights))
+    return World(queries, videos, cumulative(weights))
 
 
-def _cumulative(weights: list[float]) -> list[float]:
+def cumulative(weights: list[float]) -> list[float]:
     cumulative, total = [], 0.0
     for w in weights:
         total += w
         cumulative.append(total)
     return cumulative
-
-
-def drift_topics(seed: int) -> tuple[list[str], list[str]]:
-    """The (rising, fading) topics of a seed's drift, three each."""
-    topics = list(V.TOPICS)
-    random.Random(f"rankops-drift:{seed}").shuffle(topics)
-    return sorted(topics[:3]), sorted(topics[3:6])
-
-
-def drifted_popularity(world: World, seed: int, drift: float, progress: float) -> list[float]:
-    """Query popularity of a day `progress` (0..1) into a drift: some topics grow, others fade.
-
-    ``drift`` = 0 leaves the Zipf popularity as is; at ``drift`` = 1 the rising topics are 5x as
-    popular by the last day and the fading ones at a fifth: the query mix (and with it CTR, labels
-    seen, feature distributions) shifts the way monitoring should notice.
-    """
-    if drift <= 0 or progress <= 0:
-        return world.popularity
-    rising, fading = drift_topics(seed)
-    factor = 1 + 4 * drift * progress
-    weights, previous = [], 0.0
-    for q, cum in zip(world.queries, world.popularity, strict=True):
-        w = cum - previous
-        previous = cum
-        weights.append(w * factor if q.topic in rising else w / factor if q.topic in fading else w)
-    return _cumulative(weights)

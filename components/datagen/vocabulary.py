@@ -194,3 +194,34 @@ DESCRIPTION_FILLERS = (
 CHANNEL_WORDS = ("Studio", "Lab", "Academy", "Daily", "Hub", "TV", "Corner", "Workshop", "Nerd", "Club")
 ANNOTATORS = tuple(f"ann{i:02d}" for i in range(1, 9))
 NOISY_ANNOTATORS = ("ann07", "ann08")
+
+# Vocabulary that only `--drift` brings in (components.datagen.drift): topics nobody searched for in
+# the reference period, with their own concepts and words. The base world never draws from them.
+EMERGING_TOPICS: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, ...]]]] = {
+    "ai_tools": (
+        ("ai", "productivity", "automation", "tech"),
+        {
+            "chatbots": ("chatgpt", "ai chatbot", "chat assistant"),
+            "prompting": ("prompt engineering", "prompts", "prompt templates"),
+            "image_generation": ("midjourney", "ai art", "image generator"),
+            "coding_assistant": ("copilot", "ai pair programmer", "code assistant"),
+            "agents": ("ai agents", "autonomous agents", "agentic workflows"),
+            "local_models": ("local llm", "ollama", "open weights"),
+        },
+    ),
+    "pickleball": (
+        ("pickleball", "paddle sports", "court", "rally"),
+        {
+            "dinks": ("dinking", "kitchen line", "soft game"),
+            "serve": ("pickleball serve", "drop serve", "spin serve"),
+            "paddles": ("pickleball paddle", "carbon paddle", "paddle grip"),
+            "doubles": ("doubles strategy", "stacking", "partner play"),
+            "footwork": ("split step", "court footwork", "ready position"),
+        },
+    ),
+}
+ALL_TOPICS = {**TOPICS, **EMERGING_TOPICS}
+
+# Short-form videos (what `--drift` adds to the catalogue): hashtag tags and titles, one-line descriptions.
+HASHTAGS = ("#shorts", "#fyp", "#viral", "#trending", "#learnontiktok", "#howto", "#tips", "#foryou", "#reels", "#hack")
+SHORT_HOOKS = ("in 60 seconds", "one trick", "wait for it", "part 1", "quick tip", "pov", "watch this")

@@ -1,7 +1,10 @@
 """Bronze: every raw line kept as-is (bytes) with where and when it came from.
 
 File discovery and hashing run on the driver (cheap, and a file-level problem becomes a clear
-message naming the file rather than a Spark stack trace). Lines are read by Spark's text source
+message naming the file rather than a Spark stack trace). The file-level contract: a raw file is
+a ``*.jsonl`` / ``*.csv`` directly inside its kind's folder holding uncompressed text; compressed,
+UTF-16/32 or empty files, other names and files elsewhere are ignored and listed with the reason.
+Other bytes that are not UTF-8 are a line-level matter (quarantined ``invalid_utf8`` in silver). Lines are read by Spark's text source
 with one partition per file, so a line's number is its record index inside that partition.
 """
 
@@ -14,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from components.etl.contract import KIND_SUFFIX, Kind
+from components.etl.contract import KIND_SUFFIX, FileDefect, Kind
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -27,6 +30,14 @@ BRONZE_SCHEMA = (
     "ingested_at timestamp, is_header boolean"
 )
 RECORD_BITS = 33  # monotonically_increasing_id = partition id << 33 | record index in partition
+KIND_ORDER = {k.value: i for i, k in enumerate(Kind)}
+SNIFF_BYTES = 4096
+NUL_SHARE_DIVISOR = 8  # >= 1/8 NUL bytes in the first 4 KiB: not UTF-8 text (UTF-8 text has none)
+COMPRESSED_SUFFIXES = (".gz", ".gzip", ".bz2", ".xz", ".zst", ".zip", ".lz4", ".snappy")
+COMPRESSION_MAGIC = ((b"\x1f\x8b", "gzip"), (b"PK\x03\x04", "zip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"),
+                     (b"\x28\xb5\x2f\xfd", "zstd"))
+TEXT_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"),
+             (b"\xfe\xff", "UTF-16"))
 
 
 @dataclass(frozen=True)
@@ -47,10 +58,12 @@ class RawFile:
 
 @dataclass(frozen=True)
 class FileProblem:
-    """A file that could not be ingested, with the reason in words."""
+    """A file that was not ingested (``ignored``) or ingested once for several copies, in words."""
 
     path: str
     problem: str
+    ignored: bool = True
+    defect: str | None = None  # the contract.FileDefect of an ignored file
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -78,34 +91,67 @@ def first_line(path: Path, limit: int = 1 << 16) -> str:
     return head.rstrip(b"\r\n").decode("utf-8", "replace")
 
 
+def sniff_content(path: Path) -> tuple[FileDefect, str] | None:
+    """A file-level reason a contract-named file is not UTF-8 text lines, from its first bytes."""
+    with path.open("rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+    for magic, name in COMPRESSION_MAGIC:
+        if head.startswith(magic):
+            return FileDefect.COMPRESSED, f"{name}-compressed content: decompress it to plain UTF-8 text"
+    for bom, name in TEXT_BOMS:
+        if head.startswith(bom):
+            return FileDefect.NOT_UTF8_TEXT, f"{name} text (byte-order mark): re-encode it as UTF-8"
+    if head and head.count(0) * NUL_SHARE_DIVISOR >= len(head):
+        return FileDefect.NOT_UTF8_TEXT, "NUL bytes: UTF-16/UTF-32 without a byte-order mark, or binary; re-encode as UTF-8"
+    return None
+
+
+def _ignored(rel: Path, kind: str | None) -> tuple[FileDefect, str] | None:
+    """Why a file is not a raw file of the contract by its place and name (None: it may be)."""
+    if kind is None:
+        return FileDefect.OUTSIDE_KIND_FOLDER, f"not directly inside a {', '.join(k.value for k in Kind)} folder"
+    suffix = KIND_SUFFIX[Kind(kind)]
+    if rel.suffix.lower() in COMPRESSED_SUFFIXES:
+        return FileDefect.COMPRESSED, f"compressed ({rel.suffix}): decompress it to a plain {suffix} file"
+    if not rel.name.endswith(suffix):
+        return FileDefect.WRONG_EXTENSION, f"a {kind} file must end with {suffix}"
+    return None
+
+
 def discover_files(input_dir: str | os.PathLike[str]) -> tuple[list[RawFile], list[FileProblem]]:
-    """Raw files of every kind under `input_dir` (any depth), hashed; unusable ones as problems."""
+    """Raw files of every kind under `input_dir` (any depth), hashed; every other file as a problem.
+
+    Files and folders whose name starts with "." or "_" are metadata (``_generator.json``,
+    ``.DS_Store``, ``_SUCCESS``) and are skipped; any other file that is not ingested is listed
+    as ignored with its reason (contract.FileDefect), never passed over silently.
+    """
     root = Path(input_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"input directory {root} does not exist or is not a directory")
     found: list[RawFile] = []
     problems: list[FileProblem] = []
-    for kind in Kind:
-        for path in sorted(root.rglob(f"{kind.value}/*")):
-            rel = path.relative_to(root)
-            if path.is_dir() or any(part.startswith((".", "_")) for part in rel.parts):
-                continue
-            if not path.name.endswith(KIND_SUFFIX[kind]):
-                problems.append(FileProblem(str(rel), f"ignored: a {kind.value} file must end with {KIND_SUFFIX[kind]}"))
-                continue
-            try:
-                size = path.stat().st_size
-                digest = sha256_of(path)
-            except OSError as exc:
-                problems.append(FileProblem(str(rel), f"unreadable: {exc.strerror or exc}"))
-                continue
-            if size == 0:
-                problems.append(FileProblem(str(rel), "empty file (0 bytes): nothing to ingest"))
-                continue
-            header = first_line(path) if kind is Kind.JUDGEMENTS else None
-            found.append(
-                RawFile(kind.value, str(path.resolve()), str(rel), batch_id_of(rel.parts, digest), digest, size, header)
-            )
+    kinds = {k.value for k in Kind}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if path.is_dir() or any(part.startswith((".", "_")) for part in rel.parts):
+            continue
+        kind = rel.parts[-2] if len(rel.parts) > 1 and rel.parts[-2] in kinds else None
+        why = _ignored(rel, kind)
+        try:
+            size = path.stat().st_size
+            if why is None and size == 0:
+                why = FileDefect.EMPTY, "empty file (0 bytes): nothing to ingest"
+            why = why or sniff_content(path)
+            digest = sha256_of(path) if why is None else ""
+        except OSError as exc:
+            why = FileDefect.UNREADABLE, f"unreadable: {exc.strerror or exc}"
+        if why is not None:
+            problems.append(FileProblem(str(rel), f"ignored: {why[1]}", defect=why[0].value))
+            continue
+        assert kind is not None
+        header = first_line(path) if kind == Kind.JUDGEMENTS.value else None
+        found.append(RawFile(kind, str(path.resolve()), str(rel), batch_id_of(rel.parts, digest), digest, size, header))
+    found.sort(key=lambda f: (KIND_ORDER[f.kind], f.source_file))
     return found, problems
 
 

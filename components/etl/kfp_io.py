@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-METRIC_KEYS = ("bronze_rows", "silver_rows", "quarantined_rows", "duplicate_rows", "seconds")
+METRIC_KEYS = ("bronze_rows", "silver_rows", "quarantined_rows", "duplicate_rows", "ignored_file_count", "seconds")
 
 
 def run_etl_op(gold: Any, metrics: Any, quality_report: Any, *, input_dir: str, env: str, raw: Any = None) -> dict[str, Any]:
@@ -33,6 +33,7 @@ def run_etl_op(gold: Any, metrics: Any, quality_report: Any, *, input_dir: str, 
         "snapshots": summary["snapshots"],
         "gold_refs": {t: f"{t}@{summary['snapshots'][t]}" for t in GOLD_TABLES},
         "quarantine_reasons": summary["quarantine_reasons"],
+        "ignored_files": summary["ignored_files"],
     })
     Path(gold.path).parent.mkdir(parents=True, exist_ok=True)
     Path(gold.path).write_text(

@@ -1,13 +1,17 @@
 """Query normalisation and URL canonicalisation: the ids every stage joins on.
 
 Pure Python, no Spark, and the only implementation: feature serving, training and the online
-ranker call these on single strings, and silver applies them to each distinct value
-(``components.etl.ids``), so every stage gets byte-identical ids. Plain string rules: no
-percent-decoding, no IDNA.
+ranker call these on single strings, and silver's line checker (``components.etl.parse``) applies
+them to each distinct value of a task, so every stage gets byte-identical ids. Plain string rules:
+no percent-decoding, no IDNA.
 
 Canonical URL = ``host[:port]/path[?query]`` where
-- the scheme must be http or https (case-insensitive) and is dropped,
+- the scheme must be http or https (case-insensitive), followed by ``://``, and is dropped,
+- no whitespace or control character inside the URL (surrounding spaces, tabs, CR, LF are stripped),
 - user-info is dropped, the host is lowercased, one leading ``www.`` is dropped,
+- the host must be a domain name of at least two dot-separated labels of letters and digits
+  (any script) with inner hyphens, each at most 63 characters, an IPv4 address, or a bracketed
+  IPv6 address; a port must be 0..65535,
 - a default port (80 for http, 443 for https) is dropped, any other port kept,
 - trailing slashes of the path are dropped (path case is kept: video ids are case-sensitive),
 - the fragment is dropped,
@@ -18,6 +22,7 @@ Canonical URL = ``host[:port]/path[?query]`` where
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 import unicodedata
 
@@ -36,8 +41,9 @@ URL_STRIP = " \t\r\n"
 URL_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*)://([^/?#]*)([^?#]*)(?:\?([^#]*))?(?:#.*)?\Z", re.DOTALL)
 HOST_PORT_RE = re.compile(r"(.*?)(?::([0-9]*))?\Z", re.DOTALL)
 DEFAULT_PORTS = {"http": "80", "https": "443"}
-# Characters that cannot appear in a host (explicit ASCII set, for the same reason).
-BAD_HOST_CHARS = "\t\n\x0b\x0c\r \x1c\x1d\x1e\x1f<>\"\\^`{|}"
+BAD_URL_CHAR_RE = re.compile(r"[\s\x00-\x1f\x7f]")  # whitespace (any script) and controls
+MAX_LABEL_CHARS, MAX_HOST_CHARS = 63, 253
+MAX_PORT = 65535
 
 
 def normalize_query(text: str) -> str:
@@ -61,12 +67,37 @@ def is_tracking_param(key: str) -> bool:
     return key.startswith(TRACKING_PREFIX) or key in TRACKING_PARAMS
 
 
+def _is_label(label: str) -> bool:
+    """1..63 letters, digits (any script, combining marks included) and inner hyphens."""
+    return (
+        0 < len(label) <= MAX_LABEL_CHARS and label[0] != "-" and label[-1] != "-"
+        and all(c.isalnum() or c == "-" or unicodedata.category(c)[0] == "M" for c in label)
+    )
+
+
+def is_valid_host(host: str) -> bool:
+    """A lowercased host is a domain name (>= 2 labels), an IPv4 address or a bracketed IPv6 address."""
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return False
+        return True
+    labels = host.split(".")
+    if len(labels) < 2 or len(host) > MAX_HOST_CHARS or not all(map(_is_label, labels)):
+        return False
+    if all(label.isascii() and label.isdigit() for label in labels):  # dotted numbers are an IPv4 address
+        return len(labels) == 4 and all(int(label) <= 255 for label in labels)
+    return True
+
+
 def canonicalize_url(url: str | None) -> str | None:
-    """The canonical spelling of a video URL, or None when it is not http(s) or has no host."""
+    """The canonical spelling of a video URL, or None when it breaks the rules above."""
     if not isinstance(url, str):
         return None
-    match = URL_RE.match(url.strip(URL_STRIP))
-    if match is None:
+    url = url.strip(URL_STRIP)
+    match = URL_RE.match(url)
+    if match is None or BAD_URL_CHAR_RE.search(url):
         return None
     scheme, authority, path, query = match.group(1).lower(), match.group(2), match.group(3), match.group(4)
     if scheme not in DEFAULT_PORTS:
@@ -76,7 +107,7 @@ def canonicalize_url(url: str | None) -> str | None:
     host, port = hp.group(1), hp.group(2) or ""
     if host.startswith("www."):
         host = host[4:]
-    if not host or any(c in BAD_HOST_CHARS for c in host):
+    if not is_valid_host(host) or (port and int(port) > MAX_PORT):
         return None
     out = host
     if port and port != DEFAULT_PORTS[scheme]:

@@ -1,235 +1,335 @@
-"""Row-level parsing and validation of raw lines against the input contract.
+"""Parsing and validation of raw lines against the contract table (``contract.RULES``): pure Python.
 
-Every bronze line gets exactly one outcome: typed values, or the FIRST failing check as a
-quarantine ``reason`` (+ ``detail``: which field, in words). The checks run in this order:
-invalid_utf8 -> malformed_json / not_an_object / csv_column_count -> missing_field ->
-null_field -> wrong_type -> field_too_long -> invalid_timestamp / missing_timezone ->
-invalid_url -> out_of_range -> empty_query.
+Every bronze line gets exactly one outcome: the typed values of its fields, or the FIRST failing
+check as a quarantine ``reason`` plus a ``detail`` naming the field. Order: invalid_utf8 ->
+malformed_json / not_an_object (JSONL) or control_character (a NUL byte) / malformed_csv /
+csv_column_count (CSV) -> then field by field in table order: missing_field -> null_field ->
+wrong_type -> field_too_long -> control_character -> blank_field / empty_query ->
+missing_timezone / invalid_timestamp -> invalid_url -> out_of_range. (conflicting_duplicate is
+decided across rows, in silver.)
 
-JSON is parsed into Spark's VARIANT (no schema inference on dirty input); a field's JSON type is
-read from its own JSON text, so ``"3"`` (string) and ``3`` (number) differ, as do ``"yes"`` and
-``true``. Only Spark built-ins run per row; ids come from a lookup of distinct values (ids.py).
+JSON is strict RFC 8259: one complete value per line, nothing after it but whitespace; NaN /
+Infinity, single quotes, comments, unescaped control characters, escaped lone surrogates and
+repeated keys are malformed. Numbers are read exactly (``Decimal``), so overflow is seen, not
+rounded away. Type rules: a field takes only its own JSON type, with two written coercions:
+an int field takes any JSON number with an integral value (``2.0`` is 2: JSON has one number
+type), and a CSV cell of an int/number field is read as a number when it is a JSON number
+literal (CSV has no types). A leading UTF-8 BOM on a line is dropped.
+
+Silver runs ``check_batches`` on every line (Spark ``mapInArrow``); query and URL ids are cached
+per task, so ``normalize.py`` runs once per distinct value and task.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import csv
+import json
+import re
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
-from components.etl.contract import Reason
+from components.etl import normalize as nz
+from components.etl.contract import (
+    FORBIDDEN,
+    RULES,
+    SILVER_COLUMNS,
+    TS_MAX,
+    TS_MIN,
+    FieldRule,
+    FieldType,
+    Kind,
+    Reason,
+)
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column, DataFrame
+    import pyarrow as pa
 
-TS_WITH_ZONE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:?[0-9]{2})$"
-TS_NO_ZONE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?$"
-TS_MIN, TS_MAX = "1990-01-01 00:00:00", "2100-01-01 00:00:00"  # outside: impossible timestamp
-STRINGY = ("string", "timestamp", "url")  # fields whose JSON type is string
+TS_WITH_ZONE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:?[0-9]{2})\Z")
+TS_NO_ZONE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?\Z")
+NUMBER_RE = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?\Z")  # a JSON number literal
+ESCAPED_SURROGATE_RE = re.compile(r"\\u[dD][89a-fA-F]")
+FORBIDDEN_RE = {chars: re.compile(pattern) for chars, pattern in FORBIDDEN.items()}
 LINEAGE = ("kind", "batch_id", "source_file", "line_number", "file_sha256")  # (file_sha256, line_number) is unique
+ID_COLUMNS = {FieldType.URL: ("canonical_url", "video_id")}
+QUERY_ID_COLUMNS = ("query_norm", "query_id")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROS_MIN, MICROS_MAX = (int((datetime.fromisoformat(t) - EPOCH).total_seconds()) * 1_000_000 for t in (TS_MIN, TS_MAX))
+CSV_CELL_CAP = 2**31 - 1
+CACHE_MAX = 200_000  # entries per id / timestamp cache (per Spark task)
+JSON_TYPE = {str: "string", bool: "bool", int: "number", Decimal: "number", list: "array", dict: "object"}
 
 
-@dataclass(frozen=True)
-class Field:
-    """A contract field: its JSON type and whether null is allowed."""
+class Reject(Exception):
+    """A line breaks the contract: the quarantine reason and a detail naming the field."""
 
-    name: str
-    type: str  # string | int | bool | number | timestamp | url | string_list
-    nullable: bool = False
-
-
-SEARCH_LOG_SPEC = (
-    Field("event_id", "string"), Field("ts", "timestamp"), Field("session_id", "string"),
-    Field("query", "string"), Field("video_url", "url"), Field("position", "int"), Field("clicked", "bool"),
-    Field("dwell_ms", "int", nullable=True),
-)
-VIDEO_SPEC = (
-    Field("video_url", "url"), Field("title", "string"), Field("description", "string"),
-    Field("channel", "string"), Field("duration_s", "number"), Field("published_at", "timestamp"),
-    Field("tags", "string_list"),
-)
-JUDGEMENT_SPEC = (
-    Field("query", "string"), Field("video_url", "url"), Field("label", "int"), Field("annotator", "string"),
-    Field("ts", "timestamp"),
-)
+    def __init__(self, reason: Reason, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason, self.detail = reason, detail
 
 
-def first_of(cases: list[tuple[Column, str]]) -> Column:
-    """The value of the first true condition, else NULL (a SQL CASE built from a list)."""
-    from pyspark.sql import functions as F
-
-    out = None
-    for cond, value in cases:
-        out = F.when(cond, F.lit(value)) if out is None else out.when(cond, F.lit(value))
-    return out if out is not None else F.lit(None).cast("string")
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number (RFC 8259)")
 
 
-def decoded_text(raw: Column) -> Column:
-    """The line as text when its bytes are UTF-8 (a leading BOM dropped), else NULL."""
-    from pyspark.sql import functions as F
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        key = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise ValueError(f"repeated key {key[:40]!r}")
+    return obj
 
-    text = raw.cast("string")
-    return F.when(F.is_valid_utf8(text), F.regexp_replace(text, "^\ufeff", ""))
+
+DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_no_constant, object_pairs_hook=_unique_keys)
 
 
-def json_texts(df: DataFrame, spec: tuple[Field, ...]) -> DataFrame:
-    """Adds ``text``, ``v`` (VARIANT or NULL), ``is_object`` and per field ``j_<name>``: its JSON text."""
-    from pyspark.sql import functions as F
+def decode_line(raw: bytes) -> str:
+    """The line as text (one leading BOM dropped); invalid_utf8 when its bytes are not UTF-8."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Reject(Reason.INVALID_UTF8, f"bytes are not UTF-8 (byte {exc.start + 1})") from None
+    return text[1:] if text.startswith("\ufeff") else text
 
-    df = df.withColumn("text", decoded_text(F.col("raw")))
-    df = df.withColumn("v", F.try_parse_json(F.col("text")))
-    df = df.withColumn("is_object", F.col("v").isNotNull() & F.col("text").rlike(r"^[ \t\r\n]*\{"))
-    texts = [F.to_json(F.variant_get(F.col("v"), f"$.{f.name}", "variant")).alias(f"j_{f.name}") for f in spec]
-    strings = [  # the value itself, used only where j_<name> says it is a JSON string
-        F.try_variant_get(F.col("v"), f"$.{f.name}", "string").alias(f"s_{f.name}") for f in spec if f.type in STRINGY
-    ]
-    return df.select("*", *texts, *strings)
+
+def _has_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return any("\ud800" <= c <= "\udfff" for c in value)
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    return isinstance(value, list) and any(_has_surrogate(v) for v in value)
+
+
+def parse_json_line(text: str) -> dict[str, Any]:
+    """The JSON object of a line; malformed_json / not_an_object otherwise (strict RFC 8259)."""
+    try:
+        value = DECODER.decode(text)
+    except json.JSONDecodeError as exc:
+        raise Reject(Reason.MALFORMED_JSON, f"{exc.msg} at column {exc.colno}") from None
+    except ValueError as exc:  # NaN / Infinity, a repeated key, an over-long number
+        raise Reject(Reason.MALFORMED_JSON, str(exc)) from None
+    except RecursionError:
+        raise Reject(Reason.MALFORMED_JSON, "nested too deeply") from None
+    if ESCAPED_SURROGATE_RE.search(text) and _has_surrogate(value):
+        raise Reject(Reason.MALFORMED_JSON, "an escaped lone surrogate is not Unicode text")
+    if not isinstance(value, dict):
+        raise Reject(Reason.NOT_AN_OBJECT, f"a JSON {JSON_TYPE.get(type(value), 'null')}, not an object")
+    return value
+
+
+def parse_csv_line(text: str, columns: list[str], rules: tuple[FieldRule, ...]) -> dict[str, Any]:
+    """The cells of a CSV data line by header column; int/number cells that are JSON number
+    literals become numbers, empty cells None (null)."""
+    if "\x00" in text:  # the csv module cannot split a line holding NUL
+        raise Reject(Reason.CONTROL_CHARACTER, "line: control character U+0000")
+    try:
+        cells = next(csv.reader([text], strict=True), [])
+    except csv.Error as exc:
+        raise Reject(Reason.MALFORMED_CSV, str(exc)) from None
+    if len(cells) != len(columns):
+        raise Reject(Reason.CSV_COLUMN_COUNT, f"{len(cells)} columns, the header has {len(columns)}")
+    row: dict[str, Any] = {}
+    for name, cell in zip(columns, cells, strict=True):
+        row[name] = None if cell == "" else cell
+    for rule in rules:
+        cell = row.get(rule.name)
+        if rule.type in (FieldType.INT, FieldType.NUMBER) and cell is not None and NUMBER_RE.match(cell):
+            row[rule.name] = DECODER.decode(cell)
+    return row
+
+
+def parse_timestamp(text: str) -> int:
+    """Microseconds since the epoch (UTC) of ISO-8601 text with a zone, in [TS_MIN, TS_MAX)."""
+    if not TS_WITH_ZONE.match(text):
+        if TS_NO_ZONE.match(text):
+            raise Reject(Reason.MISSING_TIMEZONE, "no zone")
+        raise Reject(Reason.INVALID_TIMESTAMP, "not ISO-8601 date and time with a zone")
+    try:
+        delta = datetime.fromisoformat(text) - EPOCH
+    except ValueError as exc:
+        raise Reject(Reason.INVALID_TIMESTAMP, str(exc)) from None
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    if not MICROS_MIN <= micros < MICROS_MAX:
+        raise Reject(Reason.INVALID_TIMESTAMP, f"outside [{TS_MIN[:10]}, {TS_MAX[:10]})")
+    return micros
+
+
+def _check_text(rule: FieldRule, value: str, limit: int, what: str) -> None:
+    if len(value) > limit:
+        raise Reject(Reason.FIELD_TOO_LONG, f"{what}: over {limit} characters")
+    bad = FORBIDDEN_RE[rule.chars].search(value)
+    if bad:
+        raise Reject(Reason.CONTROL_CHARACTER, f"{what}: control character U+{ord(bad.group()):04X}")
+    if not rule.blank and (not value or value.isspace()):
+        raise Reject(rule.blank_reason, f"{what}: blank")
+
+
+def _number(rule: FieldRule, value: Any) -> int | Decimal:
+    """The number of a JSON number value, range-checked while still a Decimal (``1e999999999`` is
+    never expanded into an int)."""
+    kind = type(value)
+    if kind is not int and kind is not Decimal:
+        raise Reject(Reason.WRONG_TYPE, f"{rule.name}: expected {rule.type}, got {JSON_TYPE.get(kind, 'null')}")
+    if rule.type is FieldType.INT and kind is Decimal and value != value.to_integral_value():
+        raise Reject(Reason.WRONG_TYPE, f"{rule.name}: expected an integer, got a fraction")
+    if (rule.minimum is not None and value < rule.minimum) or (rule.maximum is not None and value > rule.maximum):
+        shown = str(value) if len(str(value)) <= 24 else f"{str(value)[:20]}..."
+        raise Reject(Reason.OUT_OF_RANGE, f"{rule.name}: {shown} not in [{rule.minimum}, {rule.maximum}]")
+    return int(value) if rule.type is FieldType.INT else value
+
+
+class LineChecker:
+    """Checks the lines of one kind against its rules, with per-task caches for ids and timestamps."""
+
+    def __init__(self, kind: Kind, max_chars: int, headers: dict[str, list[str]] | None = None):
+        self.kind, self.rules, self.headers = kind, RULES[kind], headers or {}
+        self.default_columns = [r.name for r in self.rules]
+        self.limits = {r.name: min(r.max_chars or max_chars, max_chars) for r in self.rules}
+        if kind is Kind.JUDGEMENTS:  # no csv-module cap on a cell: the contract's limit says field_too_long
+            csv.field_size_limit(CSV_CELL_CAP)
+        self.columns = SILVER_COLUMNS[kind]
+        self._ids: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+        self._ts: dict[str, int] = {}
+
+    def fields(self, raw: bytes, file_sha256: str | None = None) -> dict[str, Any]:
+        """The parsed fields of one line, before the field checks (Reject on a line-level error)."""
+        text = decode_line(raw)
+        if self.kind is Kind.JUDGEMENTS:
+            return parse_csv_line(text, self.headers.get(file_sha256 or "", self.default_columns), self.rules)
+        return parse_json_line(text)
+
+    def check(self, raw: bytes, file_sha256: str | None = None) -> dict[str, Any]:
+        """The silver values of one line (fields and ids); raises Reject with the first failure."""
+        obj = self.fields(raw, file_sha256)
+        out: dict[str, Any] = {}
+        for rule in self.rules:
+            out[rule.name] = self._value(rule, obj)
+            if rule.type is FieldType.URL:
+                out["canonical_url"], out["video_id"] = self._id("url", out[rule.name])
+                if out["video_id"] is None:
+                    raise Reject(Reason.INVALID_URL, f"{rule.name}: not an http(s) URL with a valid host")
+            elif rule.name == "query":
+                out["query_norm"], out["query_id"] = self._id("query", out[rule.name])
+        return out
+
+    def _value(self, rule: FieldRule, obj: dict[str, Any]) -> Any:
+        name = rule.name
+        if name not in obj and rule.required:
+            raise Reject(Reason.MISSING_FIELD, f"{name}: missing")
+        value = obj.get(name)
+        if value is None:
+            if not rule.nullable:
+                raise Reject(Reason.NULL_FIELD, f"{name}: null")
+            return None
+        t = rule.type
+        if t in (FieldType.INT, FieldType.NUMBER):
+            number = _number(rule, value)
+            return number if t is FieldType.INT else float(number)
+        if t is FieldType.BOOL:
+            if type(value) is not bool:
+                raise Reject(Reason.WRONG_TYPE, f"{name}: expected bool, got {JSON_TYPE.get(type(value), 'null')}")
+            return value
+        if t is FieldType.STRING_LIST:
+            if type(value) is not list or any(type(v) is not str for v in value):
+                raise Reject(Reason.WRONG_TYPE, f"{name}: expected an array of strings")
+            for i, item in enumerate(value):
+                _check_text(rule, item, self.limits[name], f"{name}[{i}]")
+            return value
+        if type(value) is not str:
+            raise Reject(Reason.WRONG_TYPE, f"{name}: expected {t} (a string), got {JSON_TYPE.get(type(value), 'null')}")
+        _check_text(rule, value, self.limits[name], name)
+        if t is FieldType.TIMESTAMP:
+            return self._timestamp(name, value)
+        return value
+
+    def _timestamp(self, name: str, text: str) -> int:
+        micros = self._ts.get(text)
+        if micros is None:
+            try:
+                micros = parse_timestamp(text)
+            except Reject as exc:
+                raise Reject(exc.reason, f"{name}: {exc.detail}") from None
+            if len(self._ts) >= CACHE_MAX:
+                self._ts.clear()
+            self._ts[text] = micros
+        return micros
+
+    def _id(self, kind: str, value: str) -> tuple[str | None, str | None]:
+        key = (kind, value)
+        ids = self._ids.get(key)
+        if ids is None:
+            if kind == "url":
+                canonical = nz.canonicalize_url(value)
+                ids = (canonical, None if canonical is None else nz.id_of(canonical))
+            else:
+                norm = nz.normalize_query(value)
+                ids = (norm, nz.id_of(norm))
+            if len(self._ids) >= CACHE_MAX:
+                self._ids.clear()
+            self._ids[key] = ids
+        return ids
+
+    def check_batch(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """Lineage columns passed through, ``reason``/``detail``, and the silver columns (NULL when rejected)."""
+        import pyarrow as pa
+
+        raws = batch.column("raw").to_pylist()
+        shas = batch.column("file_sha256").to_pylist()
+        values: dict[str, list[Any]] = {c: [] for c in self.columns}
+        reasons: list[str | None] = []
+        details: list[str | None] = []
+        empty = dict.fromkeys(self.columns)
+        for raw, sha in zip(raws, shas, strict=True):
+            try:
+                row, reason, detail = self.check(raw, sha), None, None
+            except Reject as exc:
+                row, reason, detail = empty, str(exc.reason), exc.detail
+            reasons.append(reason)
+            details.append(detail)
+            for c in self.columns:
+                values[c].append(row[c])
+        arrays = [batch.column(c) for c in LINEAGE]
+        arrays += [pa.array(reasons, pa.string()), pa.array(details, pa.string())]
+        types = arrow_types(self.kind)
+        arrays += [pa.array(values[c], types[c]) for c in self.columns]
+        return pa.RecordBatch.from_arrays(arrays, names=[*LINEAGE, "reason", "detail", *self.columns])
+
+
+def arrow_types(kind: Kind) -> dict[str, pa.DataType]:
+    """Arrow type of each silver column of `kind` (timestamps in UTC microseconds)."""
+    import pyarrow as pa
+
+    sql = {"string": pa.string(), "int": pa.int32(), "bigint": pa.int64(), "double": pa.float64(),
+           "boolean": pa.bool_(), "timestamp": pa.timestamp("us", tz="UTC"), "array<string>": pa.list_(pa.string())}
+    by_name = {r.name: sql[r.sql] for r in RULES[kind]}
+    return {c: by_name.get(c, pa.string()) for c in SILVER_COLUMNS[kind]}
+
+
+def checked_schema(kind: Kind) -> str:
+    """The Spark DDL schema of ``check_batches`` output for `kind`."""
+    sql = {r.name: r.sql for r in RULES[kind]}
+    cols = [f"{c} {'bigint' if c == 'line_number' else 'string'}" for c in LINEAGE]
+    cols += ["reason string", "detail string"] + [f"{c} {sql.get(c, 'string')}" for c in SILVER_COLUMNS[kind]]
+    return ", ".join(cols)
+
+
+def check_batches(kind: Kind, max_chars: int, headers: dict[str, list[str]] | None = None
+                  ) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """The ``mapInArrow`` function checking bronze lines of `kind` (columns LINEAGE + raw)."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        checker = LineChecker(kind, max_chars, headers)
+        for batch in batches:
+            yield checker.check_batch(batch)
+
+    return run
 
 
 def header_columns(header_line: str | None) -> list[str]:
     """Column names of a CSV header line (BOM and surrounding spaces dropped, lowercased)."""
-    import csv
-
     if not header_line:
         return []
     row = next(csv.reader([header_line.lstrip("\ufeff")]), [])
     return [c.strip().lower() for c in row]
-
-
-def csv_texts(df: DataFrame, spec: tuple[Field, ...], headers: dict[str, list[str]]) -> DataFrame:
-    """Adds ``text``, ``n_columns``, ``n_expected`` and per field ``j_<name>`` (JSON-text convention).
-
-    `headers` maps a file's sha256 to its header columns, so a CSV with reordered columns still
-    parses; a field absent from the header reads as missing. An empty cell is NULL; cells become
-    JSON strings (ints by pattern), so the type checks treat CSV and JSON alike.
-    """
-    from pyspark.sql import functions as F
-
-    width = max([len(cols) for cols in headers.values()] + [len(spec)])
-    df = df.withColumn("text", decoded_text(F.col("raw")))
-    unquoted = F.regexp_replace(F.col("text"), r'"([^"]|"")*"', "")
-    df = df.withColumn("n_columns", F.length(unquoted) - F.length(F.replace(unquoted, F.lit(","), F.lit(""))) + 1)
-    expected = F.lit(len(spec))
-    for sha, cols in headers.items():
-        expected = F.when(F.col("file_sha256") == sha, F.lit(len(cols))).otherwise(expected)
-    df = df.withColumn("n_expected", expected)
-    schema = ", ".join(f"c{i} string" for i in range(width))
-    df = df.withColumn("cells", F.from_csv(F.col("text"), schema, {"mode": "PERMISSIVE"}))
-    out = []
-    for f in spec:
-        cell = F.col(f"cells.c{spec.index(f)}")
-        for sha, cols in headers.items():
-            here = F.col(f"cells.c{cols.index(f.name)}") if f.name in cols else F.lit(None).cast("string")
-            cell = F.when(F.col("file_sha256") == sha, here).otherwise(cell)
-        missing = F.lit(False)
-        for sha, cols in headers.items():
-            if f.name not in cols:
-                missing = missing | (F.col("file_sha256") == sha)
-        as_json = F.regexp_replace(F.to_json(F.array(cell)), r"^\[|\]$", "")
-        text = F.when(missing, F.lit(None)).when(cell.isNull(), F.lit("null"))
-        if f.type == "int":
-            text = text.when(cell.rlike(r"^-?[0-9]+$"), cell)
-        out.append(text.otherwise(as_json).alias(f"j_{f.name}"))
-        if f.type in STRINGY:
-            out.append(cell.alias(f"s_{f.name}"))
-    return df.select("*", *out)
-
-
-def is_type(j: Column, f: Field, v: Column | None) -> Column:
-    """Whether the JSON text `j` of field `f` has the contract type."""
-    from pyspark.sql import functions as F
-
-    if f.type in ("string", "timestamp", "url"):
-        return j.startswith('"')
-    if f.type == "int":
-        return j.rlike(r"^-?[0-9]+$") & j.try_cast("bigint").isNotNull()
-    if f.type == "bool":
-        return j.isin("true", "false")
-    if f.type == "number":
-        return ~j.startswith('"') & j.try_cast("double").isNotNull()
-    if f.type == "string_list":
-        assert v is not None, "string lists only come from JSON"
-        return (j == "[]") | (F.schema_of_variant(F.variant_get(v, f"$.{f.name}", "variant")) == "ARRAY<STRING>")
-    raise ValueError(f"unknown field type {f.type}")
-
-
-def timestamp_value(s: Column) -> Column:
-    """A UTC timestamp from ISO-8601 text with a zone; NULL when impossible or out of range."""
-    from pyspark.sql import functions as F
-
-    ts = s.try_cast("timestamp")
-    return F.when(s.rlike(TS_WITH_ZONE) & (ts >= F.lit(TS_MIN).cast("timestamp")) & (ts < F.lit(TS_MAX).cast("timestamp")), ts)
-
-
-def check_fields(df: DataFrame, spec: tuple[Field, ...], *, max_chars: int, structural: list[tuple[Column, str]]) -> DataFrame:
-    """Typed ``<name>`` columns plus ``reason``/``detail`` for the first failed check.
-
-    A URL field is checked through the ``canonical_url`` column that ``ids.with_ids`` added.
-    """
-    from pyspark.sql import functions as F
-
-    v = F.col("v") if "v" in df.columns else None
-    typed = []
-    for f in spec:
-        j = F.col(f"j_{f.name}")
-        if f.type in STRINGY:
-            typed.append(F.col(f"s_{f.name}").alias(f.name))
-        elif f.type == "int":
-            typed.append(j.try_cast("bigint").alias(f.name))
-        elif f.type == "bool":
-            typed.append((j == "true").alias(f.name))
-        elif f.type == "number":
-            typed.append(j.try_cast("double").alias(f.name))
-        elif f.type == "string_list":
-            typed.append(F.try_variant_get(v, f"$.{f.name}", "array<string>").alias(f.name))
-    df = df.select("*", *typed)
-    df = df.select("*", *[timestamp_value(F.col(f.name)).alias(f"{f.name}_parsed") for f in spec if f.type == "timestamp"])
-
-    cases: list[tuple[Column, str, str]] = [(F.col("text").isNull(), Reason.INVALID_UTF8, "bytes are not UTF-8")]
-    cases += [(cond, reason, reason.replace("_", " ")) for cond, reason in structural]
-    for f in spec:
-        cases.append((F.col(f"j_{f.name}").isNull(), Reason.MISSING_FIELD, f.name))
-    for f in spec:
-        if not f.nullable:
-            cases.append((F.col(f"j_{f.name}") == "null", Reason.NULL_FIELD, f.name))
-    for f in spec:
-        j = F.col(f"j_{f.name}")
-        cases.append(((j != "null") & ~is_type(j, f, v), Reason.WRONG_TYPE, f"{f.name}: expected {f.type}"))
-    for f in spec:
-        if f.type in ("string", "timestamp", "url"):
-            cases.append((F.length(F.col(f.name)) > max_chars, Reason.FIELD_TOO_LONG, f"{f.name}: over {max_chars} chars"))
-        if f.type == "string_list":
-            cases.append((F.exists(F.col(f.name), lambda t: F.length(t) > max_chars), Reason.FIELD_TOO_LONG, f.name))
-    for f in spec:
-        if f.type == "timestamp":
-            s = F.col(f.name)
-            cases.append((s.rlike(TS_NO_ZONE), Reason.MISSING_TIMEZONE, f.name))
-            cases.append((F.col(f"{f.name}_parsed").isNull(), Reason.INVALID_TIMESTAMP, f.name))
-    for f in spec:
-        if f.type == "url":
-            cases.append((F.col("canonical_url").isNull(), Reason.INVALID_URL, f.name))
-    return with_first_failure(df, cases)
-
-
-def with_first_failure(df: DataFrame, cases: list[tuple[Column, str, str]]) -> DataFrame:
-    """``reason`` and ``detail`` of the first true condition: ONE CASE yields its index, two
-    literal arrays map it (half the generated code of two CASEs, which matters to Janino)."""
-    from pyspark.sql import functions as F
-
-    index = None
-    for i, (cond, _, _) in enumerate(cases, start=1):
-        index = F.when(cond, F.lit(i)) if index is None else index.when(cond, F.lit(i))
-    df = df.withColumn("_fail", index)
-    reasons = F.array(*[F.lit(str(r)) for _, r, _ in cases])
-    details = F.array(*[F.lit(d) for _, _, d in cases])
-    return df.select(
-        "*",
-        F.when(F.col("_fail").isNotNull(), F.element_at(reasons, F.col("_fail"))).alias("reason"),
-        F.when(F.col("_fail").isNotNull(), F.element_at(details, F.col("_fail"))).alias("detail"),
-    ).drop("_fail")
-
-
-def range_checks(checks: list[tuple[Column, str]]) -> tuple[Column, Column]:
-    """(reason, detail) columns for out_of_range checks given (violation, field) pairs."""
-    reason = first_of([(c, str(Reason.OUT_OF_RANGE)) for c, _ in checks])
-    detail = first_of([(c, d) for c, d in checks])
-    return reason, detail

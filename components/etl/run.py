@@ -58,7 +58,8 @@ def ingest_bronze(spark: SparkSession, store: SnapshotStore, files: list[B.RawFi
             if f.sha256 in known:
                 skipped.append(f.source_file)
             elif f.sha256 in {n.sha256 for n in new}:
-                problems.append(B.FileProblem(f.source_file, "same content as another file of this run: ingested once"))
+                problems.append(B.FileProblem(f.source_file, "same content as another file of this run: ingested once",
+                                              ignored=False))
             else:
                 new.append(f)
         if prev is not None and not new:
@@ -207,6 +208,8 @@ def run_etl(settings: Settings, input_dir: str | Path, spark: SparkSession | Non
         "files_ingested": [f.source_file for f in ingested],
         "files_already_ingested": skipped,
         "file_problems": [p.to_dict() for p in problems],
+        "ignored_files": sorted(p.path for p in problems if p.ignored),
+        "ignored_file_count": sum(p.ignored for p in problems),
         "failed_expectations": [e.to_dict() for e in failed],
         "report_json": str(report_json),
         "report_md": str(report_md),

@@ -1,4 +1,4 @@
-"""Champion/challenger decision (pure): effect size, ranx paired test, guarded slices.
+"""Champion/challenger decision (pure): effect size, paired significance test (scipy), guarded slices.
 
 The rule comes from `settings.evaluation`: the primary metric must improve by at least
 `min_delta`, the paired test over the same queries must give p < `alpha`, and no guarded
@@ -20,16 +20,27 @@ if TYPE_CHECKING:
 def paired_p_value(
     reference: np.ndarray, challenger: np.ndarray, stat_test: str = "student", n_permutations: int = 1000, seed: int = 42
 ) -> float:
-    """Two-sided p-value of ranx's paired test; identical runs give 1.0 (no evidence of a difference)."""
-    from ranx.statistical_tests import fisher_randomization_test, paired_student_t_test
+    """Two-sided p-value of a paired test over queries; identical runs give 1.0 (no evidence of a difference).
+
+    "fisher" is scipy's paired randomisation test (sign flips of the per-query differences) on a
+    seeded generator: the same seed gives the same p, and randomised tests count the observed
+    statistic among the permutations (+1 correction), so p is never 0. It is exact when
+    2**n_queries <= n_permutations. "student" is the paired t-test.
+    """
+    from scipy.stats import permutation_test, ttest_rel
 
     reference, challenger = np.asarray(reference, float), np.asarray(challenger, float)
     if len(reference) < 2 or np.allclose(reference, challenger):
         return 1.0
     if stat_test == "fisher":
-        p, _ = fisher_randomization_test(reference, challenger, n_permutations, 0.05, seed)
+        def mean_difference(ch, ref, axis=-1):
+            return np.mean(ch - ref, axis=axis)
+
+        p = permutation_test((challenger, reference), mean_difference, permutation_type="samples",
+                             vectorized=True, n_resamples=n_permutations, alternative="two-sided",
+                             rng=np.random.default_rng(seed)).pvalue
     else:
-        p, _ = paired_student_t_test(reference, challenger, 0.05)
+        p = ttest_rel(reference, challenger, alternative="two-sided").pvalue
     p = float(p)
     return 1.0 if math.isnan(p) else p
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from components.evaluation.compare import decide
 from components.evaluation.evaluate import evaluate_scores
+from components.evaluation.report import render_decision_html
 from components.evaluation.run import load_frame, score_baseline, score_model, write_json
 
 if TYPE_CHECKING:
@@ -25,13 +26,19 @@ def run_compare(
     """Compare registered `challenger` with the champion alias (or `champion`), else with BM25.
 
     Both are scored on the challenger's training set (or `training_set`), so the paired
-    test runs over exactly the same queries and candidates. Writes decision.json + decision.md.
+    test runs over exactly the same queries and candidates. Writes decision.json + decision.md,
+    and records the decision as an MLflow run whose id and report hash the decision carries.
     """
     from components.evaluation.report import render_decision
+    from components.registry.evidence import record_comparison
     from components.registry.lookup import alias_version, resolve_version, use_mlflow, version_uri
 
     client = use_mlflow(settings)
     name = settings.registry.model_name
+    if champion is None:  # when prod reads another registry, its champion is the reference
+        from components.promotion.state import follow_target_champion
+
+        follow_target_champion(settings, client)
     ch_version = str(resolve_version(client, name, challenger).version)
     champ_version = str(resolve_version(client, name, champion).version) if champion else alias_version(
         client, name, settings.registry.champion_alias
@@ -57,9 +64,12 @@ def run_compare(
         training_set=snap.ref,
         decided_at=datetime.now(UTC).isoformat(),
     )
+    decision.update(record_comparison(settings, decision))  # promotion verifies requests against this run
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     out = Path(report_dir) if report_dir else Path(settings.reports_dir) / "compare" / f"v{ch_version}-{stamp}"
     write_json(out / "decision.json", decision)
     (out / "decision.md").write_text(render_decision(decision), encoding="utf-8")
+    (out / "decision.html").write_text(render_decision_html(decision, ref_eval["per_query"], ch_eval["per_query"], cfg),
+                                       encoding="utf-8")
     decision["report_dir"] = str(out)
     return decision

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
     from components.evaluation.settings import EvaluationSettings
 
+CURVE_KS = tuple(range(1, 21))  # the evaluation report's NDCG@k curve
+
 
 def scored_rows(full: pd.DataFrame) -> np.ndarray:
     """Rows a scorer must score: validation (threshold) and test (metrics)."""
@@ -49,6 +51,15 @@ def evaluate_scores(full: pd.DataFrame, scores: np.ndarray, cfg: EvaluationSetti
         slices[name] = {**part.mean, "queries": part.n_queries, "candidates": int(mask.sum())}
     overall = {**ranking.mean, **pointwise, "queries": ranking.n_queries, "candidates": int(test_mask.sum())}
     return {"overall": overall, "per_query": ranking.per_query, "slices": slices}
+
+
+def ndcg_curve(full: pd.DataFrame, scores: np.ndarray, cfg: EvaluationSettings, ks=CURVE_KS) -> list[float]:
+    """Mean NDCG@k over the judged test queries for each k in `ks` (the evaluation report's curve)."""
+    test_mask = split_mask(full, TEST_SPLITS).to_numpy()
+    names = [f"ndcg@{k}" for k in ks]
+    result = evaluate_ranking(full[test_mask].reset_index(drop=True), np.asarray(scores, dtype=float)[test_mask],
+                              names, cfg.relevant_label)
+    return [result.mean[n] for n in names]
 
 
 def combine(model: dict[str, Any], bm25: dict[str, Any]) -> dict[str, Any]:

@@ -80,6 +80,18 @@ def write_training_set(settings: Settings, frame: pd.DataFrame | None = None, se
     return SnapshotStore(settings.lakehouse).write(f"features/training_set_{service}", frame, extra=extra, publish=True)
 
 
+def validation_ndcg(model, snapshot: Snapshot | None, features: list[str]) -> float:
+    """The scorer's real NDCG@10 on the validation split (what a training run logs), not a made-up number."""
+    from components.common.snapshots import SnapshotStore
+    from components.training.metrics import ranking_metrics
+
+    frame = SnapshotStore.read_pandas(snapshot) if snapshot is not None else make_training_frame()
+    val = frame[frame["split"] == "validation"]
+    inputs = val.reindex(columns=["query_text", "title", "description", *features], fill_value=0.0)
+    scores = model.predict(None, inputs)
+    return ranking_metrics(val["query_id"], val["video_id"], val["label"], scores, ("ndcg@10",))["ndcg_at_10"]
+
+
 def log_scorer(
     settings: Settings, weights: dict[str, float], *, overlap: float = 0.0, snapshot: Snapshot | None = None,
     tags: dict[str, str] | None = None, params: dict[str, Any] | None = None,
@@ -122,5 +134,5 @@ def log_scorer(
             signature=infer_signature(example, model.predict(None, example)), input_example=example,
             metadata={"features": features, "defaults": {k: 0.0 for k in features}},
         )
-        mlflow.log_metric("val_ndcg_at_10", 0.5)
+        mlflow.log_metric("val_ndcg_at_10", validation_ndcg(model, snapshot, features))
     return f"runs:/{run.info.run_id}/model" if info.model_uri is None else info.model_uri

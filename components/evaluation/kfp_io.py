@@ -22,7 +22,8 @@ def training_set_ref_of(dataset: Any) -> str | None:
     return snapshot_ref_of(dict(dataset.metadata or {})) if dataset is not None else None
 
 
-def run_evaluate_op(model, training_set, metrics, report, classification=None, *, env: str = "local") -> dict[str, Any]:
+def run_evaluate_op(model, training_set, metrics, report, classification=None, *, html_report=None,
+                    env: str = "local") -> dict[str, Any]:
     from components.common.config import load_settings
     from components.evaluation.run import run_evaluation
 
@@ -35,6 +36,8 @@ def run_evaluate_op(model, training_set, metrics, report, classification=None, *
             if isinstance(value, int | float) and not isinstance(value, bool):
                 metrics.log_metric(name if who == "model" else f"bm25_{name}", float(value))
     shutil.copyfile(out_dir / "report.md", report.path)
+    if html_report is not None:
+        shutil.copyfile(out_dir / "report.html", html_report.path)
     if classification is not None:  # pointwise relevant/not at the validation threshold, on the test split
         m = result["model"]
         classification.log_confusion_matrix(["not relevant", "relevant"], [[m["tn"], m["fp"]], [m["fn"], m["tp"]]])
@@ -43,7 +46,7 @@ def run_evaluate_op(model, training_set, metrics, report, classification=None, *
     return result
 
 
-def run_compare_op(version: str, report, decision_out, *, env: str = "local") -> dict[str, Any]:
+def run_compare_op(version: str, report, decision_out, *, html_report=None, env: str = "local") -> dict[str, Any]:
     from components.common.config import load_settings
     from components.evaluation.compare_run import run_compare
 
@@ -52,5 +55,7 @@ def run_compare_op(version: str, report, decision_out, *, env: str = "local") ->
     decision = run_compare(settings, version, report_dir=out_dir)
     shutil.copyfile(out_dir / "decision.md", report.path)
     shutil.copyfile(out_dir / "decision.json", decision_out.path)
+    if html_report is not None:
+        shutil.copyfile(out_dir / "decision.html", html_report.path)
     decision_out.metadata.update({k: decision[k] for k in ("promote", "p_value", "delta", "challenger_version")})
     return decision

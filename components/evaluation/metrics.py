@@ -1,7 +1,8 @@
 """Ranking and pointwise metrics on scored candidates (pure: frame + scores in, numbers out).
 
-Ranking metrics come from ranx; per-query values are kept because the champion/challenger
-decision runs a paired test over queries.
+Ranking metrics come from ranx, on the shared ranking of `components.common.ranking` (ties
+ordered by video id, so a tie never depends on row order); per-query values are kept because the
+champion/challenger decision runs a paired test over queries.
 """
 
 from __future__ import annotations
@@ -37,9 +38,12 @@ def build_qrels(frame: pd.DataFrame, relevant_label: int = 1) -> dict[str, dict[
 
 
 def build_run(frame: pd.DataFrame, scores: np.ndarray) -> dict[str, dict[str, float]]:
-    """Scores of every candidate, per query (ranx Run layout)."""
+    """Every candidate per query (ranx Run layout), scored so that ranx sees the shared tie-free ranking."""
+    from components.common.ranking import tie_free_scores
+
     run: dict[str, dict[str, float]] = {}
-    for qid, vid, score in zip(frame["query_id"], frame["video_id"], scores, strict=True):
+    ranks = tie_free_scores(frame["query_id"], frame["video_id"], scores)
+    for qid, vid, score in zip(frame["query_id"], frame["video_id"], ranks, strict=True):
         run.setdefault(str(qid), {})[str(vid)] = float(score)
     return run
 

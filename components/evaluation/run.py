@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from components.evaluation.baseline import score_bm25
-from components.evaluation.evaluate import combine, evaluate_scores, scored_rows
+from components.evaluation.evaluate import CURVE_KS, combine, evaluate_scores, ndcg_curve, scored_rows
 from components.evaluation.frames import dedupe_pairs, feature_columns, load_training_set, model_input
 
 if TYPE_CHECKING:
@@ -89,17 +89,20 @@ def write_json(path: Path, data: Any) -> None:
 def run_evaluation(
     settings: Settings, model_uri: str, *, training_set: str | None = None, report_dir: str | Path | None = None
 ) -> dict[str, Any]:
-    """Evaluate `model_uri` and BM25 on the test split; write metrics.json, per_query.json, report.md."""
-    from components.evaluation.report import render_evaluation
+    """Evaluate `model_uri` and BM25 on the test split; write metrics.json, per_query.json, report.md and
+    report.html (the same tables with the NDCG@k curve and the per-slice bars)."""
+    from components.evaluation.report import render_evaluation, render_evaluation_html
     from components.registry.lookup import use_mlflow
 
     use_mlflow(settings)
     snap, full = load_frame(settings, training_set, model_uri)
     cfg = settings.evaluation
-    model_eval = evaluate_scores(full, score_model(model_uri, full, snap.manifest.get("extra")), cfg)
-    bm25_eval = evaluate_scores(full, score_baseline(full), cfg)
+    model_scores, bm25_scores = score_model(model_uri, full, snap.manifest.get("extra")), score_baseline(full)
+    model_eval, bm25_eval = evaluate_scores(full, model_scores, cfg), evaluate_scores(full, bm25_scores, cfg)
     metrics = {
         **combine(model_eval, bm25_eval),
+        "ndcg_curve": {"k": list(CURVE_KS), "model": ndcg_curve(full, model_scores, cfg),
+                       "bm25": ndcg_curve(full, bm25_scores, cfg)},
         "model_uri": model_uri,
         "training_set": snap.ref,
         "primary_metric": cfg.primary_metric,
@@ -110,12 +113,14 @@ def run_evaluation(
     write_json(out / "metrics.json", metrics)
     write_json(out / "per_query.json", {"model": model_eval["per_query"], "bm25": bm25_eval["per_query"]})
     (out / "report.md").write_text(render_evaluation(metrics), encoding="utf-8")
+    (out / "report.html").write_text(render_evaluation_html(metrics), encoding="utf-8")
     return {
         "model_uri": model_uri,
         "training_set": snap.ref,
         "report_dir": str(out),
         "metrics_path": str(out / "metrics.json"),
         "report_path": str(out / "report.md"),
+        "html_path": str(out / "report.html"),
         "model": metrics["model"],
         "bm25": metrics["bm25"],
     }

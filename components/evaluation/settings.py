@@ -17,8 +17,8 @@ class EvaluationSettings(StrictModel):
     )
     min_delta: float = Field(0.0, ge=0, description="Smallest improvement of the primary metric that counts.")
     alpha: float = Field(0.05, gt=0, lt=1, description="Significance level of the paired test over queries.")
-    stat_test: Literal["student", "fisher"] = Field("student", description="ranx paired test: t-test or randomisation.")
-    n_permutations: int = Field(1000, gt=0, description="Permutations of the fisher randomisation test.")
+    stat_test: Literal["student", "fisher"] = Field("student", description="Paired test over queries (scipy): t-test or seeded randomisation.")
+    n_permutations: int = Field(1000, gt=0, description="Random sign flips of the fisher test (exact when 2**queries is fewer).")
     seed: int = 42
     relevant_label: int = Field(1, ge=1, description="Graded label from which a candidate counts as relevant.")
     head_share: float = Field(0.2, gt=0, lt=1, description="Share of the most searched queries that form the head slice.")

@@ -30,13 +30,20 @@ class DriftResult:
     drifted: bool
     reference_mean: float | None = None
     current_mean: float | None = None
+    unit: str = "row"  # what one tested value is: query, video, pair or row
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 def psi(reference, current, bins: int = 10) -> float:
-    """Population stability index on the reference's quantile bins (empty bins floored at EPS)."""
+    """Population stability index on the reference's quantile bins (empty bins floored at EPS).
+
+    A value holding more than one bin's share of the reference (the zeros of a click-through rate,
+    a constant) gets a bin of its own and the other values share the quantile bins. Quantile edges
+    alone collapse on such a value: a feature that is 95 % zeros fell into one bin spanning
+    everything, and its PSI was 0 whatever the current window held.
+    """
     import numpy as np
 
     ref = np.asarray(reference, dtype="float64")
@@ -44,16 +51,21 @@ def psi(reference, current, bins: int = 10) -> float:
     ref, cur = ref[~np.isnan(ref)], cur[~np.isnan(cur)]
     if len(ref) == 0 or len(cur) == 0:
         return 0.0
-    edges = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1)))
-    if len(edges) < 2:  # a constant reference: compare the share equal to it
-        same_ref, same_cur = 1.0, float(np.mean(cur == ref[0]))
-        p = np.array([same_ref, 1 - same_ref]) + EPS
-        q = np.array([same_cur, 1 - same_cur]) + EPS
-        return float(np.sum((q - p) * np.log(q / p)))
-    edges[0], edges[-1] = -np.inf, np.inf
-    p = np.histogram(ref, edges)[0] / len(ref)
-    q = np.histogram(cur, edges)[0] / len(cur)
-    p, q = np.maximum(p, EPS), np.maximum(q, EPS)
+    values, counts = np.unique(ref, return_counts=True)
+    atoms = values[counts * bins > len(ref)]
+    rest_ref, rest_cur = ref[~np.isin(ref, atoms)], cur[~np.isin(cur, atoms)]
+    p = [np.mean(ref == a) for a in atoms]
+    q = [np.mean(cur == a) for a in atoms]
+    if len(rest_ref) == 0:  # every reference value is an atom: the rest is one bin
+        p.append(0.0)
+        q.append(len(rest_cur) / len(cur))
+    else:
+        k = max(1, round(bins * len(rest_ref) / len(ref)))
+        edges = np.unique(np.quantile(rest_ref, np.linspace(0, 1, k + 1)))
+        edges = np.concatenate(([-np.inf], edges[1:-1], [np.inf]))
+        p += list(np.histogram(rest_ref, edges)[0] / len(ref))
+        q += list(np.histogram(rest_cur, edges)[0] / len(cur))
+    p, q = np.maximum(np.array(p), EPS), np.maximum(np.array(q), EPS)
     return float(np.sum((q - p) * np.log(q / p)))
 
 
@@ -99,28 +111,63 @@ def text_statistics(df: pd.DataFrame, text_columns: list[str]) -> pd.DataFrame:
     return out
 
 
-def numeric_drift(column: str, reference, current, *, psi_threshold: float, ks_threshold: float) -> DriftResult:
+def numeric_drift(column: str, reference, current, *, psi_threshold: float, ks_threshold: float,
+                  unit: str = "row") -> DriftResult:
     """Drifted when PSI is over its threshold AND KS rejects sameness (KS alone flags tiny shifts on big data)."""
     import numpy as np
 
     value, p = psi(reference, current), ks_pvalue(reference, current)
     return DriftResult(column, "numeric", round(value, 6), p, None, bool(value > psi_threshold and p < ks_threshold),
                        float(np.nanmean(reference)) if len(reference) else None,
-                       float(np.nanmean(current)) if len(current) else None)
+                       float(np.nanmean(current)) if len(current) else None, unit)
+
+
+def categorical_drift(column: str, reference: pd.Series, current: pd.Series, *, chi2_threshold: float,
+                      unit: str = "row") -> DriftResult:
+    p = chi2_pvalue(reference, current)
+    return DriftResult(column, "categorical", None, None, p, bool(p < chi2_threshold), unit=unit)
+
+
+def entity_keys(column: str) -> tuple[list[str], str]:
+    """(key columns, unit) of the entity a column describes, from the gold table it comes from.
+
+    A query feature repeats on each of the query's candidate rows; testing the repeated rows
+    would count one query ten times and make the tests see drift in noise. Text statistics
+    (`title_len`) belong to their text column's entity; anything else is tested per row.
+    """
+    from components.etl.contract import GOLD_QUERY, GOLD_QUERY_VIDEO, GOLD_SCHEMAS, GOLD_VIDEO
+
+    base = column.removesuffix("_len").removesuffix("_tokens") if column.endswith(("_len", "_tokens")) else column
+    for name in (column, base):
+        for table, keys, unit in ((GOLD_QUERY, ["query_id"], "query"), (GOLD_VIDEO, ["video_id"], "video"),
+                                  (GOLD_QUERY_VIDEO, ["query_id", "video_id"], "pair")):
+            if name in GOLD_SCHEMAS[table] and name not in keys:
+                return keys, unit
+    return [], "row"
 
 
 def entity_values(df: pd.DataFrame, column: str) -> pd.Series:
-    """A column's values once per entity it belongs to (query, video or pair).
+    """A column's distinct values per entity (query, video or pair); per row when it has none.
 
-    A query feature repeats on each of the query's candidate rows; testing the repeated rows
-    would count one query ten times and make the tests see drift in noise.
+    Point-in-time rows may give one query two values (before and after a day's statistics):
+    both count, each once.
     """
-    for key in ("query_id", "video_id"):
-        if key in df.columns and len(df):
-            per = df[[key, column]].drop_duplicates()
-            if per[key].is_unique:
-                return per[column]
+    keys, _ = entity_keys(column)
+    if keys and all(k in df.columns for k in keys):
+        return df[keys + [column]].drop_duplicates()[column]
     return df[column]
+
+
+def entity_frame(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Each column's `entity_values`, NaN-padded to one length: the frame a drift test sees.
+
+    Evidently's report gets these frames, so its per-column flags are computed on exactly the
+    values the verdict tested (it drops the padding like any null).
+    """
+    import pandas as pd
+
+    series = {c: entity_values(df, c).reset_index(drop=True) for c in columns}
+    return pd.DataFrame(series) if series else pd.DataFrame(index=df.index[:0])
 
 
 def feature_drift(reference: pd.DataFrame, current: pd.DataFrame, *, numeric: list[str], text: list[str],
@@ -128,13 +175,21 @@ def feature_drift(reference: pd.DataFrame, current: pd.DataFrame, *, numeric: li
     """Drift of every numeric feature and of the text statistics (per entity), in column order."""
     results = [numeric_drift(c, entity_values(reference, c).to_numpy(dtype="float64"),
                              entity_values(current, c).to_numpy(dtype="float64"),
-                             psi_threshold=psi_threshold, ks_threshold=ks_threshold)
+                             psi_threshold=psi_threshold, ks_threshold=ks_threshold, unit=entity_keys(c)[1])
                for c in numeric if c in reference.columns and c in current.columns]
-    keys = [k for k in ("query_id", "video_id") if k in reference.columns and k in current.columns]
-    ref_stats = text_statistics(reference, text).join(reference[keys])
-    cur_stats = text_statistics(current, text).join(current[keys])
-    for col in ref_stats.columns:
-        if col in cur_stats.columns and col not in keys:
-            p = chi2_pvalue(entity_values(ref_stats, col), entity_values(cur_stats, col))
-            results.append(DriftResult(col, "categorical", None, None, p, bool(p < chi2_threshold)))
+    ref_stats, cur_stats = with_text_statistics(reference, text), with_text_statistics(current, text)
+    for col in text_statistic_columns(ref_stats, cur_stats, text):
+        results.append(categorical_drift(col, entity_values(ref_stats, col), entity_values(cur_stats, col),
+                                         chi2_threshold=chi2_threshold, unit=entity_keys(col)[1]))
     return results
+
+
+def with_text_statistics(df: pd.DataFrame, text: list[str]) -> pd.DataFrame:
+    """The text statistics next to the entity keys they belong to."""
+    keys = [k for k in ("query_id", "video_id") if k in df.columns]
+    return text_statistics(df, text).join(df[keys])
+
+
+def text_statistic_columns(ref_stats: pd.DataFrame, cur_stats: pd.DataFrame, text: list[str]) -> list[str]:
+    return [f"{c}{suffix}" for c in text for suffix in ("_len", "_tokens")
+            if f"{c}{suffix}" in ref_stats.columns and f"{c}{suffix}" in cur_stats.columns]

@@ -9,18 +9,16 @@ if TYPE_CHECKING:
 
 
 def ndcg_at_k(df: pd.DataFrame, k: int, *, score: str = "score", label: str = "label",
-              query: str = "query_id") -> tuple[float | None, int]:
-    """(mean NDCG@k over queries with >= 2 candidates and a relevant one, number of such queries)."""
-    import numpy as np
-    from sklearn.metrics import ndcg_score
+              query: str = "query_id", doc: str = "video_id") -> tuple[float | None, int]:
+    """(mean NDCG@k over the queries with a relevant candidate, number of such queries).
 
-    values = []
-    for _, group in df[[query, score, label]].dropna().groupby(query, sort=True):
-        labels = group[label].to_numpy(dtype="float64")
-        if len(group) < 2 or labels.max() <= 0:
-            continue
-        values.append(ndcg_score(labels[None, :], group[score].to_numpy(dtype="float64")[None, :], k=k))
-    return (float(np.mean(values)) if values else None), len(values)
+    The definition, ties included, is the one evaluation and training use (`components.common.ranking`).
+    """
+    from components.common.ranking import per_query
+
+    rows = df[[query, doc, score, label]].dropna()
+    values = per_query(rows[query], rows[doc], rows[label], rows[score], "ndcg", k)
+    return (float(values.mean()) if len(values) else None), len(values)
 
 
 def ctr_at_k(df: pd.DataFrame, k: int, *, score: str = "score", query: str = "query_id") -> float | None:

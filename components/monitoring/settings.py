@@ -15,6 +15,9 @@ class MonitoringSettings(StrictModel):
     drift_share_threshold: float = Field(0.3, gt=0, le=1, description="Breach when this share of features drift.")
     min_rows: int = Field(50, ge=1, description="Fewer current rows than this is a data-quality breach.")
     max_null_share: float = Field(0.05, ge=0, le=1)
+    support_pvalue_threshold: float = Field(0.001, gt=0, lt=1, description=(
+        "A feature without a contract domain breaches when more current values fall outside the reference's "
+        "observed [min, max] than chance allows (one-sided binomial p below this)."))
     ndcg_k: int = Field(10, gt=0)
     ctr_k: int = Field(3, gt=0)
     min_ndcg: float = Field(0.0, ge=0, le=1, description="Absolute floor for NDCG@k on fresh labels.")

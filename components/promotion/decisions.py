@@ -9,6 +9,10 @@ Order of an approve or rollback, all under the promotion lock:
 A failure in 3-5 puts back the alias, the tags and main, so alias, overlay and history
 always agree. Git is the source of truth: an alias left behind by a killed process is
 repaired from the pin on the next decision.
+
+This is the local mode (no forge). In forge mode the merge of the pull request is the
+approval, closing it the rejection, and `rankops promote sync` moves the alias (sync.py);
+approve and reject here refuse, and a rollback is a pull request like any other change.
 """
 
 from __future__ import annotations
@@ -22,13 +26,16 @@ from typing import TYPE_CHECKING, Any
 
 from components.promotion.records import append_entry, decided, previous_champion, set_pin
 from components.promotion.state import (
+    BRANCH_PREFIX,
     MainState,
     PromotionConflict,
     PromotionError,
     load_request,
+    mirror_champion,
     paths_of,
     promotion_lock,
     read_main,
+    registries,
     repo_of,
 )
 from components.registry.gitops import GitError, RefMoved, Repo
@@ -106,12 +113,34 @@ def apply_decision(settings: Settings, repo: Repo, client: MlflowClient, main: M
         raise
 
 
+def refuse_in_forge_mode(settings: Settings, request_id: str, verb: str) -> None:
+    """In forge mode people decide on the pull request; say which one."""
+    from components.promotion.proposal import forge_for
+
+    forge = forge_for(settings)
+    if forge is None:
+        return
+    from components.registry.forge import ForgeError
+
+    try:
+        pull = forge.find_pull(BRANCH_PREFIX + request_id)
+    except ForgeError as exc:
+        pull, where = None, f" (looking it up failed: {exc})"
+    else:
+        where = f": pull request #{pull.number} {pull.html_url} ({pull.state})" if pull else ": no pull request found"
+    action = "merging" if verb == "approve" else "closing without merging"
+    raise PromotionError(f"forge mode ({settings.promotion.forge.kind}): {verb} request {request_id} by {action} its "
+                         f"pull request{where}; the merge needs the CODEOWNERS' review, then `rankops promote sync` "
+                         "moves the champion")
+
+
 @contextmanager
 def open_request(settings: Settings, request_id: str) -> Iterator[tuple[Any, ...]]:
-    """Under the promotion lock: (client, repo, paths, request tip, request, main, champion) of an undecided request."""
-    from components.registry.lookup import use_mlflow
+    """Under the promotion lock: (client, repo, paths, request tip, request, main, champion) of an undecided request.
 
-    client = use_mlflow(settings)
+    `client` is the registry prod reads (the target); the source registry's champion follows it afterwards.
+    """
+    _, client = registries(settings)
     repo = repo_of(settings)
     p = paths_of(settings)
     with promotion_lock(settings, repo):
@@ -130,18 +159,19 @@ def request_record(repo: Repo, p: Any, req_tip: str, request_id: str) -> dict[st
 
 
 def approve_request(settings: Settings, request_id: str, *, by: str, note: str | None = None) -> dict[str, Any]:
-    """Merge the request's pin into main, move `champion`, append the audit entry."""
+    """Merge the request's pin into main, move `champion`, append the audit entry (local mode)."""
+    refuse_in_forge_mode(settings, request_id, "approve")
     with open_request(settings, request_id) as (client, repo, p, req_tip, req, main, champion):
         if champion != req["champion_seen"] or main.pin != req["pin_seen"]:
             raise PromotionConflict(
                 f"request {request_id} was made against champion {req['champion_seen']} / pin {req['pin_seen']}, "
                 f"but now champion is {champion} and the prod pin is {main.pin}: another promotion won; "
-                f"open a new request with `rankops promote request {req['version']}`")
+                f"open a new request with `rankops promote request {req.get('source_version', req['version'])}`")
         version, at = str(req["version"]), now()
         entry = {"action": "approve", "request_id": request_id, "model_name": req["model_name"],
                  "from_version": champion, "to_version": version, "by": by, "at": at, "note": note,
                  "decision": req.get("decision"), "report": p.request_file(request_id, "decision.md"),
-                 "requested_by": req.get("requested_by")}
+                 "requested_by": req.get("requested_by"), "forced": bool(req.get("forced"))}
         files = {p.pin: set_pin(main.pin_text, version, req["model_name"]),
                  p.history: append_entry(main.history_text, entry)}
         files.update(request_record(repo, p, req_tip, request_id))
@@ -151,6 +181,8 @@ def approve_request(settings: Settings, request_id: str, *, by: str, note: str |
             champion_from=champion, champion_to=version,
             tags={"rankops.approved_by": by, "rankops.approved_at": at, "rankops.promoted_from": str(champion),
                   "rankops.promotion_request": request_id})
+    source, target = registries(settings)
+    mirror_champion(settings, source, target, version)
     return {**entry, "commit": commit}
 
 
@@ -158,6 +190,7 @@ def reject_request(settings: Settings, request_id: str, *, by: str, note: str) -
     """Record the rejection on main (history + request record); alias and pin stay."""
     if not note.strip():
         raise PromotionError("a rejection needs a --note saying why")
+    refuse_in_forge_mode(settings, request_id, "reject")
     with open_request(settings, request_id) as (client, repo, p, req_tip, req, main, champion):
         entry = {"action": "reject", "request_id": request_id, "model_name": req["model_name"],
                  "from_version": champion, "to_version": str(req["version"]), "by": by, "at": now(), "note": note,
@@ -173,17 +206,25 @@ def reject_request(settings: Settings, request_id: str, *, by: str, note: str) -
 
 
 def rollback(settings: Settings, *, to: str | None = None, by: str | None = None, note: str | None = None) -> dict[str, Any]:
-    """Put the previous champion (or `to`) back: alias and prod pin, with an audit entry."""
-    from components.registry.lookup import resolve_version, use_mlflow
+    """Put the previous champion (or `to`) back: alias and prod pin, with an audit entry.
 
-    client = use_mlflow(settings)
+    In forge mode this opens the rollback's pull request (its merge completes it through sync).
+    """
+    from components.promotion.proposal import mode_of
+    from components.promotion.request import request_rollback, settle_main
+    from components.registry.lookup import resolve_version
+
+    if mode_of(settings) != "local":
+        settle_main(settings)  # a merge sync has not completed yet is completed first (alias, history)
+    source, client = registries(settings)
     repo = repo_of(settings)
     p = paths_of(settings)
     name = settings.registry.model_name
     by = by or getpass.getuser()
+    forge_mode = mode_of(settings) != "local"
     with promotion_lock(settings, repo):
         main = read_main(settings, repo)
-        champion = reconcile_alias(settings, client, main)
+        champion = main.pin if forge_mode else reconcile_alias(settings, client, main)
         if champion is None:
             raise PromotionError(f"{name} has no champion to roll back from")
         target = to or previous_champion(main.history, champion)
@@ -192,6 +233,8 @@ def rollback(settings: Settings, *, to: str | None = None, by: str | None = None
         target = str(resolve_version(client, name, target).version)
         if target == champion:
             raise PromotionError(f"v{target} is already the champion")
+        if forge_mode:
+            return request_rollback(settings, repo, main, from_version=champion, to_version=target, by=by, note=note)
         at = now()
         entry = {"action": "rollback", "request_id": None, "model_name": name, "from_version": champion,
                  "to_version": target, "by": by, "at": at, "note": note}
@@ -201,6 +244,7 @@ def rollback(settings: Settings, *, to: str | None = None, by: str | None = None
                                 champion_from=champion, champion_to=target,
                                 tags={"rankops.rolled_back_at": at, "rankops.rolled_back_by": by,
                                       "rankops.promoted_from": champion})
+    mirror_champion(settings, source, client, target)
     return {**entry, "commit": commit}
 
 

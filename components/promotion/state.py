@@ -20,6 +20,8 @@ from components.promotion.records import parse_history, read_pin
 from components.registry.gitops import Repo, local_checkout
 
 if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
     from components.common.config import Settings
 
 BRANCH_PREFIX = "promote/"
@@ -108,13 +110,28 @@ def read_main(settings: Settings, repo: Repo) -> MainState:
                      history=parse_history(history_text, f"{settings.promotion.main_branch}:{p.history}"))
 
 
-def load_request(settings: Settings, repo: Repo, request_id: str) -> tuple[str, dict[str, Any]]:
-    """(branch tip, request.json) of a promotion request."""
+def load_request(settings: Settings, repo: Repo, request_id: str, pull: int | None = None) -> tuple[str, dict[str, Any]]:
+    """(branch tip, request.json) of a promotion request.
+
+    A closed pull request's branch may have been deleted on the forge; its head stays readable as
+    `refs/pull/<pull>/head` (GitHub keeps it), fetched when `pull` is given.
+    """
     tip = repo.tip(BRANCH_PREFIX + request_id)
+    remote = settings.promotion.git_remote
+    if tip is None and pull is not None and repo.has_remote(remote):
+        ref = f"refs/rankops/pull/{int(pull)}"
+        repo.git("fetch", "-q", remote, f"+refs/pull/{int(pull)}/head:{ref}", check=False)
+        tip = repo.git("rev-parse", "--verify", "-q", f"{ref}^{{commit}}", check=False) or None
     text = repo.show(tip, paths_of(settings).request_file(request_id, "request.json")) if tip else None
     if text is None:
         raise PromotionError(f"no promotion request {request_id!r} in {repo.path} (see `rankops promote history`)")
     return tip, json.loads(text)
+
+
+def request_ids(repo: Repo, prefix: str = "") -> list[str]:
+    """Ids of the request branches (promote/<id>) whose id starts with `prefix`, oldest name first."""
+    out = repo.git("for-each-ref", "--format=%(refname)", f"refs/heads/{BRANCH_PREFIX}{prefix}*")
+    return sorted(line.removeprefix(f"refs/heads/{BRANCH_PREFIX}") for line in out.splitlines() if line)
 
 
 def push_if_remote(settings: Settings, repo: Repo, branch: str) -> bool:
@@ -123,3 +140,64 @@ def push_if_remote(settings: Settings, repo: Repo, branch: str) -> bool:
         return False
     repo.push(remote, f"refs/heads/{branch}:refs/heads/{branch}")
     return True
+
+
+def registries(settings: Settings) -> tuple[MlflowClient, MlflowClient]:
+    """(source, target): the registry this environment registers in, and the one prod reads (often the same)."""
+    from components.registry.lookup import use_mlflow
+    from components.registry.transfer import target_client
+
+    source = use_mlflow(settings)
+    target = settings.promotion.target
+    if target is None or target.tracking_uri == settings.tracking_uri:
+        return source, source
+    return source, target_client(settings)
+
+
+def target_registry_uri(settings: Settings) -> str:
+    """The registry prod reads, as requests record it (`target_registry`, credentials masked)."""
+    from components.registry.transfer import public_uri
+
+    target = settings.promotion.target
+    return public_uri(target.tracking_uri if target is not None else settings.tracking_uri)
+
+
+def source_version_of(settings: Settings, source: MlflowClient, target: MlflowClient, version: str | None) -> str | None:
+    """The source-registry version a pinned (target) version was copied from; itself when there is one registry."""
+    if version is None or source is target:
+        return version
+    from components.registry.transfer import public_uri
+
+    tags = target.get_model_version(settings.registry.model_name, version).tags or {}
+    if tags.get("rankops.source_registry") != public_uri(settings.tracking_uri):
+        return None  # copied from another environment's registry: no version of ours
+    return tags.get("rankops.source_version")
+
+
+def mirror_champion(settings: Settings, source: MlflowClient, target: MlflowClient, version: str | None) -> None:
+    """Point the source registry's champion at the version prod's pin was copied from (compare reads it there)."""
+    if source is target or version is None:
+        return
+    from components.registry.lookup import alias_version
+
+    name, alias = settings.registry.model_name, settings.registry.champion_alias
+    origin = source_version_of(settings, source, target, version)
+    if origin and alias_version(source, name, alias) != origin:
+        source.set_registered_model_alias(name, alias, origin)
+
+
+def follow_target_champion(settings: Settings, source: MlflowClient) -> None:
+    """Where prod reads another registry, point this one's champion at the source of prod's champion.
+
+    The alias in prod moves in prod (`promote sync` there); this environment's mirror follows it
+    whenever it is about to be read, so a comparison is made against what prod serves.
+    """
+    target = settings.promotion.target
+    if target is None or target.tracking_uri == settings.tracking_uri:
+        return
+    from components.registry.lookup import alias_version
+    from components.registry.transfer import target_client
+
+    client = target_client(settings)
+    mirror_champion(settings, source, client,
+                    alias_version(client, settings.registry.model_name, settings.registry.champion_alias))

@@ -55,6 +55,11 @@ class Repo:
         out = self.git("symbolic-ref", "-q", "--short", "HEAD", check=False)
         return out or None
 
+    def is_ancestor(self, ancestor: str, rev: str) -> bool:
+        """Whether `ancestor` is reachable from `rev` (false for a commit this repository does not have)."""
+        proc = subprocess.run(["git", "merge-base", "--is-ancestor", ancestor, rev], cwd=self.path, capture_output=True)
+        return proc.returncode == 0
+
     def has_remote(self, remote: str) -> bool:
         return remote in self.git("remote").split()
 
@@ -162,5 +167,10 @@ def local_checkout(settings, configured: str) -> str:
     if not os.path.isdir(os.path.join(path, ".git")):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         Repo(os.path.dirname(path)).git("clone", "-q", "--origin", "upstream", source.stdout.strip(), path)
-    Repo(path).git("fetch", "-q", "upstream", check=False)
+    sandbox = Repo(path)
+    sandbox.git("fetch", "-q", "upstream", check=False)
+    main = settings.promotion.main_branch  # a clone of a feature-branch checkout has no local main: start it
+    if sandbox.tip(main) is None and sandbox.git("rev-parse", "--verify", "-q", f"refs/remotes/upstream/{main}",
+                                                  check=False):
+        sandbox.git("branch", "-q", main, f"upstream/{main}")
     return path

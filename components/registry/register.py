@@ -78,6 +78,9 @@ def register_model(settings: Settings, model_uri: str, *, pipeline_run: str | No
     writeback = write_back(settings, record) if settings.registry.write_back else {"skipped": "disabled in settings"}
     if writeback.get("commit"):
         client.set_model_version_tag(name, version, f"{TAG_PREFIX}writeback_commit", writeback["commit"])
+    if writeback.get("pull_request"):
+        client.set_model_version_tag(name, version, f"{TAG_PREFIX}writeback_pull_request",
+                                     writeback["pull_request"]["html_url"])
     identity = {k: record[k] for k in ("name", "version", "model_uri", "source", "run_id", "data_snapshots")}
     return {**identity, "alias": settings.registry.challenger_alias, "reused": reused, "tags": tags,
             "validity": report, "writeback": writeback}

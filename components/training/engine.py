@@ -164,6 +164,8 @@ def fit(model: CrossEncoder, train: SplitData, val: SplitData, cfg, *, device: t
                 stream.step_done()
             call_callbacks(callbacks, "on_step", state.step, total, logs)
             if state.step % cfg.checkpoint_every == 0 and rank == 0:
+                if stream is not None:  # a resume starts after the checkpoint: what it covers must be logged
+                    stream.flush(wait=True)
                 ckpt.save(run_id, state.step, {"model": core.state_dict(), "optimizer": optimizer.state_dict(),
                                                "scheduler": scheduler.state_dict(), "loop": asdict(state),
                                                "rng": rng_state()})

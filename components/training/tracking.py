@@ -75,6 +75,44 @@ def log_dataset(snapshot, df, context: str = "training") -> None:
     mlflow.log_input(dataset, context=context)
 
 
+def notebook_lineage(path: str) -> dict[str, str]:
+    """Where a notebook stands in git: its path in the repository, the commit checked out, and whether
+    the file is as committed ("committed"), changed ("modified"), not in git ("untracked") or outside a
+    repository ("no git")."""
+    import subprocess
+
+    folder = os.path.dirname(path)
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", folder, *args], capture_output=True, text=True, check=True).stdout.strip()
+
+    try:
+        root, sha = git("rev-parse", "--show-toplevel"), git("rev-parse", "HEAD")
+        status = git("status", "--porcelain", "--", path)
+    except (OSError, subprocess.CalledProcessError):
+        return {"path": os.path.basename(path), "git_commit": "unknown", "state": "no git"}
+    state = "committed" if not status else "untracked" if status.startswith("??") else "modified"
+    return {"path": os.path.relpath(path, root), "git_commit": sha, "state": state}
+
+
+def log_notebook(settings, run_id: str, path: str) -> dict[str, str]:
+    """Attach the notebook that made `run_id` to the run (artifact notebook/<file>) with its git commit,
+    so the run links back to the code that produced it; returns the tags set."""
+    from mlflow.tracking import MlflowClient
+
+    path = os.path.abspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"notebook {path} does not exist: pass the path of the running notebook")
+    where = notebook_lineage(path)
+    client = MlflowClient(settings.tracking_uri)
+    client.log_artifact(run_id, path, artifact_path="notebook")
+    tags = {"rankops.notebook": where["path"], "rankops.notebook_git_commit": where["git_commit"],
+            "rankops.notebook_state": where["state"]}
+    for key, value in tags.items():
+        client.set_tag(run_id, key, value)
+    return tags
+
+
 def flatten(prefix: str, data: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in data.items():

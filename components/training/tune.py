@@ -36,9 +36,23 @@ class _PruningCallback:
             raise optuna.TrialPruned(f"pruned at step {step}")
 
 
+def make_study(cfg):
+    """The study `rankops tune` runs: seeded TPE, median pruning, maximising the validation metric.
+
+    Create it yourself (a notebook) and pass it to `run_tuning(study=...)` to keep the trials for
+    optuna.visualization.
+    """
+    import optuna
+
+    sampler = optuna.samplers.TPESampler(seed=cfg.seed)
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
+    return optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
+
+
 def run_tuning(settings, *, trials: int | None = None, training_set: str | None = None,
-               base_params: dict[str, Any] | None = None, out: str | None = None) -> dict[str, Any]:
-    """Run the study under one MLflow parent run; return the summary (best params, value, paths)."""
+               base_params: dict[str, Any] | None = None, out: str | None = None, study=None) -> dict[str, Any]:
+    """Run the study (default: a new `make_study`) under one MLflow parent run; return the summary
+    (best params, value, paths)."""
     import mlflow
     import optuna
 
@@ -49,9 +63,7 @@ def run_tuning(settings, *, trials: int | None = None, training_set: str | None 
     trials = trials or cfg.tune_trials
     key = metric_key(cfg.metric)
     ensure_experiment(settings)
-    sampler = optuna.samplers.TPESampler(seed=cfg.seed)
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
-    study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
+    study = study if study is not None else make_study(cfg)
     base = {"max_steps": cfg.tune_max_steps, "early_stopping_patience": 0, **(base_params or {})}
     with mlflow.start_run(run_name="tune") as parent:
         mlflow.set_tag("rankops.kind", "tuning")

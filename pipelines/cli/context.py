@@ -38,6 +38,12 @@ def settings_of(ctx: typer.Context) -> Settings:
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print a one-line error and return the Exit to raise (no traceback for expected failures)."""
-    console.print(f"[red]error:[/red] {message}")
+    """Print a one-line error and return the Exit to raise (no traceback for expected failures).
+
+    Credentials inside URLs (a tracking URI's or git URL's user info) are masked.
+    """
+    import re
+
+    masked = re.sub(r"://[^/@\s]+@", "://***@", message)
+    console.print(f"[red]error:[/red] {masked}")
     return typer.Exit(code)

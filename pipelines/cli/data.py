@@ -31,7 +31,9 @@ def generate(
     ] = None,
     videos: Annotated[int | None, typer.Option("--videos", min=1, help="Catalogue size (default: 3.5 x queries).")] = None,
     drift: Annotated[
-        float, typer.Option("--drift", min=0.0, max=1.0, help="Topic drift over the days (0 none, 1 strong).")
+        float, typer.Option("--drift", min=0.0, max=1.0, help=(
+            "Drift growing over the days (0 none, 1 strong): user behaviour, new short-form videos, new queries, "
+            "stale relevance, topic mix."))
     ] = 0.0,
     summary: Annotated[Path | None, typer.Option("--summary", help="Write a JSON summary here.")] = None,
 ) -> None:
@@ -64,6 +66,7 @@ def generate(
     world = result["world"]
     out_console.print(
         f"  world: {world['queries']:,} queries, {world['videos']:,} videos, {world['judged_pairs']:,} judged pairs\n"
+        f"  defect classes: {len(result['defects'])}, files the ETL must ignore: {len(result['ignored_files'])}\n"
         f"  expected ETL accounting: {out / '_generator.json'}"
     )
     write_summary(
@@ -80,6 +83,8 @@ def generate(
             "quarantined_rows": result["quarantined_rows"],
             "duplicate_rows": result["duplicate_rows"],
             "quarantine_reasons": result["quarantine_reasons"],
+            "defects": result["defects"],
+            "ignored_files": result["ignored_files"],
             "kinds": {kind: {key: k[key] for key in ("lines", "valid", "duplicates")} for kind, k in kinds.items()},
             "elapsed_s": result["elapsed_s"],
             "rows_per_s": result["rows_per_s"],

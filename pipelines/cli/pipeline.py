@@ -38,25 +38,6 @@ def parse_params(items: list[str] | None) -> dict[str, Any]:
     return params
 
 
-def _kfp_client(host: str, namespace: str | None):
-    """kfp.Client authenticated by a projected token file (in-cluster) or KFP_TOKEN (CI)."""
-    import os
-    import warnings
-
-    import kfp
-    from kfp.client import ServiceAccountTokenVolumeCredentials
-
-    auth: dict[str, Any] = {}
-    token_path = os.environ.get("KF_PIPELINES_SA_TOKEN_PATH")
-    if token_path and Path(token_path).is_file():
-        auth["credentials"] = ServiceAccountTokenVolumeCredentials(path=token_path)
-    elif os.environ.get("KFP_TOKEN"):
-        auth["existing_token"] = os.environ["KFP_TOKEN"]
-    with warnings.catch_warnings():  # "only works with KFP v2.0.0-beta.2 and later": we target 2.x
-        warnings.simplefilter("ignore", FutureWarning)
-        return kfp.Client(host=host, namespace=namespace, **auth)
-
-
 @pipeline_app.command("list")
 def list_pipelines() -> None:
     """The pipelines available in this checkout and their compiled spec."""
@@ -172,8 +153,24 @@ def print_where_to_look(result: dict[str, Any], settings: Any) -> None:
             out.print(f"                 decision report: {report}")
     request = tasks.get("promotion-request-op", {}).get("parameters", {}).get("Output")
     if request:
+        print_request_hint(request, settings)
+
+
+def print_request_hint(request: str, settings: Any) -> None:
+    """Where the promotion request waits: its pull request (forge mode) or the local approve command."""
+    if settings.promotion.forge.kind == "local":
         out.print(f"  [bold]to approve:[/bold]    rankops promote approve {request} --by NAME"
                   f"   (or reject: rankops promote reject {request} --by NAME)")
+        return
+    from components.promotion.proposal import pull_request_url
+    from components.promotion.state import PromotionError
+
+    try:
+        where = pull_request_url(settings, request)
+    except PromotionError as exc:
+        where = f"branch promote/{request} (looking up its pull request failed: {exc})"
+    out.print(f"  [bold]pull request:[/bold]  {where}   (request {request}; the CODEOWNERS' merge approves it, "
+              "then `rankops promote sync` moves the champion)")
 
 
 def _image_tag(tag: str | None) -> str | None:
@@ -181,12 +178,46 @@ def _image_tag(tag: str | None) -> str | None:
     return None if not tag or tag == "unknown" else tag
 
 
-def _submit_common(ctx: typer.Context, host: str | None, namespace: str | None):
+def _target(ctx: typer.Context, host: str | None, namespace: str | None, image_tag: str | None) -> dict[str, Any]:
+    """Where a submission goes and what it runs on: host, namespace, env, pipeline root, images."""
+    from pipelines.submit import image_refs
+
     settings = settings_of(ctx)
     host = host or settings.kfp.host
     if not host:
         raise fail("no KFP host: pass --host URL or set kfp.host in the profile")
-    return settings, host, namespace or settings.kfp.namespace
+    try:
+        image, gpu_image = image_refs(settings.kfp, _image_tag(image_tag))
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    root = settings.kfp.pipeline_root
+    return {"host": host, "namespace": namespace or settings.kfp.namespace, "env": settings.env,
+            "pipeline_root": root if "://" in root else None, "image": image, "gpu_image": gpu_image}
+
+
+def _connect(target: dict[str, Any]):
+    """An authenticated KFP client; refuses a single-user KFP with what to do instead."""
+    from pipelines.submit import SingleUserKfp, kfp_client, require_multi_user
+
+    try:
+        client = kfp_client(target["host"], target["namespace"])
+        require_multi_user(client, target["host"], target["namespace"])
+    except (SingleUserKfp, FileNotFoundError) as exc:
+        raise fail(str(exc)) from None
+    except Exception as exc:  # the KFP API answered with an error, or not at all
+        raise fail(f"KFP at {target['host']}: {type(exc).__name__}: {_first_line(exc)}") from None
+    return client
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else ""
+
+
+ImageTagOpt = Annotated[
+    str | None, typer.Option("--image-tag", envvar="RANKOPS_IMAGE_TAG",
+                             help="Run on images built from this tag (e.g. the git sha) where the environment has no "
+                                  "digest-pinned images (RANKOPS_KFP__IMAGE); staging and prod take digests only.")
+]
 
 
 @pipeline_app.command("submit")
@@ -199,38 +230,36 @@ def submit_cmd(
         str | None, typer.Option("--schedule", help="Cron (5 or 6 fields, UTC): create a recurring run.")
     ] = None,
     params: ParamOpt = None,
-    image_tag: Annotated[
-        str | None, typer.Option("--image-tag", envvar="RANKOPS_IMAGE_TAG",
-                                 help="Run on images built from this tag (e.g. the git sha); images set it to "
-                                      "their own build's sha.")
-    ] = None,
+    image_tag: ImageTagOpt = None,
     namespace: Annotated[str | None, typer.Option("--namespace", help="KFP namespace (default: profile's).")] = None,
     service_account: Annotated[str, typer.Option("--service-account", help="Pod service account.")] =
         "rankops-pipeline-runner",
     summary: SummaryOpt = None,
 ) -> None:
-    """Upload the compiled spec as a version named by git sha, then start a run or a recurring run."""
+    """Upload the spec prepared for this environment as a version named by git sha, then start a run."""
     from components.common.gitinfo import git_info
     from components.common.summary import write_summary
     from pipelines.registry import PIPELINES, compiled_path
     from pipelines.submit import submit, version_name
 
-    settings, host, namespace = _submit_common(ctx, host, namespace)
-    run_params = {"env": settings.env, **parse_params(params)}
+    target = _target(ctx, host, namespace, image_tag)
+    run_params = {"env": target["env"], **parse_params(params)}
     spec = compiled_path(name)
     if name not in PIPELINES or not spec.exists():
         raise fail(f"no compiled spec for {name!r} at {spec}; run `rankops pipeline compile`")
     git = git_info()
     sha = None if git.sha == "unknown" else git.sha
+    client = _connect(target)
     try:
-        result = submit(_kfp_client(host, namespace), name, spec, version=version_name(name, sha, git.dirty),
-                        namespace=namespace, experiment=experiment, params=run_params, schedule=schedule,
-                        image_tag=_image_tag(image_tag), service_account=service_account)
+        result = submit(client, name, spec, version=version_name(name, sha, git.dirty, target["image"]),
+                        namespace=target["namespace"], experiment=experiment, params=run_params,
+                        env=target["env"], image=target["image"], gpu_image=target["gpu_image"],
+                        pipeline_root=target["pipeline_root"], schedule=schedule, service_account=service_account)
     except ValueError as exc:
         raise fail(str(exc)) from None
     except Exception as exc:  # the KFP API answered with an error: one line, no traceback
-        raise fail(f"KFP at {host}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
-    write_summary(summary, {**result.to_dict(), "host": host})
+        raise fail(f"KFP at {target['host']}: {type(exc).__name__}: {_first_line(exc)}") from None
+    write_summary(summary, {**result.to_dict(), "host": target["host"]})
     what = f"recurring run {result.recurring_run_id} ({result.schedule})" if schedule else f"run {result.run_id}"
     out.print(f"[green]submitted[/green] {name} version {result.version_name} -> {what} in experiment {experiment}")
 
@@ -241,12 +270,11 @@ def upload_cmd(
     names: Annotated[list[str] | None, typer.Argument(help="Pipelines to upload.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Upload every compiled pipeline.")] = False,
     host: Annotated[str | None, typer.Option("--host", help="KFP API URL (default: the profile's kfp.host).")] = None,
-    image_tag: Annotated[str | None, typer.Option("--image-tag", envvar="RANKOPS_IMAGE_TAG",
-                                                  help="Point the specs at this image tag.")] = None,
+    image_tag: ImageTagOpt = None,
     namespace: Annotated[str | None, typer.Option("--namespace", help="KFP namespace (default: profile's).")] = None,
     summary: SummaryOpt = None,
 ) -> None:
-    """Register compiled pipelines with KFP as versions named by git sha (no run)."""
+    """Register compiled pipelines with KFP, prepared for this environment, as versions named by git sha (no run)."""
     import tempfile
 
     from components.common.gitinfo import git_info
@@ -254,28 +282,31 @@ def upload_cmd(
     from pipelines.registry import PIPELINES, compiled_path
     from pipelines.submit import prepared_package, upload_version, version_name
 
-    _, host, namespace = _submit_common(ctx, host, namespace)
+    target = _target(ctx, host, namespace, image_tag)
     chosen = [n for n in PIPELINES if compiled_path(n).exists()] if all_ else list(names or [])
     if not chosen:
         raise fail("nothing to upload: name pipelines or pass --all")
     git = git_info()
     sha = None if git.sha == "unknown" else git.sha
-    client = _kfp_client(host, namespace)
+    client = _connect(target)
     uploaded = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in chosen:
             spec = compiled_path(name)
             if not spec.exists():
                 raise fail(f"no compiled spec for {name!r} at {spec}; run `rankops pipeline compile`")
-            version = version_name(name, sha, git.dirty)
+            version = version_name(name, sha, git.dirty, target["image"])
+            package = prepared_package(spec, Path(tmp), env=target["env"], pipeline_root=target["pipeline_root"],
+                                       image=target["image"], gpu_image=target["gpu_image"])
             try:
-                pid, vid = upload_version(client, name, prepared_package(spec, _image_tag(image_tag), Path(tmp)), version,
-                                          description=f"rankops {name} pipeline")
+                pid, vid = upload_version(client, name, package, version, namespace=target["namespace"],
+                                          description=f"rankops {name} pipeline ({target['env']})")
             except Exception as exc:  # the KFP API answered with an error
-                raise fail(f"KFP at {host}: uploading {name}: {type(exc).__name__}: {exc}") from None
-            uploaded.append({"pipeline": name, "pipeline_id": pid, "version_id": vid, "version_name": version})
-            out.print(f"[green]uploaded[/green] {name} version {version}")
-    write_summary(summary, {"host": host, "uploaded": uploaded})
+                raise fail(f"KFP at {target['host']}: uploading {name}: {type(exc).__name__}: {exc}") from None
+            uploaded.append({"pipeline": name, "pipeline_id": pid, "version_id": vid, "version_name": version,
+                             "env": target["env"], "image": target["image"], "gpu_image": target["gpu_image"]})
+            out.print(f"[green]uploaded[/green] {name} version {version} (env {target['env']}, {target['image']})")
+    write_summary(summary, {"host": target["host"], "uploaded": uploaded})
 
 
 def register(app: typer.Typer) -> None:

@@ -1,4 +1,4 @@
-"""`rankops promote request|approve|reject|rollback|history|status`: GitOps promotion with a human decision."""
+"""`rankops promote request|approve|reject|sync|rollback|history|status`: GitOps promotion with a human decision."""
 
 from __future__ import annotations
 
@@ -21,11 +21,29 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from components.evaluation.run import ScoringError
     from components.promotion.records import HistoryCorrupt
     from components.promotion.state import PromotionError
+    from components.registry.forge import ForgeError
     from components.registry.gitops import GitError
     from components.registry.lookup import RegistryError
+    from components.registry.transfer import TransferError
 
     return (PromotionError, GitError, RegistryError, HistoryCorrupt, SnapshotNotFound, EvaluationDataError,
-            ScoringError, MlflowException)
+            ScoringError, MlflowException, ForgeError, TransferError)
+
+
+def print_proposal(result: dict) -> None:
+    """Where a request or rollback now waits, and who decides it: local mode says that it is local."""
+    pull = result.get("pull_request")
+    if pull:
+        console.print(f"  pull request #{pull['number']}: {pull['html_url']}")
+        for warning in result.get("warnings") or []:
+            console.print(f"  [yellow]forge: {warning}[/yellow]")
+        console.print("  the merge by the CODEOWNERS (data experts) approves it; `rankops promote sync` "
+                      "(or the merge event) then moves the champion")
+    else:
+        console.print(f"  [yellow]local mode (no forge)[/yellow]: branch {result['branch']} in the GitOps repo"
+                      f"{' (pushed)' if result.get('pushed') else ''}; nothing was opened on a forge")
+        if result.get("action") != "rollback":
+            console.print(f"  approve with: rankops promote approve {result['request_id']} --by NAME")
 
 
 def register(app: typer.Typer) -> None:
@@ -39,10 +57,11 @@ def register(app: typer.Typer) -> None:
         version: Annotated[str, typer.Argument(help="Registered version (3, v3) or alias.")],
         decision: Annotated[Path | None, typer.Option("--decision", help="decision.json of an earlier `rankops compare` (default: compare now).")] = None,
         by: Annotated[str | None, typer.Option("--by", help="Who asks (default: the OS user).")] = None,
-        force: Annotated[bool, typer.Option("--force", help="Open the request even when compare says keep.")] = False,
+        force: Annotated[bool, typer.Option(
+            "--force", help="Open the request without a passing, verified comparison (recorded as forced).")] = False,
         summary: Summary = None,
     ) -> None:
-        """Staging checks, then a branch + commit pinning VERSION in the prod overlay (the pull request)."""
+        """Verified comparison + staging checks, then a branch pinning VERSION in the prod overlay (a pull request)."""
         from components.common.summary import write_summary
         from components.promotion.request import request_promotion
 
@@ -55,10 +74,15 @@ def register(app: typer.Typer) -> None:
             raise fail(str(exc)) from None
         write_summary(summary, result)
         d = result["decision"]
-        console.print(f"[green]request {result['request_id']}[/green]: v{result['version']} (champion "
-                      f"{result['champion_seen'] or 'none'}), delta {d['delta']:+.4f}, p={d['p_value']:.4g}; "
-                      f"branch {result['branch']}")
-        console.print(f"  approve with: rankops promote approve {result['request_id']} --by NAME")
+        copied = f" (copy of v{result['source_version']})" if result["version"] != result["source_version"] else ""
+        if result.get("reused"):
+            console.print(f"[yellow]already requested[/yellow]: request {result['request_id']} is open for "
+                          "this version and comparison run; nothing new was opened")
+        console.print(f"[green]request {result['request_id']}[/green]: pins v{result['version']}{copied} in "
+                      f"{result['target_registry']} (champion {result['champion_seen'] or 'none'}), "
+                      f"delta {d['delta']:+.4f}, p={d['p_value']:.4g}"
+                      + (" [red]FORCED[/red]" if result["forced"] else f"; comparison run {result['evidence']['compare_run_id']}"))
+        print_proposal(result)
 
     @promote.command("approve")
     def approve_cmd(
@@ -78,7 +102,7 @@ def register(app: typer.Typer) -> None:
             raise fail(str(exc)) from None
         write_summary(summary, entry)
         before = f"v{entry['from_version']}" if entry["from_version"] else "none"
-        console.print(f"[green]approved[/green] {request}: champion {before} -> v{entry['to_version']} "
+        console.print(f"[green]approved[/green] {request} (local mode): champion {before} -> v{entry['to_version']} "
                       f"by {by} (main @ {entry['commit'][:10]})")
 
     @promote.command("reject")
@@ -98,7 +122,7 @@ def register(app: typer.Typer) -> None:
         except _expected_errors() as exc:
             raise fail(str(exc)) from None
         write_summary(summary, entry)
-        console.print(f"[yellow]rejected[/yellow] {request} (v{entry['to_version']}) by {by}: {note}")
+        console.print(f"[yellow]rejected[/yellow] {request} (v{entry['to_version']}, local mode) by {by}: {note}")
 
     @promote.command("rollback")
     def rollback_cmd(
@@ -117,8 +141,53 @@ def register(app: typer.Typer) -> None:
         except _expected_errors() as exc:
             raise fail(str(exc)) from None
         write_summary(summary, entry)
-        console.print(f"[green]rolled back[/green] champion v{entry['from_version']} -> v{entry['to_version']} "
-                      f"(main @ {entry['commit'][:10]})")
+        if entry.get("request_id"):  # forge mode: the rollback is a pull request
+            console.print(f"[green]rollback requested[/green] {entry['request_id']}: v{entry['from_version']} -> "
+                          f"v{entry['to_version']}")
+            print_proposal(entry)
+            return
+        console.print(f"[green]rolled back[/green] (local mode) champion v{entry['from_version']} -> "
+                      f"v{entry['to_version']} (main @ {entry['commit'][:10]})")
+
+    @promote.command("sync")
+    def sync_cmd(
+        ctx: typer.Context,
+        request: Annotated[str | None, typer.Argument(help="A request id to report on (optional).")] = None,
+        event: Annotated[Path | None, typer.Option(
+            "--event", help="A GitHub pull_request webhook payload (e.g. $GITHUB_EVENT_PATH); its state is re-read "
+            "from the forge.")] = None,
+        summary: Summary = None,
+    ) -> None:
+        """Forge mode: after a merge, move the champion to main's pin (checked against the merged pull request)."""
+        from components.common.summary import write_summary
+        from components.promotion.sync import sync
+
+        try:
+            payload = json.loads(event.read_text(encoding="utf-8")) if event else None
+            result = sync(settings_of(ctx), request_id=request, event=payload)
+        except (*_expected_errors(), OSError, json.JSONDecodeError) as exc:
+            raise fail(str(exc)) from None
+        write_summary(summary, result)
+        if result.get("ignored"):
+            console.print(f"[yellow]{result['ignored']}[/yellow]")
+            return
+        if result["moved"]:
+            done = result["completed"]
+            before = f"v{result['champion_before']}" if result["champion_before"] else "none"
+            console.print(f"[green]champion {before} -> v{result['champion']}[/green] after "
+                          f"{done['action']} {done['request_id']} (pull request #{done['pull_request']['number']} "
+                          f"merged by {done['pull_request']['merged_by']})")
+        else:
+            console.print(f"champion v{result['champion']}, prod pin v{result['pin']}: nothing to move")
+        recorded = result.get("recorded")
+        if recorded:
+            console.print(f"  history: {recorded['request_id']} merged by {recorded['by']} recorded on main "
+                          f"({recorded['commit'][:10]})")
+        for rejected in result.get("rejected") or []:
+            if rejected["recorded"]:
+                console.print(f"  request {rejected['request_id']}: {rejected['state']} ({rejected['pull_request']})")
+        if result.get("request"):
+            console.print(f"  request {result['request']['request_id']}: {result['request']['state']}")
 
     @promote.command("history")
     def history_cmd(
@@ -145,7 +214,7 @@ def register(app: typer.Typer) -> None:
         for e in entries:
             d = e.get("decision") or {}
             table.add_row(str(e.get("seq")), str(e.get("at", ""))[:19], e.get("action", ""), str(e.get("from_version")),
-                          str(e.get("to_version")), str(e.get("by")), str(e.get("request_id") or "-"),
+                          str(e.get("to_version")), str(e.get("by") or e.get("via")), str(e.get("request_id") or "-"),
                           f"{d['delta']:+.4f}" if d.get("delta") is not None else "-",
                           f"{d['p_value']:.3g}" if d.get("p_value") is not None else "-", e.get("note") or "")
         Console().print(table)
@@ -153,16 +222,19 @@ def register(app: typer.Typer) -> None:
     @promote.command("status")
     def status_cmd(ctx: typer.Context) -> None:
         """Champion alias vs prod pin on main (they must agree)."""
-        from components.promotion.state import read_main, repo_of
-        from components.registry.lookup import alias_version, use_mlflow
+        from components.promotion.state import read_main, registries, repo_of
+        from components.registry.lookup import alias_version
 
         settings = settings_of(ctx)
         try:
             main = read_main(settings, repo_of(settings))
-            champion = alias_version(use_mlflow(settings), settings.registry.model_name, settings.registry.champion_alias)
+            _, target = registries(settings)  # the registry prod reads
+            champion = alias_version(target, settings.registry.model_name, settings.registry.champion_alias)
         except _expected_errors() as exc:
             raise fail(str(exc)) from None
         ok = champion == main.pin
         colour = "green" if ok else "yellow"
+        repair = ("`rankops promote sync` moves it after a merge" if settings.promotion.forge.kind != "local"
+                  else "the next decision repairs the alias from git, or roll back")
         console.print(f"[{colour}]champion alias {champion}, prod pin {main.pin}[/{colour}] "
-                      f"({'consistent' if ok else 'differ: the next decision repairs the alias from git, or roll back'})")
+                      f"({'consistent' if ok else 'differ: ' + repair}; mode {settings.promotion.forge.kind})")

@@ -41,6 +41,9 @@ def register(app: typer.Typer) -> None:
         if wb.get("commit"):
             console.print(f"  git: {wb['path']} on {wb['branch']} @ {wb['commit'][:10]}"
                           f"{' (pushed)' if wb.get('pushed') else ''}")
+        if wb.get("pull_request"):
+            console.print(f"  pull request #{wb['pull_request']['number']} into {wb['base']}: "
+                          f"{wb['pull_request']['html_url']}")
         if wb.get("error") or wb.get("skipped"):
             console.print(f"  [yellow]git write-back: {wb.get('error') or wb.get('skipped')}[/yellow]")
 

@@ -21,10 +21,14 @@ def test_generate_data_op_writes_the_contract_into_its_artifact(tmp_path: Path, 
     folder = Path(raw.path)
     ledger = json.loads((folder / "_generator.json").read_text())
     assert raw.metadata["batches"] == ["2026-10-01", "2026-10-02"] == ledger["batches"]
-    assert raw.metadata["lines"] == ledger["lines"] == sum(f["lines"] for f in ledger["files"].values())
+    data_files = sorted({p.relative_to(folder).as_posix() for p in folder.glob("*/*/*")} - set(ledger["ignored_files"]))
+    on_disk = sum((folder / f).read_bytes().count(b"\n") - f.endswith(".csv") for f in data_files)  # no headers
+    assert raw.metadata["lines"] == on_disk
     assert raw.metadata["params"]["impressions"] == 800 and raw.metadata["uri"] == str(folder)
-    assert sorted(p.relative_to(folder).as_posix() for p in folder.glob("*/*/*")) == [
+    assert data_files == [
         f"{d}/{k}" for d in ("2026-10-01", "2026-10-02")
         for k in ("judgements/part-00000.csv", "search_log/part-00000.jsonl", "videos/part-00000.jsonl")
     ]
+    assert raw.metadata["ignored_files"] == ledger["ignored_files"] and len(ledger["ignored_files"]) == 6
+    assert raw.metadata["defects"] == {k: float(n) for k, n in ledger["defects"].items()}
     assert task.outputs["metrics"].metadata["valid_rows"] == float(ledger["valid_rows"])

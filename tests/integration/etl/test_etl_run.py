@@ -8,7 +8,14 @@ from typer.testing import CliRunner
 
 from components.common.config import load_settings
 from components.common.snapshots import SnapshotStore
-from components.etl.contract import BRONZE_TABLES, GOLD_SCHEMAS, GOLD_TABLES, QUARANTINE_TABLE, SILVER_TABLES
+from components.etl.contract import (
+    BRONZE_TABLES,
+    GOLD_SCHEMAS,
+    GOLD_TABLES,
+    QUARANTINE_TABLE,
+    SILVER_TABLES,
+    Reason,
+)
 from components.etl.run import QualityGateFailed, run_etl
 
 pytestmark = pytest.mark.slow
@@ -43,13 +50,15 @@ def test_cli_run_matches_the_generators_ledger(world, first_run):
     gen, summary = world["generated"], first_run["summary"]
     assert summary["published"] is True
     assert summary["quarantine_reasons"] == {r: n for r, n in gen["quarantine_reasons"].items() if n}
-    assert len(summary["quarantine_reasons"]) == 14  # every Reason is exercised
+    assert len(summary["quarantine_reasons"]) == len(Reason)  # every Reason is exercised
     assert (summary["bronze_rows"], summary["silver_rows"], summary["duplicate_rows"], summary["quarantined_rows"]) == (
         gen["lines"], gen["valid_rows"], gen["duplicate_rows"], gen["quarantined_rows"])
     for kind, k in gen["kinds"].items():
         assert summary["by_kind"][kind]["reasons"] == {r: n for r, n in k["quarantined"].items() if n}
         assert summary["by_kind"][kind]["silver"] == k["valid"]
     assert sorted(summary["snapshots"]) == ALL_TABLES
+    assert summary["ignored_files"] == sorted(gen["ignored_files"]) and summary["ignored_file_count"] == 6
+    assert {p["path"]: p["defect"] for p in summary["file_problems"]} == gen["ignored_files"]
     assert "published" in first_run["output"] and "quality report" in first_run["output"]
 
 
@@ -110,7 +119,8 @@ def test_bad_batch_fails_the_gate_and_publishes_nothing(world, first_run, spark)
     (share,) = [e for e in report["expectations"] if e["name"] == "quarantine_share"]
     expected = (first_run["summary"]["quarantined_rows"] + 2000) / (first_run["summary"]["bronze_rows"] + 2000)
     assert (share["passed"], share["observed"], share["threshold"]) == (False, round(expected, 6), 0.25)
-    assert summary["file_problems"] == [
-        {"path": "2026-12-01/search_log/part-00001.jsonl", "problem": "empty file (0 bytes): nothing to ingest"}]
+    new_problems = [p for p in summary["file_problems"] if p["path"].startswith("2026-12-01")]
+    assert new_problems == [{"path": "2026-12-01/search_log/part-00001.jsonl", "defect": "empty", "ignored": True,
+                             "problem": "ignored: empty file (0 bytes): nothing to ingest"}]
     assert "quarantine_share" in Path(summary["report_md"]).read_text()
 

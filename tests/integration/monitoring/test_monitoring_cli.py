@@ -52,6 +52,8 @@ def test_monitor_cli_report_breach_event_and_act(settings, tmp_path, monkeypatch
     events = json.loads(open(event_path).read())
     assert events["status"] == "triggered"
 
-    missing = runner.invoke(app, ["monitor", "--reference", ref, "--current", "inference/none"])
-    assert missing.exit_code == 1 and "inference/none" in missing.output
+    missing = runner.invoke(app, ["monitor", "--reference", ref, "--current", "inference/none"], env={"COLUMNS": "500"})
+    assert missing.exit_code == 1
+    assert missing.output.strip() == (f"error: inference/none: table 'inference/none' has no published snapshot under "
+                                      f"{settings.lakehouse} (run `rankops score` first?)")
     assert runner.invoke(app, ["monitor"]).exit_code == 2

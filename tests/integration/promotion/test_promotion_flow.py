@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from components.evaluation.compare_run import run_compare
 from components.evaluation.fixtures import log_scorer, write_training_set
 from components.promotion.decisions import approve_request, history, reject_request, rollback
 from components.promotion.records import read_pin
@@ -53,10 +54,9 @@ def register_scorers(settings, *weights: dict[str, float]) -> list[str]:
     return [register_model(settings, log_scorer(settings, w, snapshot=snap))["version"] for w in weights]
 
 
-def fake_decision(promote: bool = True) -> dict:
-    return {"promote": promote, "verdict": "promote" if promote else "keep", "metric": "ndcg@10",
-            "reference": "bm25", "delta": 0.1, "p_value": 0.01, "effect_size": 1.0, "queries": 10,
-            "reasons": ["constructed"], "metrics": {}}
+def compared(settings, version: str) -> dict:
+    """A real comparison of `version` (vs the champion, else BM25), recorded as an MLflow run."""
+    return run_compare(settings, version)
 
 
 def test_request_approve_reject_rollback_history(settings, gitops):
@@ -83,20 +83,34 @@ def test_request_approve_reject_rollback_history(settings, gitops):
         approve_request(settings, req1["request_id"], by="bob")
 
     # a weaker challenger: compare says keep, the request is refused unless forced; then rejected
-    with pytest.raises(PromotionError, match="compare says keep"):
+    with pytest.raises(PromotionError, match="verdict is 'keep'"):
         request_promotion(settings, v3, by="alice")
     req3 = request_promotion(settings, v3, by="alice", force=True)
+    assert req3["forced"] is True
     rej = reject_request(settings, req3["request_id"], by="carol", note="worse on tail queries")
     assert rej["action"] == "reject" and pin_on_main(gitops) == "1"
     assert alias_version(client, "rankops-ranker", "champion") == "1"
 
-    decision_file, summary = gitops.parent / "decision.json", gitops.parent / "request.json"
-    decision_file.write_text(json.dumps(fake_decision()))
-    res = CliRunner().invoke(build_app(), ["promote", "request", v2, "--decision", str(decision_file), "--by", "alice",
-                                           "--summary", str(summary)])
+    # v2 barely differs from v1: its real decision says keep; a file edited to say promote is caught by its hash
+    report, summary = gitops.parent / "c2", gitops.parent / "request.json"
+    res = CliRunner().invoke(build_app(), ["compare", "--challenger", v2, "--report", str(report)])
     assert res.exit_code == 0, res.output
+    decision = json.loads((report / "decision.json").read_text())
+    assert decision["promote"] is False and decision["champion_version"] == "1"
+    res = CliRunner().invoke(build_app(), ["promote", "request", v2, "--decision", str(report / "decision.json")])
+    assert res.exit_code == 1 and "verdict is 'keep'" in res.output
+    (report / "edited.json").write_text(json.dumps({**decision, "promote": True, "verdict": "promote"}))
+    res = CliRunner().invoke(build_app(), ["promote", "request", v2, "--decision", str(report / "edited.json")])
+    assert res.exit_code == 1 and "report hash mismatch" in res.output
+    res = CliRunner().invoke(build_app(), ["promote", "request", v2, "--decision", str(report / "edited.json"),
+                                           "--by", "alice", "--force", "--summary", str(summary)])
+    assert res.exit_code == 0, res.output
+    assert "FORCED" in res.output and "local mode (no forge)" in res.output
     req2 = json.loads(summary.read_text())
-    assert req2["request_id"].startswith(f"v{v2}-") and req2["champion_seen"] == "1"
+    assert req2["request_id"].startswith(f"v{v2}-") and req2["champion_seen"] == "1" and req2["forced"] is True
+    recorded = json.loads(git(gitops, "show", f"{req2['branch']}:manifests/promotions/requests/{req2['request_id']}"
+                                              "/request.json"))
+    assert recorded["forced"] is True and any("report hash mismatch" in p for p in recorded["evidence"]["problems"])
     res = CliRunner().invoke(build_app(), ["promote", "approve", req2["request_id"], "--by", "dave", "--note", "ok"])
     assert res.exit_code == 0 and "champion v1 -> v2 by dave" in res.output
     assert pin_on_main(gitops) == "2" and alias_version(client, "rankops-ranker", "champion") == "2"
@@ -133,7 +147,7 @@ def test_request_approve_reject_rollback_history(settings, gitops):
 
 def test_concurrent_approvals_exactly_one_wins(settings, gitops):
     v1, v2 = register_scorers(settings, {"signal": 1.0}, {"signal": 1.0, "noise": 0.05})
-    reqs = [request_promotion(settings, v, decision=fake_decision(), by="alice")["request_id"] for v in (v1, v2)]
+    reqs = [request_promotion(settings, v, decision=compared(settings, v), by="alice")["request_id"] for v in (v1, v2)]
     results: dict[str, object] = {}
     barrier = threading.Barrier(2)
 
@@ -161,7 +175,7 @@ def test_concurrent_approvals_exactly_one_wins(settings, gitops):
 
 def test_injected_failure_leaves_no_half_promotion(settings, gitops, monkeypatch):
     v1, v2 = register_scorers(settings, {"signal": 1.0}, {"signal": 1.0, "noise": 0.05})
-    rid = request_promotion(settings, v1, decision=fake_decision(), by="alice")["request_id"]
+    rid = request_promotion(settings, v1, decision=compared(settings, v1), by="alice")["request_id"]
     main_before = git(gitops, "rev-parse", "main")
     real_move = Repo.move_branch
 
@@ -184,7 +198,7 @@ def test_injected_failure_leaves_no_half_promotion(settings, gitops, monkeypatch
 
     # a process killed between the alias move and the git commit leaves the alias ahead of the pin:
     # git is the source of truth, the next decision repairs the alias before its optimistic check
-    rid2 = request_promotion(settings, v2, decision=fake_decision(), by="alice")["request_id"]
+    rid2 = request_promotion(settings, v2, by="alice", force=True)["request_id"]  # vs champion v1: keep
     client.set_registered_model_alias("rankops-ranker", "champion", v2)
     entry = approve_request(settings, rid2, by="bob")
     assert (entry["from_version"], entry["to_version"]) == (v1, v2)
@@ -197,7 +211,7 @@ def test_remote_gitops_repo_through_git_url(settings, gitops, tmp_path):
     git(tmp_path, "clone", "-q", "--bare", str(gitops), str(remote))
     settings.promotion.git_url = str(remote)
     (v1,) = register_scorers(settings, {"signal": 1.0})
-    req = request_promotion(settings, v1, decision=fake_decision(), by="pipeline")
+    req = request_promotion(settings, v1, by="pipeline")
     assert req["pushed"] is True
     assert read_pin(git(remote, "show", f"{req['branch']}:{PIN}")) == v1 and pin_on_main(remote) == "0"
     approve_request(settings, req["request_id"], by="bob")
@@ -218,7 +232,7 @@ def test_rejected_push_undoes_alias_main_and_worktree(settings, gitops, tmp_path
     git(other, "-c", "user.name=o", "-c", "user.email=o@o", "commit", "-qm", "other change")
     git(other, "push", "-q", "origin", "main")
     (v1,) = register_scorers(settings, {"signal": 1.0})
-    rid = request_promotion(settings, v1, decision=fake_decision(), by="alice")["request_id"]
+    rid = request_promotion(settings, v1, by="alice")["request_id"]
     before = git(gitops, "rev-parse", "main")
     with pytest.raises(PromotionError, match="git failed, nothing was changed"):
         approve_request(settings, rid, by="bob")

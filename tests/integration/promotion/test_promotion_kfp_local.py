@@ -1,6 +1,7 @@
 """compare_op -> promotion_request_op on the real KFP local runner; evaluate/register I/O in-process."""
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -54,8 +55,9 @@ def test_component_io_and_local_pipeline(settings, tmp_path: Path, monkeypatch):
 
     out = run_local("rankops-compare-request-test", settings, pipeline_func=flow)
     branches = subprocess.run(["git", "branch", "--list", "promote/*"], cwd=repo, capture_output=True, text=True).stdout
+    assert re.fullmatch(r"promote/v1-\d{8}T\d{6}-[0-9a-f]{6}", branches.strip()), branches  # exactly one request
     request_id = branches.strip().removeprefix("promote/")
-    assert request_id.startswith("v1-") and out["seconds"] > 0
+    assert out["tasks"]["promotion-request-op"]["parameters"] == {"Output": request_id}  # the dsl.If branch ran
     decision = json.loads(subprocess.run(
         ["git", "show", f"promote/{request_id}:manifests/promotions/requests/{request_id}/decision.json"],
         cwd=repo, capture_output=True, text=True, check=True).stdout)

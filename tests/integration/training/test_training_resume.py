@@ -22,9 +22,14 @@ pytestmark = pytest.mark.slow
 PARAMS = {**TINY_PARAMS, "threads": 1, "max_steps": 40, "checkpoint_every": 10, "eval_every": 20,
           "model": {**TINY_PARAMS["model"], "dropout": 0.1}}
 KILLER = textwrap.dedent("""
-    import json, os, signal, sys
+    import json, os, signal, sys, time
+    from mlflow.tracking import MlflowClient
     from components.common.config import load_settings
     from components.training.api import train
+
+    # A slow tracking store: metric writes still in flight when the process dies must not be lost.
+    write = MlflowClient.log_batch
+    MlflowClient.log_batch = lambda self, *a, **kw: (time.sleep(0.5), write(self, *a, **kw))[1]
 
     class KillAt:
         def on_step(self, step, total, logs):

@@ -165,8 +165,11 @@ def test_cli_train_summary_and_failing_validity_exits_nonzero(trained, tmp_path,
     assert [c["name"] for c in report["validity"]["checks"] if not c["passed"]] == ["latency"]
     assert MlflowClient(settings.tracking_uri).get_run(report["run_id"]).info.status == "FAILED"
 
-    res = CliRunner().invoke(build_app(), ["--env", "local", "train", "--params", str(tmp_path / "nope.json")])
-    assert res.exit_code == 1 and "nope.json" in res.output
+    missing = tmp_path / "nope.json"
+    res = CliRunner().invoke(build_app(), ["--env", "local", "train", "--params", str(missing)], env={"COLUMNS": "500"})
+    assert res.exit_code == 1
+    assert res.output.strip() == (f"error: --params {missing}: cannot read JSON: [Errno 2] No such file or directory: "
+                                  f"'{missing}'")
 
 
 def test_bad_training_set_fails_with_a_clear_error(trained, tmp_path, monkeypatch):
@@ -184,5 +187,7 @@ def test_bad_training_set_fails_with_a_clear_error(trained, tmp_path, monkeypatc
     res = CliRunner().invoke(build_app(), ["--env", "local", "train", "--training-set", bad.ref])
     assert res.exit_code == 1
     assert f"training set {bad.ref}" in res.output and "'holdout'" in res.output
-    res = CliRunner().invoke(build_app(), ["--env", "local", "train", "--training-set", "features/none"])
-    assert res.exit_code == 1 and "features/none" in res.output
+    res = CliRunner().invoke(build_app(), ["--env", "local", "train", "--training-set", "features/none"],
+                             env={"COLUMNS": "500"})
+    assert res.exit_code == 1
+    assert f"table 'features/none' has no published snapshot under {settings.lakehouse}" in res.output

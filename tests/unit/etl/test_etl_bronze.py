@@ -34,10 +34,53 @@ def test_discover_files_finds_kinds_batches_hashes_and_problems(raw_dir):
         ("judgements", "2026-01-01/judgements/j.csv", "2026-01-01", 36, "\ufeffquery,video_url"),
     ]
     assert files[1].sha256 == v_sha
-    assert [(p.path, p.problem) for p in problems] == [
-        ("2026-01-01/search_log/empty.jsonl", "empty file (0 bytes): nothing to ingest"),
-        ("2026-01-01/search_log/notes.txt", "ignored: a search_log file must end with .jsonl"),
+    assert [(p.path, p.problem, p.defect) for p in problems] == [
+        ("2026-01-01/search_log/empty.jsonl", "ignored: empty file (0 bytes): nothing to ingest", "empty"),
+        ("2026-01-01/search_log/notes.txt", "ignored: a search_log file must end with .jsonl", "wrong_extension"),
     ]
+
+
+def test_files_the_contract_does_not_take_are_listed_as_ignored_never_read(tmp_path):
+    """Compressed, UTF-16/32, NUL-filled, misplaced or misnamed files: each named with its reason."""
+    import gzip
+
+    line = '{"video_url": "https://vidhub.example/v/1"}\n'
+    files = {
+        "d/search_log/a.jsonl.gz": gzip.compress(line.encode()),
+        "d/search_log/b.jsonl": gzip.compress(line.encode()),  # gzip under a contract name
+        "d/videos/c.jsonl": "\ufeff".encode("utf-16-le").join([b"", line.encode("utf-16-le")]),
+        "d/videos/d.jsonl": line.encode("utf-16-be"),  # no byte-order mark: NUL bytes give it away
+        "d/videos/e.jsonl": "\ufeff".encode("utf-32-le") + line.encode("utf-32-le"),
+        "d/videos/f.json": line.encode(),
+        "d/judgements/g.tsv": b"query\tvideo_url\n",
+        "d/videos/sub/h.jsonl": line.encode(),  # not directly inside the kind folder
+        "d/search_log.jsonl": line.encode(),
+        "notes.txt": b"x",
+        "d/videos/ok.jsonl": ("\ufeff" + line).encode() + b'{"title": "caf\xe9"}\n',  # UTF-8 BOM, a Latin-1 line
+        "_generator.json": b"{}", "d/videos/.ok.jsonl.crc": b"x", "d/_tmp/search_log/x.jsonl": line.encode(),
+    }
+    for rel, data in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(data)
+    found, problems = discover_files(tmp_path)
+    assert [f.source_file for f in found] == ["d/videos/ok.jsonl"]  # its Latin-1 line is silver's business
+    assert [(p.path, p.defect, p.ignored) for p in problems] == [
+        ("d/judgements/g.tsv", "wrong_extension", True),
+        ("d/search_log/a.jsonl.gz", "compressed", True),
+        ("d/search_log/b.jsonl", "compressed", True),
+        ("d/search_log.jsonl", "outside_kind_folder", True),
+        ("d/videos/c.jsonl", "not_utf8_text", True),
+        ("d/videos/d.jsonl", "not_utf8_text", True),
+        ("d/videos/e.jsonl", "not_utf8_text", True),
+        ("d/videos/f.json", "wrong_extension", True),
+        ("d/videos/sub/h.jsonl", "outside_kind_folder", True),
+        ("notes.txt", "outside_kind_folder", True),
+    ]
+    problem = {p.path: p.problem for p in problems}
+    assert problem["d/search_log/b.jsonl"] == "ignored: gzip-compressed content: decompress it to plain UTF-8 text"
+    assert problem["d/videos/c.jsonl"] == "ignored: UTF-16 text (byte-order mark): re-encode it as UTF-8"
+    assert problem["d/videos/e.jsonl"] == "ignored: UTF-32 text (byte-order mark): re-encode it as UTF-8"
+    assert problem["d/search_log/a.jsonl.gz"] == "ignored: compressed (.gz): decompress it to a plain .jsonl file"
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can read anything")

@@ -19,4 +19,4 @@ def test_directory_without_raw_files_names_the_problem_files(rankops_home, tmp_p
     assert result.exit_code == 1
     text = " ".join(result.output.split())
     assert "no raw files to ingest" in text
-    assert "d1/videos/part-0.jsonl: empty file (0 bytes)" in text
+    assert "d1/videos/part-0.jsonl: ignored: empty file (0 bytes)" in text

@@ -46,6 +46,34 @@ def test_query_id_of_is_sha1_prefix_of_normal_form():
         ("", None),
         (None, None),
         (42, None),
+        # hosts: domain names of >= 2 labels (any script), IPv4, bracketed IPv6; ports 0..65535
+        ("https://W\u00c9B.example/caf\u00e9?x=1", "w\u00e9b.example/caf\u00e9?x=1"),
+        ("https://\u0130.example/", "i\u0307.example"),  # lowercased to i + combining dot: still a label
+        ("https://[::1]:8080/v/1", "[::1]:8080/v/1"),
+        ("https://10.0.0.7/v/1", "10.0.0.7/v/1"),
+        ("https://host.example:/p?x", "host.example/p?x"),  # an empty port is allowed (RFC 3986)
+        ("https://host.example:65535/v", "host.example:65535/v"),
+        ("https://host.example:65536/v", None),
+        ("https://10.0.0.256/v/1", None),
+        ("https://[::g]/v/1", None),
+        ("https://vid_hub.example/v/1", None),
+        ("https://vid!hub.example/v/1", None),
+        ("https://vid hub.example/v/1", None),
+        ("https://-vidhub.example/v/1", None),
+        ("https://vidhub.example./v/1", None),  # an empty label
+        ("https://localhost/v/1", None),  # one label: not a public host
+        ("https://host.example:8o/v/1", None),
+        # broken scheme separators
+        ("https:/vidhub.example/v/1", None),
+        ("https//vidhub.example/v/1", None),
+        ("https:\\\\vidhub.example/v/1", None),
+        ("http://https://vidhub.example/v/1", None),
+        ("https:///vidhub.example/v/1", None),
+        # whitespace or a control character inside (around it is stripped)
+        ("https://vidhub.example/a b", None),
+        ("https://vidhub.example/a\x01b", None),
+        ("https://vidhub.example/a\x7fb", None),
+        ("https://vidhub.example/a\u3000b", None),
     ],
 )
 def test_canonicalize_url(url, expected):

@@ -1,4 +1,7 @@
-"""Silver: one test per quarantine reason (exact reason, raw text, file, line), typed rows, duplicates."""
+"""Silver: one example per quarantine reason (exact reason, raw text, file, line), typed rows, duplicates.
+
+The property-based suite (test_etl_contract_properties.py) covers every defect class of the contract.
+"""
 
 import json
 from datetime import datetime
@@ -43,6 +46,11 @@ CASES = [
     (Reason.FIELD_TOO_LONG, "videos", VID, 2, _vid(title="t" * 61).encode()),
     (Reason.CSV_COLUMN_COUNT, "judgements", JUD, 3, b"rock,https://vidhub.example/watch?v=a1,2"),
     (Reason.CONFLICTING_DUPLICATE, "search_log", SL, 14, _sl(event_id="c1").encode()),
+    (Reason.MALFORMED_JSON, "search_log", SL, 16, _sl(event_id="g1").encode() + b" xyz"),  # trailing garbage
+    (Reason.CONTROL_CHARACTER, "search_log", SL, 17, _sl(event_id="k1", query="rock\x7f").encode()),
+    (Reason.BLANK_FIELD, "search_log", SL, 18, _sl(event_id="b1", session_id=" \u3000").encode()),
+    (Reason.OUT_OF_RANGE, "videos", VID, 5, _vid(duration_s=1e20).encode()),
+    (Reason.MALFORMED_CSV, "judgements", JUD, 5, b'"rock,https://vidhub.example/watch?v=a1,2,ann1,2026-01-02T00:00:00Z'),
 ]
 EXTRA = [  # valid rows, an exact duplicate and the other half of the conflicting pair
     ("search_log", SL, 1, _sl().encode()),
@@ -51,6 +59,9 @@ EXTRA = [  # valid rows, an exact duplicate and the other half of the conflictin
     ("videos", VID, 1, _vid().encode()),
     ("judgements", JUD, 1, b"\xef\xbb\xbfquery,video_url,label,annotator,ts"),
     ("judgements", JUD, 2, b'"Rock, live",https://vidhub.example/watch/?v=a1&si=1,3,ann1,2026-01-02T00:00:00Z'),
+    ("videos", VID, 3, _vid().encode()),  # exact duplicates of a catalogue row and a judgement
+    ("videos", VID, 4, _vid(title="Rock (remastered)").encode()),  # another version: kept
+    ("judgements", JUD, 4, b'"Rock, live",https://vidhub.example/watch/?v=a1&si=1,3.0,ann1,2026-01-02T02:00:00+02:00'),
 ]
 
 
@@ -91,9 +102,9 @@ def test_conflicting_pair_quarantines_both_rows_and_counts_are_exact(silver):
     conflict = [(q["line_number"], q["reason"]) for q in silver["quarantine"] if q["reason"] == "conflicting_duplicate"]
     assert conflict == [(14, "conflicting_duplicate"), (15, "conflicting_duplicate")]
     assert len(silver["quarantine"]) == len(CASES) + 1
-    assert silver["duplicates"] == {"search_log": 1, "videos": 0, "judgements": 0}
+    assert silver["duplicates"] == {"search_log": 1, "videos": 1, "judgements": 1}
     assert [q["detail"] for q in silver["quarantine"] if q["line_number"] == 6 and q["kind"] == "search_log"] == [
-        "session_id"]
+        "session_id: missing"]
 
 
 def test_valid_rows_are_typed_with_ids_equal_to_python(silver):
@@ -102,9 +113,10 @@ def test_valid_rows_are_typed_with_ids_equal_to_python(silver):
     assert sl["ts"] == datetime(2026, 1, 1, 8, 0)  # +02:00 -> UTC
     assert sl["query_norm"] == "caf\u00e9 rock" and sl["query_id"] == nz.query_id_of(GOOD["query"])
     assert sl["canonical_url"] == "vidhub.example/watch?v=a1" and sl["video_id"] == nz.video_id_of(GOOD["video_url"])
-    (video,) = silver["tables"]["videos"]
+    video, version = silver["tables"]["videos"]
     assert (video["video_id"], video["duration_s"], video["tags"], video["published_at"]) == (
         sl["video_id"], 12.5, ["x", "y"], datetime(2025, 12, 1))
+    assert (video["line_number"], version["line_number"], version["title"]) == (1, 4, "Rock (remastered)")
     (judgement,) = silver["tables"]["judgements"]
     assert (judgement["query"], judgement["query_id"], judgement["video_id"], judgement["label"], judgement["annotator"]) == (
         "Rock, live", nz.query_id_of("rock, live"), sl["video_id"], 3, "ann1")

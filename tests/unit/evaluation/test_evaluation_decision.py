@@ -63,3 +63,32 @@ def test_identical_runs_and_effect_size_edge_cases():
     assert effect_size(BASE, BASE) == 0.0
     with pytest.raises(ValueError, match="primary metric 'map'"):
         run(result(BASE), result(BASE), primary_metric="map")
+
+
+def test_fisher_is_reproducible_for_a_seed_and_never_zero():
+    """scipy's randomisation test on a seeded generator: same seed, same p; the +1 correction keeps p > 0."""
+    noisy = BASE + np.array([0.05, -0.02, 0.04, 0.01, -0.03, 0.06, 0.02, -0.01, 0.03, 0.0, 0.04, -0.02])
+    first = paired_p_value(BASE, noisy, "fisher", n_permutations=500, seed=7)
+    assert paired_p_value(BASE, noisy, "fisher", n_permutations=500, seed=7) == first
+    assert 0 < first < 1
+    # 30 queries, every one improved: of the 2**30 sign flips only the identity reaches the observed
+    # mean, so (by hand) p = 2 * (0 + 1) / (1000 + 1) whatever the seed; ranx's test returned 0 here
+    ref = np.linspace(0.3, 0.6, 30)
+    for seed in (1, 2):
+        assert paired_p_value(ref, ref + 0.1, "fisher", n_permutations=1000, seed=seed) == pytest.approx(2 / 1001)
+
+
+def test_fisher_is_exact_when_the_permutations_cover_every_sign_flip():
+    """6 queries: 2**6 = 64 <= 1000 sign flips, so the test enumerates them all (checked by itertools)."""
+    import itertools
+
+    ref = np.array([0.50, 0.40, 0.60, 0.55, 0.45, 0.70])
+    diff = np.array([0.10, 0.05, -0.02, 0.08, 0.03, 0.06])
+    observed = diff.mean()
+    means = [np.mean(diff * np.array(signs)) for signs in itertools.product([1, -1], repeat=6)]
+    greater = sum(m >= observed - 1e-12 for m in means) / 64
+    less = sum(m <= observed + 1e-12 for m in means) / 64
+    expected = min(1.0, 2 * min(greater, less))
+    assert expected == pytest.approx(2 * 2 / 64)  # only the identity and the flip of -0.02 reach the mean
+    assert paired_p_value(ref, ref + diff, "fisher", n_permutations=1000, seed=3) == pytest.approx(expected)
+    assert paired_p_value(ref, ref + diff, "fisher", n_permutations=1000, seed=4) == pytest.approx(expected)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -52,7 +53,9 @@ def test_spark_scoring_writes_versioned_snapshot_equal_to_bare_predict(serving_e
 
 def test_score_cli_reports_missing_input_cleanly(serving_env, spark):
     settings, _, _ = serving_env
-    with pytest.raises(ScoringInputError, match="no published snapshot|nope"):
+    # the whole message: the flag, the table and where it was looked for (not just the echoed name)
+    expected = f"--input features/nope: table 'features/nope' has no published snapshot under {settings.lakehouse} "
+    with pytest.raises(ScoringInputError, match=re.escape(expected)):
         run_batch_scoring(settings, model_uri="models:/rankops-ranker/1", input_ref="features/nope", spark=spark)
 
 

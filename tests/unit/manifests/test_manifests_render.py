@@ -7,7 +7,11 @@ import re
 import kubernetes_validate
 import pytest
 
+from tests.support.crd_schema import known, validate_custom
+from tests.support.pod_security import restricted_violations
+
 ENVS = ("dev", "staging", "prod")
+DIGEST_RE = r"sha256:[0-9a-f]{64}"
 K8S_VERSION = "1.32.0"
 OUR_IMAGE = "ghcr.io/rankops/rankops"
 CLUSTER_SCOPED = {"Namespace"}
@@ -22,20 +26,68 @@ def test_overlay_lands_in_its_own_namespace(rendered, env):
              if d["kind"] not in CLUSTER_SCOPED and d["metadata"].get("namespace") != f"rankops-{env}"]
     assert stray == []
     kinds = sorted({d["kind"] for d in docs})
-    assert kinds == ["ConfigMap", "CronJob", "Deployment", "HorizontalPodAutoscaler", "Job", "LimitRange",
-                     "Namespace", "NetworkPolicy", "PersistentVolumeClaim", "PodDisruptionBudget",
-                     "ResourceQuota", "Role", "RoleBinding", "Service", "ServiceAccount"]
+    common = {"ConfigMap", "CronJob", "Deployment", "HorizontalPodAutoscaler", "Job", "LimitRange", "Namespace",
+              "NetworkPolicy", "PersistentVolumeClaim", "PodDefault", "PodDisruptionBudget", "ResourceQuota", "Role",
+              "RoleBinding", "Service", "ServiceAccount"}
+    # dev runs its own PostgreSQL; staging and prod use a managed one and seed the pretrained checkpoint
+    assert kinds == sorted(common | ({"StatefulSet"} if env == "dev" else set()))
+    jobs = sorted(d["metadata"]["name"] for d in docs if d["kind"] == "Job")
+    assert jobs == (["register-pipelines"] if env == "dev" else ["register-pipelines", "seed-checkpoint"])
 
 
 @pytest.mark.parametrize("env", ENVS)
 def test_every_object_validates_against_the_kubernetes_schema(rendered, env):
     errors = []
     for doc in rendered[env]:
+        if known(doc):  # custom resources: their CRD schema (tests/support/crds)
+            errors += [f"{doc['kind']}/{doc['metadata']['name']}: {e}" for e in validate_custom(doc)]
+            continue
         try:
             kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
         except kubernetes_validate.ValidationError as exc:
             errors.append(f"{doc['kind']}/{doc['metadata']['name']}: {exc.message} at {list(exc.path)}")
     assert errors == []
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_pod_is_admissible_under_pod_security_restricted(rendered, env, k8s):
+    namespace = k8s.find(rendered[env], "Namespace", f"rankops-{env}")
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    problems = {where: restricted_violations(pod) for where, pod in k8s.pod_specs(rendered[env])}
+    assert {where: p for where, p in problems.items() if p} == {}
+
+
+def test_the_restricted_check_rejects_what_admission_rejects(rendered, k8s):
+    """Guards the test above: each control it checks fails a pod that breaks it."""
+    import copy
+
+    _, pod = next(p for p in k8s.pod_specs(rendered["prod"]) if p[0] == "Deployment/ranker")
+    assert restricted_violations(pod) == []
+    cases = {
+        "running as non-root: container ranker": lambda p: (p["securityContext"].pop("runAsNonRoot"),
+                                                            p["containers"][0]["securityContext"].pop("runAsNonRoot")),
+        "privilege escalation: container ranker": lambda p: p["containers"][0]["securityContext"].pop(
+            "allowPrivilegeEscalation"),
+        "capabilities: container ranker must drop ALL": lambda p: p["containers"][0]["securityContext"].update(
+            capabilities={"drop": ["NET_RAW"]}),
+        "seccomp: container ranker": lambda p: p["securityContext"].pop("seccompProfile"),
+        "volume types: volume tmp is ['hostPath']": lambda p: p["volumes"][0].update(hostPath={"path": "/"}),
+        "running as non-root user: container ranker runAsUser 0": lambda p: p["containers"][0][
+            "securityContext"].update(runAsUser=0),
+    }
+    for expected, breaks in cases.items():
+        broken = copy.deepcopy(pod)
+        breaks(broken)
+        assert any(v.startswith(expected) for v in restricted_violations(broken)), expected
+
+
+def test_custom_resource_validation_catches_a_typo(k8s):
+    docs = k8s.render(k8s.manifests / "argocd")
+    project = next(d for d in docs if d["kind"] == "AppProject")
+    assert validate_custom(project) == []
+    project["spec"]["syncWindows"][0]["manualsync"] = True
+    assert validate_custom(project) == [
+        "spec.syncWindows.0: Additional properties are not allowed ('manualsync' was unexpected)"]
 
 
 def test_schema_validation_catches_a_typo(rendered, k8s):
@@ -50,7 +102,9 @@ def test_schema_validation_catches_a_typo(rendered, k8s):
 def test_every_pod_is_locked_down(rendered, env, k8s):
     problems = []
     specs = k8s.pod_specs(rendered[env])
-    assert len(specs) == 6  # mlflow, redis, feature server, ranker, register job, monitoring cron
+    # mlflow, redis, feature server, ranker, register job, monitoring cron; + postgres (dev) / seed job;
+    # + the promotion-sync cron (prod)
+    assert len(specs) == (8 if env == "prod" else 7)
     for where, pod in specs:
         psc = pod.get("securityContext", {})
         if psc.get("runAsNonRoot") is not True or psc.get("runAsUser", 0) < 10000:
@@ -76,8 +130,8 @@ def test_every_pod_is_locked_down(rendered, env, k8s):
                 if not {"cpu", "memory"} <= set(res.get(part, {})):
                     problems.append(f"{name}: {part} for cpu and memory")
             image = c["image"]
-            if ":" not in image.rsplit("/", 1)[-1] or image.endswith(":latest"):
-                problems.append(f"{name}: image {image} must be pinned by tag, never latest")
+            if not re.fullmatch(r"[^@]+@" + DIGEST_RE, image):
+                problems.append(f"{name}: image {image} must be pinned by digest")
             mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
             if mounts.get("/tmp") not in tmp_volumes:
                 problems.append(f"{name}: /tmp must be an emptyDir (read-only root)")
@@ -85,11 +139,25 @@ def test_every_pod_is_locked_down(rendered, env, k8s):
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_images_pinned_to_the_overlay_tag(rendered, env, k8s):
+def test_images_pinned_by_the_overlay_digest_and_submissions_follow_them(rendered, env, k8s):
     overlay = (k8s.manifests / "overlays" / env / "kustomization.yaml").read_text()
-    tag = re.search(r"name: ghcr.io/rankops/rankops\n\s+newTag: \"([^\"]+)\"", overlay).group(1)
+    entry = re.search(r"name: ghcr.io/rankops/rankops\n\s+newTag: \"([^\"]+)\"\n\s+digest: (" + DIGEST_RE + ")",
+                      overlay)
+    ref = f"{OUR_IMAGE}:{entry.group(1)}@{entry.group(2)}"
     images = {c["image"] for _, pod in k8s.pod_specs(rendered[env]) for c in pod["containers"]}
-    assert images == {f"{OUR_IMAGE}:{tag}", "redis:7.4.2"}
+    public = {"redis:7.4.2@sha256:fbdbaea47b9ae4ecc2082ecdb4e1cea81e32176ffb1dcf643d422ad07427e5d9"}
+    if env == "dev":
+        public.add("postgres:17.5-bookworm@sha256:fbcea1bd13b6a882cd6caa6b58db3ae5c102efe50ec625b3e2a5cbc50db5bfe4")
+    assert images == {ref} | public
+    # pipeline submissions from this environment (register Job, monitoring CronJob) run the same build
+    runtime = k8s.find(rendered[env], "ConfigMap", "rankops-runtime-")["data"]
+    assert runtime["RANKOPS_KFP__IMAGE"] == ref
+    assert re.fullmatch(r"ghcr\.io/rankops/rankops-gpu:" + re.escape(entry.group(1)) + "@" + DIGEST_RE,
+                        runtime["RANKOPS_KFP__GPU_IMAGE"])
+    for kind, name in (("Job", "register-pipelines"), ("CronJob", "monitoring")):
+        pod = dict(k8s.pod_specs([k8s.find(rendered[env], kind, name)]))[f"{kind}/{name}"]
+        refs = [e["configMapRef"]["name"] for e in pod["containers"][0]["envFrom"]]
+        assert refs == [k8s.find(rendered[env], "ConfigMap", "rankops-runtime-")["metadata"]["name"]]
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -130,6 +198,9 @@ def test_environment_sizing(rendered, env, hpa_min, hpa_max, gpus, k8s):
     docs = rendered[env]
     hpa = k8s.find(docs, "HorizontalPodAutoscaler", "ranker")
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (hpa_min, hpa_max)
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "ranker"}
+    # the HPA alone owns the count: no `replicas` for Argo CD's selfHeal to reset
+    assert "replicas" not in k8s.find(docs, "Deployment", "ranker")["spec"]
     assert k8s.find(docs, "PodDisruptionBudget", "ranker")["spec"]["minAvailable"] == 1
     assert k8s.find(docs, "ResourceQuota", "rankops-quota")["spec"]["hard"]["requests.nvidia.com/gpu"] == gpus
 

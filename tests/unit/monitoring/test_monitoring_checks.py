@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,12 +35,31 @@ def publish(settings, table: str, df: pd.DataFrame) -> str:
     return SnapshotStore(settings.lakehouse).write(table, df, extra=EXTRA, publish=True).ref
 
 
+def test_psi_gives_a_heavy_value_its_own_bin():
+    """96 % zeros (a pair CTR in a training set): the reference deciles were [0, 1], one bin spanning
+    everything, so PSI was 0 whatever the current window held. Zero is now a bin of its own:
+    p = (0.96, 0.04), q = (0.5, 0.5), PSI = 0.46 ln(0.5/0.04) - 0.46 ln(0.5/0.96) = 0.46 ln 24."""
+    ref = np.array([0.0] * 96 + [1.0] * 4)
+    assert psi(ref, np.array([0.0] * 50 + [1.0] * 50)) == pytest.approx(0.46 * np.log(24))
+    assert psi(ref, ref[::-1]) == 0.0
+    # a constant reference: the share equal to it, and the rest (floored at 1e-4)
+    assert psi([2.0] * 10, [2.0] * 5 + [3.0] * 5) == pytest.approx(0.5 * np.log(2) + (0.5 - 1e-4) * np.log(0.5 / 1e-4))
+    # no heavy value: the plain decile PSI, computed here from np.percentile edges
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=4000), rng.normal(0.3, 1.0, size=3000)
+    edges = np.percentile(a, np.arange(10, 100, 10))
+    pa = np.bincount(np.searchsorted(edges, a, side="right"), minlength=10) / len(a)
+    pb = np.bincount(np.searchsorted(edges, b, side="right"), minlength=10) / len(b)
+    assert psi(a, b) == pytest.approx(float(np.sum((pb - pa) * np.log(pb / pa))))
+
+
 def test_psi_and_metric_helpers_exact():
     rng = np.random.default_rng(0)
     a = rng.normal(size=5000)
     assert psi(a, a) == 0.0
     assert psi(a, a + 1.0) > 0.5
-    df = pd.DataFrame({"query_id": ["a"] * 3 + ["b"] * 3, "score": [3, 2, 1, 1, 2, 3], "label": [3, 2, 0, 3, 2, 0],
+    df = pd.DataFrame({"query_id": ["a"] * 3 + ["b"] * 3, "video_id": ["x", "y", "z"] * 2,
+                       "score": [3, 2, 1, 1, 2, 3], "label": [3, 2, 0, 3, 2, 0],
                        "qv_clicks": [5, 1, 0, 5, 1, 0], "qv_impressions": [10] * 6})
     value, n = ndcg_at_k(df, 10)
     assert n == 2 and value == pytest.approx((1.0 + (2 / np.log2(3) + 3 / np.log2(4)) / (3 + 2 / np.log2(3))) / 2)
@@ -53,7 +74,8 @@ def test_same_distribution_is_not_a_breach(settings):
     result = run_monitor(settings, reference=ref, current=cur, html=False)
     assert result["breaches"] == [] and result["breach"] is False and result["event"] is None
     assert result["drift"]["drifted"] == 0 and result["drift"]["columns"] == len(sample.FEATURES) + 6
-    assert result["performance"]["ndcg_current"] > 0.9 and result["performance"]["queries_current"] > 20
+    judged = int((scored(2).groupby("query_id")["label"].max() > 0).sum())  # queries with a relevant candidate
+    assert result["performance"]["ndcg_current"] > 0.9 and result["performance"]["queries_current"] == judged
     assert json.loads(open(result["report"]["json"]).read())["breach"] is False
 
 
@@ -69,6 +91,14 @@ def test_shifted_batch_drifts_and_records_one_event(settings):
     drifted = [d["column"] for d in result["drift"]["per_column"] if d["drifted"]]
     assert drifted == ["video_ctr", "duration_s", "title_len", "title_tokens"]
     assert [b["check"] for b in result["breaches"]] == ["feature_drift", "score_drift"]
+    feature, score = result["breaches"]
+    assert feature["message"].startswith("4 of 11 columns drifted, share 0.364 >= 0.3: video_ctr (PSI ")
+    assert "title_tokens (chi-square p " in feature["message"] and ", per video)" in feature["message"]
+    assert feature["source"].startswith("profile local: monitoring.drift_share_threshold; per column PSI > 0.2 "
+                                        "(profile local: monitoring.psi_threshold) and KS p < 0.01")
+    assert score["message"].startswith(f"score PSI {score['value']:.3f} > 0.2 and KS p ")
+    assert score["message"].endswith(f"over {len(shifted)} rows (profile local: monitoring.score_psi_threshold, "
+                                     "profile local: monitoring.ks_pvalue_threshold)")
     assert result["event"]["created"] is True
     again = run_monitor(settings, reference=ref, current=cur, html=False)
     assert again["event"] == {**result["event"], "created": False}
@@ -83,8 +113,17 @@ def test_label_flip_is_a_performance_breach(settings):
     result = run_monitor(settings, reference=ref, current=cur, html=False)
     assert [b["check"] for b in result["breaches"]] == ["ndcg_drop"]
     perf = result["performance"]
-    assert perf["ndcg_current"] == pytest.approx(ndcg_at_k(flipped, 10)[0])
+    # expected from scikit-learn (no score ties here; every query has 10 candidates and a relevant one)
+    from sklearn.metrics import ndcg_score
+
+    by_query = [ndcg_score([g["label"].to_numpy()], [g["score"].to_numpy()], k=10)
+                for _, g in flipped.groupby("query_id") if g["label"].max() > 0]
+    assert (perf["ndcg_current"], perf["queries_current"]) == (pytest.approx(np.mean(by_query)), len(by_query))
     assert perf["ndcg_reference"] > 0.95 and perf["ndcg_current"] < perf["ndcg_reference"] - 0.1
+    before, now = perf["ndcg_reference"], perf["ndcg_current"]
+    assert result["breaches"][0]["message"] == (
+        f"NDCG@10 fell from {before:.4f} (reference) to {now:.4f} on {perf['queries_current']} queries: "
+        f"drop {before - now:.4f} > 0.1 (profile local: monitoring.max_ndcg_drop)")
 
 
 def test_click_collapse_is_a_ctr_breach(settings):
@@ -111,7 +150,9 @@ def test_window_specs_and_bad_refs(settings):
     b = publish(settings, "inference/scored", scored(2, n_queries=10))
     result = run_monitor(settings, reference=a, current="inference/scored@last:2", html=False)
     assert result["current"] == f"{a},{b}"
-    with pytest.raises(MonitorInputError, match="inference/nope"):
+    with pytest.raises(MonitorInputError, match=re.escape(
+            f"inference/nope: table 'inference/nope' has no published snapshot under {settings.lakehouse} "
+            "(run `rankops score` first?)")):
         run_monitor(settings, reference=a, current="inference/nope", html=False)
 
 
@@ -185,8 +226,10 @@ def test_kfp_trigger_submits_training_pipeline_once(settings, tmp_path, monkeypa
     trig = kfp_trigger(cluster, client_factory=RecordingClient, package=str(package))
     assert act_on_pending(cluster, trig)[0]["run_id"] == "kfp-run-1"
     assert act_on_pending(cluster, trig) == []
+    # the spec is submitted prepared for the environment (a temp copy: env default, images)
+    assert Path(RecordingClient.calls[0].pop("pipeline_file")).name == "training.yaml"
     assert RecordingClient.calls == [{
-        "host": "http://kfp.example:8888", "pipeline_file": str(package), "arguments": {"env": "local"},
+        "host": "http://kfp.example:8888", "arguments": {"env": "local"},
         "run_name": f"retrain-{bid}", "experiment_name": "rankops-local-retrain", "namespace": "rankops-dev",
         "enable_caching": False, "service_account": "rankops-pipeline-runner"}]
 

@@ -1,6 +1,9 @@
 """A stand-in for the KFP v2beta1 REST API on 127.0.0.1 that records every request.
 
-Only what `rankops pipeline submit/upload` call is implemented; answers are shaped like KFP's.
+Only what `rankops pipeline submit/upload` and the retrain trigger call is implemented; answers
+are shaped like KFP's. Like a multi-user KFP it keeps pipelines per namespace (an upload or list
+without `namespace` means the shared ones) and refuses experiments without a namespace; with
+`multi_user=False` its healthz says single-user, as such a deployment's does.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class KfpStandIn:
     versions: dict[str, list[dict]] = field(default_factory=dict)  # pipeline id -> versions
     experiments: dict[str, dict] = field(default_factory=dict)
     counter: int = 0
+    multi_user: bool = True
 
     def next_id(self, prefix: str) -> str:
         self.counter += 1
@@ -73,10 +77,12 @@ def make_handler(state: KfpStandIn):
         def do_GET(self):  # noqa: N802
             rec = self._record()
             if rec.path == "/apis/v2beta1/healthz":
-                return self._reply({"multi_user": False})
+                return self._reply({"multi_user": state.multi_user, "pipeline_store": "database"})
             if rec.path == "/apis/v2beta1/pipelines":
                 name = _name_filter(rec.query)
-                found = [p for p in state.pipelines.values() if name is None or p["display_name"] == name]
+                namespace = rec.query.get("namespace", [""])[0]
+                found = [p for p in state.pipelines.values()
+                         if (name is None or p["display_name"] == name) and p.get("namespace", "") == namespace]
                 return self._reply({"pipelines": found, "total_size": len(found)} if found else {})
             if rec.path.startswith("/apis/v2beta1/pipelines/") and rec.path.endswith("/versions"):
                 pid = rec.path.split("/")[4]
@@ -94,7 +100,9 @@ def make_handler(state: KfpStandIn):
             if rec.path == "/apis/v2beta1/pipelines/upload":
                 pid = state.next_id("pipeline")
                 name = rec.query["name"][0]
-                state.pipelines[pid] = {"pipeline_id": pid, "display_name": name}
+                namespace = rec.query.get("namespace", [""])[0]
+                state.pipelines[pid] = {"pipeline_id": pid, "display_name": name,
+                                        **({"namespace": namespace} if namespace else {})}
                 state.versions[pid] = [{"pipeline_id": pid, "pipeline_version_id": state.next_id("version"),
                                         "display_name": name}]
                 return self._reply(state.pipelines[pid])
@@ -106,6 +114,9 @@ def make_handler(state: KfpStandIn):
                 return self._reply(version)
             if rec.path == "/apis/v2beta1/experiments":
                 body = rec.json()
+                if state.multi_user and not body.get("namespace"):
+                    return self._reply({"error": "Invalid input error: namespace is empty in multi-user mode",
+                                        "code": 3}, 400)
                 eid = state.next_id("experiment")
                 state.experiments[eid] = {"experiment_id": eid, **body}
                 return self._reply(state.experiments[eid])

@@ -63,6 +63,20 @@ def test_retag_points_cpu_and_gpu_images_at_one_build():
         kcompile.retag_spec(text, "bad tag;rm")
 
 
+def test_repoint_sets_digests_and_can_repoint_again():
+    cpu, gpu = "ghcr.io/rankops/rankops@sha256:" + "1" * 64, "ghcr.io/rankops/rankops-gpu:ab@sha256:" + "2" * 64
+    text = ("image: ghcr.io/rankops/rankops:0.1.0\nvalue: ghcr.io/rankops/rankops-gpu:0.1.0\n"
+            "image: ghcr.io/rankops/rankops-other:1\n")
+    once = kcompile.repoint_spec(text, cpu, gpu)
+    assert once == f"image: {cpu}\nvalue: {gpu}\nimage: ghcr.io/rankops/rankops-other:1\n"
+    assert kcompile.repoint_spec(once, "ghcr.io/rankops/rankops:9", "ghcr.io/rankops/rankops-gpu:9") == (
+        "image: ghcr.io/rankops/rankops:9\nvalue: ghcr.io/rankops/rankops-gpu:9\nimage: ghcr.io/rankops/rankops-other:1\n")
+    assert kcompile.is_digest_ref(cpu) and kcompile.is_digest_ref(gpu)
+    assert not kcompile.is_digest_ref("ghcr.io/rankops/rankops:0.1.0")
+    with pytest.raises(ValueError, match="invalid image reference 'no spaces allowed'"):
+        kcompile.repoint_spec(text, "no spaces allowed", gpu)
+
+
 def test_summary_pins_placement_retries_and_caching(toy_registered):
     spec = kcompile.compile_pipeline("toy", toy_registered).read_text()
     summary = summarize_spec(spec)
@@ -72,7 +86,8 @@ def test_summary_pins_placement_retries_and_caching(toy_registered):
     assert tasks["prepare-op"] == {
         "image": "ghcr.io/rankops/rankops:0.1.0", "cache": False, "retries": 2, "retry_backoff": "30s",
         "cpu": "1", "memory": "4Gi", "secrets": ["rankops-mlflow-client", "rankops-postgres"],
-        "volumes": ["rankops-lakehouse:/mnt/lakehouse"], "labels": {"rankops.io/role": "pipeline"},
+        "volumes": ["rankops-lakehouse:/mnt/lakehouse"],
+        "labels": {"rankops.io/role": "pipeline", "rankops.io/postgres-client": "true"},
     }
     fit = tasks["fit-op"]
     assert fit["image"] == "ghcr.io/rankops/rankops-gpu:0.1.0"

@@ -60,8 +60,18 @@ def test_every_step_gets_lakehouse_label_resources_and_env(name):
     summary = summary_of(name)
     assert summary["parameters"]["env"] == "dev"  # dashboard runs default to dev; local runs pass env=local
     for task, t in summary["tasks"].items():
-        assert t["volumes"] == ["rankops-lakehouse:/mnt/lakehouse"], task
-        assert t["labels"] == {"rankops.io/role": "pipeline"}, task
+        expected_volumes = ["rankops-lakehouse:/mnt/lakehouse"]
+        if task == "train-op":
+            expected_volumes.append("rankops-models:/mnt/models")  # the pretrained checkpoint
+        assert t["volumes"] == expected_volumes, task
+        labels = {"rankops.io/role": "pipeline"}
+        if "rankops-postgres" in t["secrets"]:  # database clients get the egress label
+            labels["rankops.io/postgres-client"] = "true"
+        if "rankops-prod-mlflow-client" in t["secrets"]:  # prod's tracking server: the copy, prod's champion
+            labels["rankops.io/prod-mlflow-client"] = "true"
+        if task == "monitor-op":  # the retrain trigger calls the KFP API
+            labels["rankops.io/kfp-api"] = "true"
+        assert t["labels"] == labels, task
         assert t["cpu"] and t["memory"], task
 
 
@@ -77,7 +87,10 @@ def test_training_runs_on_a_gpu_node_and_promotion_is_gated(name):
     assert "gpu" not in tasks["evaluate-op"] and "node_selector" not in tasks["register-op"]
     promo = tasks["promotion-request-op"]
     assert promo["runs_if"] == "inputs.parameter_values['pipelinechannel--compare-op-Output'] == true"
-    assert promo["secrets"] == ["rankops-git", "rankops-mlflow-client"]
+    assert promo["secrets"] == ["rankops-git", "rankops-mlflow-client", "rankops-prod-mlflow-client"]
+    # only the steps that write to / read prod's registry get its credentials and the egress to it
+    assert sorted(t for t, v in tasks.items() if "rankops-prod-mlflow-client" in v["secrets"]) == [
+        "compare-op", "promotion-request-op"]
     # side-effecting steps never come from cache
     assert [t for t in ("register-op", "compare-op", "promotion-request-op") if tasks[t]["cache"]] == []
     assert tasks["features-apply-op"]["secrets"] == ["rankops-postgres", "rankops-redis"]

@@ -44,9 +44,10 @@ def test_failing_step_is_one_line(rankops_home, monkeypatch):
     from pipelines.cli import build_app
 
     monkeypatch.setitem(registry.PIPELINES, "toy", "kfp_toy_pipeline:toy")
-    res = CliRunner().invoke(build_app(), ["pipeline", "run", "toy", "--local", "-p", "nope=1"])
+    res = CliRunner().invoke(build_app(), ["pipeline", "run", "toy", "--local", "-p", "nope=1"], env={"COLUMNS": "500"})
     assert res.exit_code == 1
-    assert "pipeline toy failed" in res.output and "nope" in res.output
+    assert res.output.strip() == ('error: pipeline toy failed: toy() got an unexpected keyword argument "nope". '
+                                  f"(step logs above; outputs under {rankops_home / 'kfp-local'})")
     res = CliRunner().invoke(build_app(), ["pipeline", "run", "toy", "--local", "-p", "env=boom"])
     assert res.exit_code == 1
     assert "ValueError: cannot fit for env boom" in res.output  # the step's own log

@@ -48,3 +48,16 @@ def test_sandbox_fetches_new_commits_of_the_checkout(project: Path, settings) ->
 def test_plain_paths_are_returned_as_is(project: Path, settings, tmp_path: Path) -> None:
     assert local_checkout(settings, str(tmp_path / "elsewhere")) == str(tmp_path / "elsewhere")
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_sandbox_of_a_feature_branch_checkout_has_the_main_promotion_needs(project: Path, settings) -> None:
+    git(project, "checkout", "-q", "-b", "feature/x")
+    (project / "f.txt").write_text("f\n")
+    git(project, "add", "f.txt")
+    git(project, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "feature")
+    path = Path(local_checkout(settings, "{home}/gitops"))
+    assert git(path, "rev-parse", "main") == git(project, "rev-parse", "main")  # main, not the feature tip
+    assert git(path, "symbolic-ref", "--short", "HEAD") == "feature/x"
+    Repo(str(path)).commit_files("main", {"manifests/promotions/history.jsonl": "{}\n"}, "decision")
+    local_checkout(settings, "{home}/gitops")  # later calls keep the sandbox's own main
+    assert git(path, "show", "main:manifests/promotions/history.jsonl") == "{}"

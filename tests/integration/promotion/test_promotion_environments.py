@@ -1,0 +1,131 @@
+"""Promotion across environments: dev's registry and prod's are two real MLflow stores.
+
+The pinned number must name a version in the registry prod reads, with the very weights dev
+compared and staging-checked, and it must keep working when dev's store is gone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow.tracking import MlflowClient
+
+from components.evaluation.fixtures import log_scorer, make_training_frame, write_training_set
+from components.promotion.decisions import approve_request, rollback
+from components.promotion.records import read_pin
+from components.promotion.request import request_promotion
+from components.promotion.settings import TargetRegistry
+from components.registry.lookup import alias_version, use_mlflow
+from components.registry.register import register_model
+
+PIN = "manifests/overlays/prod/model.env"
+NAME = "rankops-ranker"
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def two_registries(tmp_path: Path, settings):
+    """A GitOps repo (local mode) and prod's own MLflow store, which already holds two unrelated versions."""
+    repo = tmp_path / "gitops"
+    (repo / "manifests/overlays/prod").mkdir(parents=True)
+    (repo / PIN).write_text(f"MODEL_NAME={NAME}\nMODEL_VERSION=0\n")
+    git(tmp_path, "init", "-q", "-b", "main", str(repo))
+    git(repo, "add", ".")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    settings.promotion.git_repo = str(repo)
+    settings.registry.write_back = False
+    prod_dir = tmp_path / "prod-mlflow"
+    prod_uri = f"sqlite:///{prod_dir}/mlflow.db"
+    prod_dir.mkdir()
+    settings.promotion.target = TargetRegistry(tracking_uri=prod_uri, artifact_location=str(prod_dir / "artifacts"))
+    prod = MlflowClient(tracking_uri=prod_uri, registry_uri=prod_uri)
+    prod.create_registered_model(NAME)
+    for n in (1, 2):
+        old = prod_dir / f"legacy-{n}"
+        old.mkdir()
+        prod.create_model_version(NAME, str(old), description="an older prod model")
+    return repo, prod, prod_dir
+
+
+def weight_file_hash(client: MlflowClient, version: str) -> tuple[str, str]:
+    """(path, sha256) of the version's weights file, read straight from the store's local artifact directory."""
+    root = Path(client.get_model_version_download_uri(NAME, version).removeprefix("file://"))
+    (path,) = sorted(root.rglob("*.safetensors"))
+    return str(path), hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_prod_pins_a_copy_in_its_own_registry_with_the_same_weights(settings, two_registries):
+    repo, prod, prod_dir = two_registries
+    snap = write_training_set(settings)
+    v1, v2 = (register_model(settings, log_scorer(settings, w, snapshot=snap))["version"]
+              for w in ({"signal": 1.0}, {"signal": 1.0, "noise": 0.05}))
+    dev = use_mlflow(settings)
+    sample = make_training_frame(4, 3)[["query_text", "title", "description", "signal", "noise"]]
+    dev_scores = mlflow.pyfunc.load_model(f"models:/{NAME}/{v1}").predict(sample)
+
+    req = request_promotion(settings, v1, by="pipeline")
+    assert (req["version"], req["source_version"], req["copied"], req["mode"]) == ("3", v1, True, "local")
+    assert read_pin(git(repo, "show", f"{req['branch']}:{PIN}")) == "3"  # prod's number, not dev's
+    dev_path, dev_hash = weight_file_hash(dev, v1)
+    prod_path, prod_hash = weight_file_hash(prod, "3")
+    assert prod_hash == dev_hash and prod_path.startswith(str(prod_dir / "artifacts"))
+    copy = prod.get_model_version(NAME, "3")
+    dev_mv = dev.get_model_version(NAME, v1)
+    assert (copy.tags["rankops.source_version"], copy.tags["rankops.source_run_id"]) == (v1, dev_mv.run_id)
+    assert copy.tags["rankops.training_set"] == dev_mv.tags["rankops.training_set"] == snap.ref
+    assert copy.tags["rankops.weights_sha256"] == req["weights_sha256"]
+    assert dev.get_model_version(NAME, v1).tags["rankops.copied_to"].endswith("#3")
+
+    approve_request(settings, req["request_id"], by="dora")
+    assert read_pin((repo / PIN).read_text()) == "3"
+    assert alias_version(prod, NAME, "champion") == "3" and alias_version(dev, NAME, "champion") == v1
+
+    # the same source version asked again reuses its copy; a second one gets the next prod number
+    forced = request_promotion(settings, v2, by="alice", force=True)  # vs champion v1 the verdict is keep
+    again = request_promotion(settings, v2, by="alice", force=True)
+    assert (forced["version"], forced["copied"], again["version"], again["copied"]) == ("4", True, "4", False)
+    approve_request(settings, again["request_id"], by="dora")
+    assert alias_version(prod, NAME, "champion") == "4" and alias_version(dev, NAME, "champion") == v2
+    back = rollback(settings, by="erin", note="back to the first copy")
+    assert (back["from_version"], back["to_version"]) == ("4", "3")
+    assert alias_version(prod, NAME, "champion") == "3" and alias_version(dev, NAME, "champion") == v1
+
+    # prod does not need dev's store: remove it, then serve the pinned version from prod alone
+    shutil.rmtree(Path(settings.home) / "mlflow")
+    mlflow.set_tracking_uri(settings.promotion.target.tracking_uri)
+    mlflow.set_registry_uri(settings.promotion.target.tracking_uri)
+    prod_scores = mlflow.pyfunc.load_model(f"models:/{NAME}/3").predict(sample)
+    assert list(prod_scores) == list(dev_scores)
+
+
+def test_compare_follows_the_champion_prod_moved_in_its_own_registry(settings, two_registries):
+    """Prod's `promote sync` moves prod's alias only (prod never reaches dev): dev's mirror follows on compare."""
+    from components.evaluation.compare_run import run_compare
+    from components.promotion.state import follow_target_champion
+
+    _, prod, _ = two_registries
+    snap = write_training_set(settings)
+    v1, v2 = (register_model(settings, log_scorer(settings, w, snapshot=snap))["version"]
+              for w in ({"signal": 1.0}, {"signal": 1.0, "noise": 0.05}))
+    request_promotion(settings, v1, by="pipeline")  # copies v1 into prod as v3
+    prod.set_registered_model_alias(NAME, "champion", "3")  # what sync does in prod after the merge
+    dev = use_mlflow(settings)
+    assert alias_version(dev, NAME, "champion") is None
+    decision = run_compare(settings, v2)
+    assert (decision["champion_version"], decision["reference"]) == (v1, f"champion v{v1}")
+    assert alias_version(dev, NAME, "champion") == v1
+    # a champion copied from another environment's registry names no version of dev's: the mirror stays
+    for key, value in {"rankops.source_registry": "http://mlflow.rankops-staging.svc.cluster.local:5000",
+                       "rankops.source_version": v2}.items():
+        prod.set_model_version_tag(NAME, "2", key, value)
+    prod.set_registered_model_alias(NAME, "champion", "2")
+    follow_target_champion(settings, dev)
+    assert alias_version(dev, NAME, "champion") == v1
