@@ -3,10 +3,11 @@
 kfp.local's DockerRunner starts each step over podman's Docker-compatible socket, as uid 10001 with
 a read-only root, no capabilities, a tmpfs /tmp and the lakehouse volume at /mnt/lakehouse: the pod
 security of the manifests. Steps load the `dev` profile unchanged and reach its services by the
-cluster's host names; they get the Secret and ConfigMap keys their compiled spec asks for. Two
-things differ from the cluster, both said in the summary's `stand_ins`: the GitOps remote is a
-local `git daemon` instead of GitHub, and the train step runs the CPU image with the local
-profile's tiny model (`params_json`), as this machine has no GPU.
+cluster's host names; they get the Secret and ConfigMap keys their compiled spec asks for. What
+differs from the cluster is said in the summary's `stand_ins`: the GitOps remote is a local
+`git daemon` instead of GitHub (no forge API: requests are branches decided by `promote approve`),
+there is no prod MLflow to copy promoted versions to, and the train step runs the CPU image with the
+local profile's tiny model (`params_json`), as this machine has no GPU.
 
 Everything the run writes lives under `<RANKOPS_HOME>/containers/<run id>/` (lakehouse, step
 outputs, summary); the services and their data are thrown away at the end, on error and on Ctrl-C.
@@ -30,6 +31,7 @@ from pipelines.containers.services import DevServices, endpoints_of, free_loopba
 from pipelines.containers.steps import StepRunner, task_placements
 
 PVC_LAKEHOUSE = "rankops-lakehouse"
+PVC_MODELS = "rankops-models"  # the pretrained checkpoint of staging/prod; dev's tiny model needs none
 
 
 class StepFailed(RuntimeError):
@@ -48,10 +50,15 @@ def cpu_training_params() -> str:
 
 
 def stand_in_env(git_url: str, local: Any) -> dict[str, str]:
-    """What every container gets on top of the dev profile, and why: the GitOps remote is the local
-    forge (no GitHub here), and the latency budgets are the local profile's as configured here, as the
-    model is (this box's shared cores are not the cluster's nodes: the dev budgets failed on load alone)."""
+    """What every container gets on top of the dev profile, and why: the GitOps remote is a `git daemon`
+    with no forge API (no GitHub here), so the write-back and the request are branches on it and the
+    request is decided by `rankops promote approve` (forge kind local); there is no prod MLflow, so prod
+    reads dev's registry (no promotion target); the latency budgets are the local profile's as configured
+    here, as the model is (this box's shared cores are not the cluster's nodes: the dev budgets failed on
+    load alone)."""
     return {"RANKOPS_REGISTRY__GIT_URL": git_url, "RANKOPS_PROMOTION__GIT_URL": git_url,
+            "RANKOPS_REGISTRY__FORGE__KIND": "local", "RANKOPS_PROMOTION__FORGE__KIND": "local",
+            "RANKOPS_PROMOTION__TARGET": "null",
             "RANKOPS_PROMOTION__LATENCY_BUDGET_MS": str(local.promotion.latency_budget_ms),
             "RANKOPS_TRAINING__LATENCY_BUDGET_MS": str(local.training.latency_budget_ms)}
 
@@ -104,7 +111,7 @@ def run_in_containers(home: Path, image: str, *, params: dict[str, Any] | None =
     settings = load_settings("dev", environ={"RANKOPS_HOME": str(home)})
     run_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
     state = Path(home) / "containers" / run_id
-    lakehouse, kfp_root = writable_dir(state / "lakehouse"), writable_dir(state / "kfp")
+    lakehouse, kfp_root, models = (writable_dir(state / name) for name in ("lakehouse", "kfp", "models"))
     label = {"rankops.run": run_id}
     summary: dict[str, Any] = {"run_id": run_id, "env": "dev", "image": image, "state_dir": str(state),
                                "lakehouse": str(lakehouse), "steps": []}
@@ -128,7 +135,7 @@ def run_in_containers(home: Path, image: str, *, params: dict[str, Any] | None =
             pipeline_params = {"impressions": 20000, "days": 3, "params_json": cpu_training_params(), **(params or {})}
             summary["params"] = {k: v for k, v in pipeline_params.items() if k != "params_json"}
             runner = StepRunner(placements={}, secrets=services.secrets, config_maps=services.config_maps,
-                                pvcs={PVC_LAKEHOUSE: str(lakehouse)}, images={IMAGE: image, GPU_IMAGE: image},
+                                pvcs={PVC_LAKEHOUSE: str(lakehouse), PVC_MODELS: str(models)}, images={IMAGE: image, GPU_IMAGE: image},
                                 run_label=label, echo=lambda text, end="": print(text, end=end, flush=True))
             t0 = time.monotonic()
             try:

@@ -98,7 +98,9 @@ def test_every_step_ran_in_the_built_image_as_uid_10001_on_a_read_only_root(pipe
     for name, step in steps.items():
         assert (step["image_id"], step["uid"], step["read_only_root"], step["exit_code"], step["cap_drop"]) == (
             image_id, 10001, True, 0, ["ALL"]), name
-        assert step["volumes"] == {"/mnt/lakehouse": "rankops-lakehouse"}
+        # the lakehouse everywhere; train-op also gets the models PVC (staging/prod's pretrained checkpoint)
+        assert step["volumes"] == {"/mnt/lakehouse": "rankops-lakehouse", **(
+            {"/mnt/models": "rankops-models"} if name == "train-op" else {})}, name
     # the GPU step names the CUDA image; with no GPU here it runs the CPU build of the same code
     assert (steps["train-op"]["spec_image"], steps["train-op"]["image"]) == (GPU_IMAGE, IMAGE)
     # each step got the Secrets its compiled spec asks for, and no others

@@ -28,7 +28,9 @@ def test_every_task_of_end_to_end_gets_its_placement_including_the_conditional_o
     assert set(placements) == {"generate-data-op", "etl-op", "features-apply-op", "materialize-op", "training-set-op",
                                "train-op", "validate-model-op", "evaluate-op", "register-op", "compare-op",
                                "promotion-request-op"}
-    assert all(p.volumes == (("rankops-lakehouse", "/mnt/lakehouse"),) for p in placements.values())
+    lakehouse = ("rankops-lakehouse", "/mnt/lakehouse")
+    assert {t: p.volumes for t, p in placements.items() if p.volumes != (lakehouse,)} == {
+        "train-op": (lakehouse, ("rankops-models", "/mnt/models"))}  # staging/prod's pretrained checkpoint
     secret_names = {task: {name for name, _, _ in p.secrets} for task, p in placements.items()}
     assert secret_names["etl-op"] == set()  # the ETL reads and writes the lakehouse only
     assert {"rankops-postgres", "rankops-redis"} <= secret_names["materialize-op"]
@@ -116,8 +118,20 @@ def test_stand_ins_take_the_local_profiles_latency_budgets_with_the_callers_over
     assert stand_in_env("git://git.ns:9418/rankops.git", local) == {
         "RANKOPS_REGISTRY__GIT_URL": "git://git.ns:9418/rankops.git",
         "RANKOPS_PROMOTION__GIT_URL": "git://git.ns:9418/rankops.git",
+        "RANKOPS_REGISTRY__FORGE__KIND": "local", "RANKOPS_PROMOTION__FORGE__KIND": "local",  # no GitHub API
+        "RANKOPS_PROMOTION__TARGET": "null",  # no prod MLflow: prod reads dev's registry
         "RANKOPS_PROMOTION__LATENCY_BUDGET_MS": "5000.0",  # the override
         "RANKOPS_TRAINING__LATENCY_BUDGET_MS": "1000.0"}  # TrainingSettings' default, which local keeps
+
+
+def test_the_dev_profile_under_the_stand_ins_has_no_forge_api_and_no_promotion_target(tmp_path):
+    from pipelines.containers.run import stand_in_env
+
+    local = load_settings("local", environ={"RANKOPS_HOME": str(tmp_path)})
+    dev = load_settings("dev", environ={"RANKOPS_HOME": str(tmp_path), **stand_in_env("git://git.ns:9418/r.git", local)})
+    assert (dev.registry.forge.kind, dev.promotion.forge.kind, dev.promotion.target) == ("local", "local", None)
+    assert (dev.registry.git_url, dev.promotion.git_url) == ("git://git.ns:9418/r.git", "git://git.ns:9418/r.git")
+    assert dev.features.online_store_path == "redis.rankops-dev.svc.cluster.local:6379"  # the rest stays dev's
 
 
 def test_a_forge_that_cannot_be_seeded_names_the_folder(tmp_path):
