@@ -35,8 +35,12 @@ fi
 
 sha=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 if [ "$sha" != unknown ] && [ -z "$(git status --porcelain 2>/dev/null)" ]; then
-  args+=(-t "ghcr.io/rankops/rankops:$sha" --build-arg "GIT_SHA=$sha"
-         --build-arg "GIT_BRANCH=$(git rev-parse --abbrev-ref HEAD)")  # the lineage a registered model records
+  branch=$(git rev-parse --abbrev-ref HEAD)  # the lineage a registered model records
+  args+=(-t "ghcr.io/rankops/rankops:$sha" --build-arg "GIT_SHA=$sha" --build-arg "GIT_BRANCH=$branch"
+         # buildah's layer cache ignores an ARG that feeds only ENV/LABEL (containers/buildah#5501): a cached
+         # rebuild kept the previous commit's sha. Set them on the committed image itself.
+         --label "org.opencontainers.image.revision=$sha" --env "RANKOPS_GIT_SHA=$sha"
+         --env "RANKOPS_GIT_BRANCH=$branch" --env "RANKOPS_IMAGE_TAG=$sha")
 fi
 
 started=$SECONDS
