@@ -33,15 +33,17 @@ if [ -n "$wheels" ] && compgen -G "$wheels/torch-2.13.0+cpu-*.whl" >/dev/null; t
   args+=(-v "$wheels:/wheels:ro" --build-arg TORCH_FIND_LINKS=/wheels --build-arg TORCH_INDEX=https://pypi.org/simple)
 fi
 
+# The commit the image is built from, "unknown" from a dirty tree (gitinfo reads it: a registered model's lineage).
+rev=unknown branch=unknown
 sha=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 if [ "$sha" != unknown ] && [ -z "$(git status --porcelain 2>/dev/null)" ]; then
-  branch=$(git rev-parse --abbrev-ref HEAD)  # the lineage a registered model records
-  args+=(-t "ghcr.io/rankops/rankops:$sha" --build-arg "GIT_SHA=$sha" --build-arg "GIT_BRANCH=$branch"
-         # buildah's layer cache ignores an ARG that feeds only ENV/LABEL (containers/buildah#5501): a cached
-         # rebuild kept the previous commit's sha. Set them on the committed image itself.
-         --label "org.opencontainers.image.revision=$sha" --env "RANKOPS_GIT_SHA=$sha"
-         --env "RANKOPS_GIT_BRANCH=$branch" --env "RANKOPS_IMAGE_TAG=$sha")
+  rev=$sha branch=$(git rev-parse --abbrev-ref HEAD)
+  args+=(-t "ghcr.io/rankops/rankops:$sha")
 fi
+# Set on the committed image too: buildah's layer cache ignores a changed ARG that feeds only ENV/LABEL
+# (containers/buildah#5501), so a cached rebuild kept the previous commit's sha.
+args+=(--build-arg "GIT_SHA=$rev" --build-arg "GIT_BRANCH=$branch" --label "org.opencontainers.image.revision=$rev"
+       --env "RANKOPS_GIT_SHA=$rev" --env "RANKOPS_GIT_BRANCH=$branch" --env "RANKOPS_IMAGE_TAG=$rev")
 
 started=$SECONDS
 log=$(mktemp)

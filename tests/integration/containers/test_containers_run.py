@@ -57,6 +57,18 @@ def image_id() -> str:
     return f"sha256:{built}"
 
 
+def test_the_image_records_the_commit_it_was_built_from(image_id):
+    """The lineage a model trained in the image records; a cached rebuild must not keep an older sha."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=REPO).stdout.strip()
+
+    expected = git("rev-parse", "HEAD") if git("status", "--porcelain") == "" else "unknown"
+    env = dict(e.split("=", 1) for e in json.loads(podman("image", "inspect", "--format", "{{json .Config.Env}}",
+                                                               image_id)))
+    label = podman("image", "inspect", "--format", '{{index .Labels "org.opencontainers.image.revision"}}', image_id)
+    assert (env["RANKOPS_GIT_SHA"], env["RANKOPS_IMAGE_TAG"], label) == (expected, expected, expected)
+
+
 def run_cli(home: Path, *args: str, timeout: float = 3600) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RANKOPS_")}
     env.update(RANKOPS_HOME=str(home), COLUMNS="200")
