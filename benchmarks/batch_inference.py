@@ -36,17 +36,18 @@ def main() -> int:
     from mlflow import MlflowClient
 
     from components.common.config import load_settings
+    from components.common.mlflow_client import use_mlflow
     from components.common.snapshots import SnapshotStore
     from components.common.spark import get_spark
     from components.inference.batch import score_pandas
-    from components.inference.model import configure_mlflow, load_ranker
+    from components.inference.model import load_ranker
     from components.inference.run import run_batch_scoring
     from components.training.sample_data import train_tiny_model
 
     with tempfile.TemporaryDirectory(prefix="rankops-batch-bench-") as tmp:
         settings = load_settings("local", environ={"RANKOPS_HOME": tmp, "RANKOPS_SPARK__MASTER": "local[2]"})
         result = train_tiny_model(settings, n_queries=args.queries, per_query=args.per_query)
-        configure_mlflow(settings)
+        use_mlflow(settings)
         name = settings.registry.model_name
         version = mlflow.register_model(result.model_uri, name).version
         MlflowClient(settings.tracking_uri, settings.tracking_uri).set_registered_model_alias(name, "champion", version)

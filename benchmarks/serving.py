@@ -41,11 +41,11 @@ def build_home(home: Path, model: str, n_videos: int) -> dict:
     from mlflow import MlflowClient
 
     from components.common.config import load_settings
+    from components.common.mlflow_client import use_mlflow
     from components.features.apply import run_apply
     from components.features.materialize import run_materialize
     from components.features.synthetic import make_gold, publish_gold
     from components.features.training_set import build_training_set
-    from components.inference.model import configure_mlflow
 
     settings = load_settings("local", environ={"RANKOPS_HOME": str(home)})
     gold = make_gold(n_queries=40, n_videos=n_videos, per_query=10, days=1)
@@ -64,7 +64,7 @@ def build_home(home: Path, model: str, n_videos: int) -> dict:
 
         result = train_model(settings, training_set=train.ref, params={"max_steps": 10, "eval_every": 10,
                              "checkpoint_every": 10, "system_metrics": False}, validate=False)
-        configure_mlflow(settings)
+        use_mlflow(settings)
         import mlflow
 
         version = mlflow.register_model(result.model_uri, name).version

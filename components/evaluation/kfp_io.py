@@ -7,19 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-
-def model_uri_of(model: Any) -> str:
-    """The MLflow URI carried by a Model artifact (train_op writes metadata['model_uri'])."""
-    uri = (model.metadata or {}).get("model_uri")
-    if not uri:
-        raise ValueError(f"model artifact {model.uri} has no 'model_uri' in its metadata (expected from train_op)")
-    return str(uri)
-
-
-def training_set_ref_of(dataset: Any) -> str | None:
-    from components.training.kfp_io import snapshot_ref_of
-
-    return snapshot_ref_of(dict(dataset.metadata or {})) if dataset is not None else None
+from components.common.artifacts import model_uri_of, snapshot_ref_of
 
 
 def run_evaluate_op(model, training_set, metrics, report, classification=None, *, html_report=None,
@@ -29,7 +17,7 @@ def run_evaluate_op(model, training_set, metrics, report, classification=None, *
 
     settings = load_settings(env)
     out_dir = Path(report.path).parent / "evaluation"
-    result = run_evaluation(settings, model_uri_of(model), training_set=training_set_ref_of(training_set),
+    result = run_evaluation(settings, model_uri_of(model), training_set=snapshot_ref_of(training_set),
                             report_dir=out_dir)
     for who in ("model", "bm25"):
         for name, value in result[who].items():

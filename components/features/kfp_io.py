@@ -4,21 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from components.common.artifacts import SnapshotMeta, gold_refs_of
 from components.common.config import load_settings
-
-
-def gold_refs_of(metadata: dict[str, Any]) -> dict[str, str] | None:
-    """{table: snapshot_id} from a gold Dataset's metadata (`gold_snapshots`/`snapshots`), else None."""
-    found = metadata.get("gold_snapshots") or metadata.get("snapshots")
-    if not isinstance(found, dict):
-        return None
-    return {t: str(v).partition("@")[2] or str(v) for t, v in found.items() if str(t).startswith("gold/")}
 
 
 def run_apply_op(gold: Any, registry: Any, *, env: str) -> dict[str, Any]:
     from components.features.apply import run_apply
 
-    result = run_apply(load_settings(env), gold=gold_refs_of(dict(gold.metadata or {})))
+    result = run_apply(load_settings(env), gold=gold_refs_of(gold))
     registry.metadata.update({k: result[k] for k in ("profile", "project", "gold_snapshots", "feature_services",
                                                      "feature_views")})
     return result
@@ -38,7 +31,7 @@ def run_training_set_op(training_set: Any, *, env: str, service: str) -> dict[st
 
     snap = build_training_set(load_settings(env), service)
     summary = summarize(snap)
-    training_set.metadata.update({"ref": snap.ref, "table": snap.table, "snapshot_id": snap.snapshot_id,
-                                  "uri": snap.data_path, "rows": snap.row_count, "feature_service": service,
-                                  "features": summary["features"], "parents": summary["parents"]})
+    training_set.metadata.update(SnapshotMeta.of_ref(snap.ref).to_metadata(
+        uri=snap.data_path, rows=snap.row_count, feature_service=service,
+        features=summary["features"], parents=summary["parents"]))
     return summary

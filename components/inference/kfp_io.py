@@ -4,15 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-
-def ref_of(artifact: Any) -> str | None:
-    """`table@id` from an optional Dataset artifact's metadata (`ref`, or `table` + `snapshot_id`)."""
-    meta = dict(getattr(artifact, "metadata", None) or {}) if artifact is not None else {}
-    if meta.get("ref"):
-        return str(meta["ref"])
-    if meta.get("table") and meta.get("snapshot_id"):
-        return f"{meta['table']}@{meta['snapshot_id']}"
-    return None
+from components.common.artifacts import SnapshotMeta, snapshot_ref_of
 
 
 def run_batch_score_op(input_data, scored, metrics, *, env: str = "local", model_uri: str = "",
@@ -23,13 +15,12 @@ def run_batch_score_op(input_data, scored, metrics, *, env: str = "local", model
 
     settings = load_settings(env)
     uri = model_uri or model_uri_of(settings, alias=settings.registry.champion_alias)
-    ref = input_ref or ref_of(input_data) or f"features/training_set_{settings.serving.feature_service}"
+    ref = input_ref or snapshot_ref_of(input_data) or f"features/training_set_{settings.serving.feature_service}"
     result = run_batch_scoring(settings, model_uri=uri, input_ref=ref)
-    table, _, snapshot_id = result["snapshot"].partition("@")
     scored.uri = result["path"]
-    scored.metadata.update({"ref": result["snapshot"], "table": table, "snapshot_id": snapshot_id,
-                            "rows": result["rows"], "model_uri": result["model_uri"],
-                            "model_version": result["model_version"], "feature_service": result["feature_service"]})
+    scored.metadata.update(SnapshotMeta.of_ref(result["snapshot"]).to_metadata(
+        rows=result["rows"], model_uri=result["model_uri"], model_version=result["model_version"],
+        feature_service=result["feature_service"]))
     metrics.log_metric("rows", float(result["rows"]))
     if result.get("pairs_per_s"):
         metrics.log_metric("pairs_per_s", float(result["pairs_per_s"]))

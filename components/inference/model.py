@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from components.common.mlflow_client import use_mlflow
 from components.etl.contract import TEXT_COLUMNS
 
 if TYPE_CHECKING:
@@ -65,14 +66,6 @@ class Ranker:
         return np.asarray(scores, dtype="float64").reshape(-1)
 
 
-def configure_mlflow(settings: Settings) -> None:
-    """Point MLflow's tracking and registry clients at this profile's server."""
-    import mlflow
-
-    mlflow.set_tracking_uri(settings.tracking_uri)
-    mlflow.set_registry_uri(settings.tracking_uri)
-
-
 def model_uri_of(settings: Settings, *, name: str | None = None, version: str | None = None,
                  alias: str | None = None) -> str:
     """`models:/NAME/VERSION` when a version is pinned, else `models:/NAME@ALIAS` (serving defaults)."""
@@ -100,13 +93,12 @@ def parse_registry_uri(uri: str) -> tuple[str | None, str | None, str | None]:
 
 def resolve_version(settings: Settings, uri: str) -> tuple[str | None, str | None]:
     """(name, version) an alias or pinned URI points at right now; raises ModelNotFound."""
-    from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
     name, version, alias = parse_registry_uri(uri)
     if name is None:
         return None, None
-    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+    client = use_mlflow(settings)
     try:
         mv = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, version)
     except MlflowException as exc:
@@ -126,12 +118,10 @@ def load_ranker(settings: Settings | None, uri: str, *, tracking_uri: str | None
     import mlflow
 
     if settings is not None:
-        configure_mlflow(settings)
         name, version = resolve_version(settings, uri)
         uri = f"models:/{name}/{version}" if name and version else uri
     elif tracking_uri:
-        mlflow.set_tracking_uri(tracking_uri)
-        mlflow.set_registry_uri(tracking_uri)
+        use_mlflow(tracking_uri)
         name, version, _ = parse_registry_uri(uri)
     else:
         name, version, _ = parse_registry_uri(uri)

@@ -40,11 +40,10 @@ def log_reference_model(settings: Settings, features: list[str], *, weights: lis
                         alias: str | None = "champion") -> dict[str, str]:
     """Log + register a LinearTextRanker; move `alias` to it. Returns name, version, model_uri."""
     import mlflow
-    from mlflow import MlflowClient
 
-    from components.inference.model import configure_mlflow
+    from components.common.mlflow_client import use_mlflow
 
-    configure_mlflow(settings)
+    client = use_mlflow(settings)
     name = name or settings.registry.model_name
     weights = weights or [1.0 / (i + 1) for i in range(len(features))]
     mlflow.set_experiment(settings.mlflow.experiment)
@@ -56,7 +55,6 @@ def log_reference_model(settings: Settings, features: list[str], *, weights: lis
                       "text_columns": ["query_text", "title", "description"]},
             registered_model_name=name,
         )
-    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
     version = str(info.registered_model_version)
     if alias:
         client.set_registered_model_alias(name, alias, version)

@@ -9,13 +9,13 @@ from typing import Any
 def run_monitor_op(current_data, report, metrics, *, env: str = "local", reference: str = "", current: str = "",
                    trigger: bool = True) -> bool:
     """Returns the breach flag; on a breach (and `trigger`) submits the training pipeline exactly once."""
+    from components.common.artifacts import snapshot_ref_of
     from components.common.config import load_settings
-    from components.inference.kfp_io import ref_of
     from components.monitoring.alerts import act_on_event, default_trigger
     from components.monitoring.run import run_monitor
 
     settings = load_settings(env)
-    cur = current or ref_of(current_data) or settings.serving.scored_table
+    cur = current or snapshot_ref_of(current_data) or settings.serving.scored_table
     ref = reference or f"features/training_set_{settings.serving.feature_service}"
     result: dict[str, Any] = run_monitor(settings, reference=ref, current=cur)
     shutil.copyfile(result["report"]["html"], report.path)

@@ -10,21 +10,13 @@ if TYPE_CHECKING:
 
     from components.common.config import Settings
 
+from components.common.mlflow_client import use_mlflow  # noqa: F401 (the callers' import path)
+
 TAG_PREFIX = "rankops."
 
 
 class RegistryError(LookupError):
     """A model, version or alias that is not in the registry (the message says which)."""
-
-
-def use_mlflow(settings: Settings) -> MlflowClient:
-    """Point MLflow (tracking + registry) at the profile's store and return a client."""
-    import mlflow
-    from mlflow.tracking import MlflowClient
-
-    mlflow.set_tracking_uri(settings.tracking_uri)
-    mlflow.set_registry_uri(settings.tracking_uri)
-    return MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
 
 
 def version_uri(name: str, version: str | int) -> str:

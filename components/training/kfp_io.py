@@ -5,15 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-
-def snapshot_ref_of(metadata: dict[str, Any]) -> str | None:
-    """`table@id` from a Dataset artifact's metadata (keys `ref`, `snapshot_ref` or `table`+`snapshot_id`)."""
-    for key in ("ref", "snapshot_ref", "training_set"):
-        if metadata.get(key):
-            return str(metadata[key])
-    if metadata.get("table") and metadata.get("snapshot_id"):
-        return f"{metadata['table']}@{metadata['snapshot_id']}"
-    return None
+from components.common.artifacts import ModelMeta, model_uri_of, snapshot_ref_of
 
 
 def run_train_op(training_set, model, metrics, *, env: str = "local", params_json: str = "") -> dict[str, Any]:
@@ -22,10 +14,9 @@ def run_train_op(training_set, model, metrics, *, env: str = "local", params_jso
 
     settings = load_settings(env)
     params = json.loads(params_json) if params_json and params_json.strip() else None
-    result = train(settings, training_set=snapshot_ref_of(dict(training_set.metadata or {})), params=params)
-    model.metadata.update({"model_uri": result.model_uri, "run_id": result.run_id,
-                           "tracking_uri": result.tracking_uri, "training_set": result.training_set,
-                           "steps": result.steps})
+    result = train(settings, training_set=snapshot_ref_of(training_set), params=params)
+    model.metadata.update(ModelMeta(model_uri=result.model_uri, run_id=result.run_id, tracking_uri=result.tracking_uri,
+                                    training_set=result.training_set).to_metadata(steps=result.steps))
     for name, value in result.metrics.items():
         metrics.log_metric(name, float(value))
     return result.to_dict()
@@ -33,13 +24,12 @@ def run_train_op(training_set, model, metrics, *, env: str = "local", params_jso
 
 def run_validate_model_op(model, metrics, report, *, env: str = "local") -> dict[str, Any]:
     from components.common.config import load_settings
-    from components.training.validity import check_model
+    from components.training.validity import ValidityReport, check_model, recorded_report
 
     settings = load_settings(env)
-    model_uri = (model.metadata or {}).get("model_uri")
-    if not model_uri:
-        raise ValueError(f"model artifact {model.uri} has no 'model_uri' in its metadata (expected from train_op)")
-    result = check_model(settings, model_uri)
+    model_uri = model_uri_of(model)
+    recorded = recorded_report(settings, model_uri, (model.metadata or {}).get("run_id"))
+    result = ValidityReport.from_dict(recorded) if recorded else check_model(settings, model_uri)
     for check in result.checks:
         metrics.log_metric(f"check_{check.name}", 1.0 if check.passed else 0.0)
     lines = [f"# Validity of `{model_uri}`", "", f"**{'PASSED' if result.passed else 'FAILED'}**", "",

@@ -21,7 +21,9 @@ def ensure_experiment(settings) -> str:
     artifact location) the active one; return its id."""
     import mlflow
 
-    mlflow.set_tracking_uri(settings.tracking_uri)
+    from components.common.mlflow_client import use_mlflow
+
+    use_mlflow(settings)
     name = settings.mlflow.experiment
     exp = mlflow.get_experiment_by_name(name)
     if exp is None:
@@ -98,13 +100,13 @@ def notebook_lineage(path: str) -> dict[str, str]:
 def log_notebook(settings, run_id: str, path: str) -> dict[str, str]:
     """Attach the notebook that made `run_id` to the run (artifact notebook/<file>) with its git commit,
     so the run links back to the code that produced it; returns the tags set."""
-    from mlflow.tracking import MlflowClient
+    from components.common.mlflow_client import use_mlflow
 
     path = os.path.abspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"notebook {path} does not exist: pass the path of the running notebook")
     where = notebook_lineage(path)
-    client = MlflowClient(settings.tracking_uri)
+    client = use_mlflow(settings)
     client.log_artifact(run_id, path, artifact_path="notebook")
     tags = {"rankops.notebook": where["path"], "rankops.notebook_git_commit": where["git_commit"],
             "rankops.notebook_state": where["state"]}

@@ -46,6 +46,10 @@ class ValidityReport:
         return {"model_uri": self.model_uri, "passed": self.passed,
                 "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in self.checks]}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ValidityReport:
+        return cls(data["model_uri"], [Check(c["name"], bool(c["passed"]), c.get("detail", "")) for c in data["checks"]])
+
     def write(self, path: str) -> None:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         with open(path, "w", encoding="utf-8") as fh:
@@ -89,7 +93,9 @@ def check_model(settings, model_uri: str) -> ValidityReport:
     import mlflow
     from mlflow.models import Model
 
-    mlflow.set_tracking_uri(settings.tracking_uri)
+    from components.common.mlflow_client import use_mlflow
+
+    use_mlflow(settings)
     cfg = settings.training
     report = ValidityReport(model_uri)
     try:
@@ -130,4 +136,37 @@ def check_model(settings, model_uri: str) -> ValidityReport:
     best = float(np.min(times))
     report.add("latency", best <= cfg.latency_budget_ms,
                f"best of 5: {best:.1f} ms for {len(frame)} rows (budget {cfg.latency_budget_ms:.0f} ms)")
+    return report
+
+
+VALIDITY_RECORD = "validity.json"  # what the training run logs, next to its model
+
+
+def recorded_report(settings, model_uri: str, run_id: str | None) -> dict[str, Any] | None:
+    """The passed report the training run logged for exactly `model_uri`, else None.
+
+    A training run checks its model once; the validate and register steps carry that result
+    forward instead of loading and probing the same immutable artifact twice more.
+    """
+    import tempfile
+
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from components.common.mlflow_client import use_mlflow
+
+    if not run_id:
+        return None
+    client = use_mlflow(settings)
+    try:
+        if client.get_run(run_id).data.tags.get("rankops.validity") != "passed":
+            return None
+        with tempfile.TemporaryDirectory() as tmp:
+            path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=VALIDITY_RECORD, dst_path=tmp)
+            with open(path, encoding="utf-8") as fh:
+                report = json.load(fh)
+    except (MlflowException, OSError, ValueError):
+        return None
+    if report.get("model_uri") != model_uri or report.get("passed") is not True:
+        return None
     return report

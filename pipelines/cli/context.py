@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -11,6 +13,7 @@ from rich.console import Console
 from components.common.config import ConfigError, Settings, load_settings
 
 console = Console(stderr=True)
+T = TypeVar("T")
 
 
 def configure(
@@ -47,3 +50,26 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     masked = re.sub(r"://[^/@\s]+@", "://***@", message)
     console.print(f"[red]error:[/red] {masked}")
     return typer.Exit(code)
+
+
+SummaryOption = Annotated[
+    Path | None, typer.Option("--summary", dir_okay=False, help="Write what the command produced as JSON here.")
+]
+
+
+def run_action(action: Callable[[], T], *, errors: tuple[type[BaseException], ...] = (), summary: Path | None = None,
+               status: str | None = None, record: Callable[[T], dict[str, Any]] | None = None) -> T:
+    """A command's work in one call: progress while it runs, an expected error ends it with one line,
+    and what it produced goes to --summary (`record` picks that from the result when it is not a dict)."""
+    from components.common.summary import write_summary
+
+    try:
+        if status:
+            with console.status(status):
+                result = action()
+        else:
+            result = action()
+    except errors as exc:
+        raise fail(str(exc)) from None
+    write_summary(summary, record(result) if record else result)  # type: ignore[arg-type]
+    return result

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pipelines.cli.context import fail, settings_of
+from pipelines.cli.context import SummaryOption, fail, run_action, settings_of
 
 data_app = typer.Typer(help="Raw data: synthetic search logs and versioned lakehouse tables.", no_args_is_help=True)
 out_console = Console()
@@ -35,7 +35,7 @@ def generate(
             "Drift growing over the days (0 none, 1 strong): user behaviour, new short-form videos, new queries, "
             "stale relevance, topic mix."))
     ] = 0.0,
-    summary: Annotated[Path | None, typer.Option("--summary", help="Write a JSON summary here.")] = None,
+    summary: SummaryOption = None,
 ) -> None:
     """Write a realistic, deterministic raw data set (search_log, videos, judgements) under OUT."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -48,13 +48,10 @@ def generate(
         console=Console(stderr=True), transient=True,
     ) as bar:
         task = bar.add_task("impressions", total=impressions)
-        try:
-            result = generate_dataset(
-                out, impressions=impressions, days=days, seed=seed, dirty_share=dirty_share, start_date=start_date,
-                queries=queries, videos=videos, drift=drift, progress=lambda n: bar.advance(task, n),
-            )
-        except (ValueError, FileExistsError) as exc:
-            raise fail(str(exc)) from None
+        result = run_action(lambda: generate_dataset(
+            out, impressions=impressions, days=days, seed=seed, dirty_share=dirty_share, start_date=start_date,
+            queries=queries, videos=videos, drift=drift, progress=lambda n: bar.advance(task, n),
+        ), errors=(ValueError, FileExistsError))
     kinds = result["kinds"]
     out_console.print(
         f"[green]wrote[/green] {result['lines']:,} lines, {len(result['batches'])} batches, to {out}\n"

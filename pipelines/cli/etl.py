@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from pipelines.cli.context import fail, settings_of
+from pipelines.cli.context import SummaryOption, fail, settings_of
 
 etl_app = typer.Typer(help="Medallion ETL (PySpark): bronze, silver, gold, quality gate.", no_args_is_help=True)
 out_console = Console()
@@ -20,7 +20,7 @@ def run(
     input_dir: Annotated[
         Path, typer.Option("--input", help="Raw data directory: <batch>/search_log|videos|judgements/ files.")
     ],
-    summary: Annotated[Path | None, typer.Option("--summary", help="Write a JSON summary here.")] = None,
+    summary: SummaryOption = None,
 ) -> None:
     """Ingest new raw files, rebuild silver and gold, gate them, publish all or nothing."""
     from components.common.summary import write_summary

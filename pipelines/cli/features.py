@@ -9,14 +9,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from components.common.summary import write_summary
-from pipelines.cli.context import fail, settings_of
-
-console = Console(stderr=True)
-SummaryOpt = Annotated[Path | None, typer.Option("--summary", help="Write a JSON summary here.")]
+from pipelines.cli.context import SummaryOption, console, fail, run_action, settings_of
 
 features = typer.Typer(help="Feast feature store: apply, materialize, training sets, online lookups.",
                        no_args_is_help=True)
@@ -31,17 +26,13 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
 
 
 @features.command("apply")
-def apply_cmd(ctx: typer.Context, summary: SummaryOpt = None) -> None:
+def apply_cmd(ctx: typer.Context, summary: SummaryOption = None) -> None:
     """Validate the definitions against the latest gold snapshots and register them."""
     settings = settings_of(ctx)
     from components.features.apply import run_apply
 
-    try:
-        with console.status(f"feast apply ({settings.env})"):
-            result = run_apply(settings)
-    except _expected_errors() as exc:
-        raise fail(str(exc)) from None
-    write_summary(summary, result)
+    result = run_action(lambda: run_apply(settings), errors=_expected_errors(), summary=summary,
+                        status=f"feast apply ({settings.env})")
     console.print(f"[green]applied[/green] {len(result['feature_views'])} views, "
                   f"{len(result['feature_services'])} services ({', '.join(result['feature_services'])}) "
                   f"on {', '.join(result['gold_snapshots'].values())}")
@@ -52,17 +43,14 @@ def materialize_cmd(
     ctx: typer.Context,
     incremental: Annotated[bool, typer.Option("--incremental/--full",
                                               help="Only rows newer than the last run (default), or everything.")] = True,
-    summary: SummaryOpt = None,
+    summary: SummaryOption = None,
 ) -> None:
     """Load the registered gold snapshots into the online store."""
     settings = settings_of(ctx)
     from components.features.materialize import run_materialize
 
-    try:
-        result = run_materialize(settings, incremental=incremental)
-    except _expected_errors() as exc:
-        raise fail(str(exc)) from None
-    write_summary(summary, result)
+    result = run_action(lambda: run_materialize(settings, incremental=incremental), errors=_expected_errors(),
+                        summary=summary)
     table = Table("feature view", "window", "rows", title=f"materialize ({result['mode']})")
     for name, v in result["feature_views"].items():
         table.add_row(name, v.get("skipped") or f"{v['start']} .. {v['end']}", str(v["rows_in_window"]))
@@ -74,19 +62,15 @@ def training_set_cmd(
     ctx: typer.Context,
     service: Annotated[str | None, typer.Option("--service", help="Feature service (default: profile's).")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Also copy the training set to this Parquet file.")] = None,
-    summary: SummaryOpt = None,
+    summary: SummaryOption = None,
 ) -> None:
     """Point-in-time features for every gold label row, written as a versioned snapshot."""
     settings = settings_of(ctx)
     from components.features.training_set import build_training_set, summarize
 
-    try:
-        with console.status("point-in-time retrieval"):
-            snap = build_training_set(settings, service, out=str(out) if out else None)
-    except _expected_errors() as exc:
-        raise fail(str(exc)) from None
+    snap = run_action(lambda: build_training_set(settings, service, out=str(out) if out else None),
+                      errors=_expected_errors(), summary=summary, status="point-in-time retrieval", record=summarize)
     result = summarize(snap)
-    write_summary(summary, result)
     console.print(f"[green]training set[/green] {snap.ref}: {snap.row_count} rows, "
                   f"{len(result['features'])} numeric features")
 
@@ -95,14 +79,13 @@ def training_set_cmd(
 def status_cmd(
     ctx: typer.Context,
     check: Annotated[bool, typer.Option("--check", help="Exit 1 when the registry is missing or stale.")] = False,
-    summary: SummaryOpt = None,
+    summary: SummaryOption = None,
 ) -> None:
     """Which gold snapshots the registry serves, and whether the lakehouse has moved on."""
     settings = settings_of(ctx)
     from components.features.registry import registry_status
 
-    status = registry_status(settings)
-    write_summary(summary, status)
+    status = run_action(lambda: registry_status(settings), summary=summary)
     if not status["exists"]:
         console.print(f"registry {status['registry']} ({settings.env}): [red]missing[/red]")
     for table, sid in sorted(status["registered"].items()):
@@ -139,10 +122,7 @@ def online_cmd(
     settings = settings_of(ctx)
     from components.features.online import get_online_features
 
-    try:
-        df = get_online_features(settings, query, video_id, service)
-    except _expected_errors() as exc:
-        raise fail(str(exc)) from None
+    df = run_action(lambda: get_online_features(settings, query, video_id, service), errors=_expected_errors())
     typer.echo(df.to_json(orient="records", indent=2))
 
 

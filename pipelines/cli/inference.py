@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pipelines.cli.context import console, fail, settings_of
+from pipelines.cli.context import SummaryOption, console, fail, run_action, settings_of
 
 
 def register(app: typer.Typer) -> None:
@@ -22,22 +22,18 @@ def register(app: typer.Typer) -> None:
                                                       "default the latest training set.")] = None,
         out: Annotated[str | None, typer.Option("--out", help="Lakehouse table of the scored snapshot.")] = None,
         batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
-        summary: Annotated[str | None, typer.Option("--summary", help="Write a JSON summary here.")] = None,
+        summary: SummaryOption = None,
     ) -> None:
         """Score every (query, candidate) pair in Spark and write a versioned scored snapshot."""
-        from components.common.summary import write_summary
         from components.inference.model import ModelNotFound, model_uri_of
         from components.inference.run import ScoringInputError, run_batch_scoring
 
         settings = settings_of(ctx)
         uri = model or model_uri_of(settings, alias=settings.registry.champion_alias)
         ref = input_ref or f"features/training_set_{settings.serving.feature_service}"
-        try:
-            with console.status(f"scoring {ref} with {uri}"):
-                result = run_batch_scoring(settings, model_uri=uri, input_ref=ref, out_table=out, batch_size=batch_size)
-        except (ModelNotFound, ScoringInputError) as exc:
-            raise fail(str(exc)) from None
-        write_summary(summary, result)
+        result = run_action(
+            lambda: run_batch_scoring(settings, model_uri=uri, input_ref=ref, out_table=out, batch_size=batch_size),
+            errors=(ModelNotFound, ScoringInputError), summary=summary, status=f"scoring {ref} with {uri}")
         console.print(f"[green]scored[/green] {result['rows']} pairs with {result['model_uri']} -> "
                       f"{result['snapshot']} ({result['pairs_per_s']} pairs/s)")
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pipelines.cli.context import console, fail, settings_of
+from pipelines.cli.context import SummaryOption, console, fail, run_action, settings_of
 
 BREACH_EXIT = 3
 
@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
         current: Annotated[str | None, typer.Option("--current", help="table, table@ID, table@last:N, "
                                                     "table@since:YYYY-MM-DD or a Parquet dir.")] = None,
         report: Annotated[str | None, typer.Option("--report", help="Report directory.")] = None,
-        summary: Annotated[str | None, typer.Option("--summary", help="Write a JSON summary here.")] = None,
+        summary: SummaryOption = None,
         trigger: Annotated[bool, typer.Option("--trigger", help="On a breach, start retraining now.")] = False,
         html: Annotated[bool, typer.Option("--html/--no-html", help="Evidently HTML dashboard.")] = True,
         gold_quality: Annotated[bool, typer.Option("--gold-quality/--no-gold-quality",
@@ -65,19 +65,15 @@ def register(app: typer.Typer) -> None:
     def act(
         ctx: typer.Context,
         breach_id: Annotated[str | None, typer.Argument(help="One event; default every pending one.")] = None,
-        summary: Annotated[str | None, typer.Option("--summary")] = None,
+        summary: SummaryOption = None,
     ) -> None:
         """Start retraining for pending breach events (each breach fires exactly once)."""
-        from components.common.summary import write_summary
         from components.monitoring.alerts import act_on_event, act_on_pending, default_trigger
 
         settings = settings_of(ctx)
         trig = default_trigger(settings)
-        try:
-            done = [act_on_event(settings, breach_id, trig)] if breach_id else act_on_pending(settings, trig)
-        except FileNotFoundError as exc:
-            raise fail(str(exc)) from None
-        write_summary(summary, {"acted": done})
+        done = run_action(lambda: [act_on_event(settings, breach_id, trig)] if breach_id else act_on_pending(settings, trig),
+                          errors=(FileNotFoundError,), summary=summary, record=lambda acted: {"acted": acted})
         for d in done:
             console.print(f"{d['breach_id']}: {'retraining started ' + str(d.get('run_id')) if d['fired'] else d['reason']}")
         if not done:
@@ -101,20 +97,16 @@ def register(app: typer.Typer) -> None:
         model: Annotated[str | None, typer.Option("--model", help="Default models:/<name>@champion.")] = None,
         training_set: Annotated[str | None, typer.Option("--training-set")] = None,
         sample: Annotated[int, typer.Option("--sample", min=1)] = 50,
-        summary: Annotated[str | None, typer.Option("--summary")] = None,
+        summary: SummaryOption = None,
     ) -> None:
         """Train/serve skew guard: online features and scores vs the training set and batch path."""
-        from components.common.summary import write_summary
         from components.inference.model import ModelNotFound, model_uri_of
         from components.monitoring.skew import check_skew
 
         settings = settings_of(ctx)
-        try:
-            result = check_skew(settings, model_uri=model or model_uri_of(settings), training_set=training_set,
-                                sample=sample)
-        except (ModelNotFound, LookupError) as exc:
-            raise fail(str(exc)) from None
-        write_summary(summary, result)
+        result = run_action(lambda: check_skew(settings, model_uri=model or model_uri_of(settings),
+                                               training_set=training_set, sample=sample),
+                            errors=(ModelNotFound, LookupError), summary=summary)
         console.print(f"{result['pairs']} pairs: {result['feature_mismatch_count']} feature mismatches, "
                       f"max |online - batch| score {result['score_max_abs_diff']:.2e}")
         if not result["passed"]:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from pipelines.cli.context import console, fail, settings_of
-
-Summary = Annotated[Path | None, typer.Option("--summary", help="Write a JSON summary here.")]
+from pipelines.cli.context import SummaryOption, console, fail, run_action, settings_of
 
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
@@ -46,6 +44,11 @@ def print_proposal(result: dict) -> None:
             console.print(f"  approve with: rankops promote approve {result['request_id']} --by NAME")
 
 
+def read_json(path: Path | None) -> Any:
+    """The JSON document at `path` (None without one); errors name the file."""
+    return json.loads(path.read_text(encoding="utf-8")) if path else None
+
+
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the root app."""
     promote = typer.Typer(help="Promotion to prod through the GitOps repo, approved by a person.", no_args_is_help=True)
@@ -59,20 +62,16 @@ def register(app: typer.Typer) -> None:
         by: Annotated[str | None, typer.Option("--by", help="Who asks (default: the OS user).")] = None,
         force: Annotated[bool, typer.Option(
             "--force", help="Open the request without a passing, verified comparison (recorded as forced).")] = False,
-        summary: Summary = None,
+        summary: SummaryOption = None,
     ) -> None:
         """Verified comparison + staging checks, then a branch pinning VERSION in the prod overlay (a pull request)."""
-        from components.common.summary import write_summary
         from components.promotion.request import request_promotion
 
         settings = settings_of(ctx)
-        try:
-            loaded = json.loads(decision.read_text(encoding="utf-8")) if decision else None
-            with console.status(f"comparing and staging-checking {version}"):
-                result = request_promotion(settings, version, decision=loaded, by=by, force=force)
-        except (*_expected_errors(), OSError, json.JSONDecodeError) as exc:
-            raise fail(str(exc)) from None
-        write_summary(summary, result)
+        result = run_action(
+            lambda: request_promotion(settings, version, decision=read_json(decision), by=by, force=force),
+            errors=(*_expected_errors(), OSError, json.JSONDecodeError), summary=summary,
+            status=f"comparing and staging-checking {version}")
         d = result["decision"]
         copied = f" (copy of v{result['source_version']})" if result["version"] != result["source_version"] else ""
         if result.get("reused"):
@@ -90,17 +89,13 @@ def register(app: typer.Typer) -> None:
         request: Annotated[str, typer.Argument(help="Request id from `promote request`.")],
         by: Annotated[str, typer.Option("--by", help="Name of the approver.")],
         note: Annotated[str | None, typer.Option("--note", help="Why.")] = None,
-        summary: Summary = None,
+        summary: SummaryOption = None,
     ) -> None:
         """Merge the pin into main, move the champion alias, record the approval."""
-        from components.common.summary import write_summary
         from components.promotion.decisions import approve_request
 
-        try:
-            entry = approve_request(settings_of(ctx), request, by=by, note=note)
-        except _expected_errors() as exc:
-            raise fail(str(exc)) from None
-        write_summary(summary, entry)
+        entry = run_action(lambda: approve_request(settings_of(ctx), request, by=by, note=note),
+                           errors=_expected_errors(), summary=summary)
         before = f"v{entry['from_version']}" if entry["from_version"] else "none"
         console.print(f"[green]approved[/green] {request} (local mode): champion {before} -> v{entry['to_version']} "
                       f"by {by} (main @ {entry['commit'][:10]})")
@@ -111,17 +106,13 @@ def register(app: typer.Typer) -> None:
         request: Annotated[str, typer.Argument(help="Request id from `promote request`.")],
         by: Annotated[str, typer.Option("--by", help="Name of the reviewer.")],
         note: Annotated[str, typer.Option("--note", help="Why (required).")],
-        summary: Summary = None,
+        summary: SummaryOption = None,
     ) -> None:
         """Record a rejection; the champion and the prod pin stay."""
-        from components.common.summary import write_summary
         from components.promotion.decisions import reject_request
 
-        try:
-            entry = reject_request(settings_of(ctx), request, by=by, note=note)
-        except _expected_errors() as exc:
-            raise fail(str(exc)) from None
-        write_summary(summary, entry)
+        entry = run_action(lambda: reject_request(settings_of(ctx), request, by=by, note=note),
+                           errors=_expected_errors(), summary=summary)
         console.print(f"[yellow]rejected[/yellow] {request} (v{entry['to_version']}, local mode) by {by}: {note}")
 
     @promote.command("rollback")
@@ -130,17 +121,13 @@ def register(app: typer.Typer) -> None:
         to: Annotated[str | None, typer.Option("--to", help="Version to restore (default: the previous champion).")] = None,
         by: Annotated[str | None, typer.Option("--by", help="Who rolls back (default: the OS user).")] = None,
         note: Annotated[str | None, typer.Option("--note", help="Why.")] = None,
-        summary: Summary = None,
+        summary: SummaryOption = None,
     ) -> None:
         """Restore the previous champion: alias and prod pin, audited."""
-        from components.common.summary import write_summary
         from components.promotion.decisions import rollback
 
-        try:
-            entry = rollback(settings_of(ctx), to=to, by=by, note=note)
-        except _expected_errors() as exc:
-            raise fail(str(exc)) from None
-        write_summary(summary, entry)
+        entry = run_action(lambda: rollback(settings_of(ctx), to=to, by=by, note=note),
+                           errors=_expected_errors(), summary=summary)
         if entry.get("request_id"):  # forge mode: the rollback is a pull request
             console.print(f"[green]rollback requested[/green] {entry['request_id']}: v{entry['from_version']} -> "
                           f"v{entry['to_version']}")
@@ -156,18 +143,13 @@ def register(app: typer.Typer) -> None:
         event: Annotated[Path | None, typer.Option(
             "--event", help="A GitHub pull_request webhook payload (e.g. $GITHUB_EVENT_PATH); its state is re-read "
             "from the forge.")] = None,
-        summary: Summary = None,
+        summary: SummaryOption = None,
     ) -> None:
         """Forge mode: after a merge, move the champion to main's pin (checked against the merged pull request)."""
-        from components.common.summary import write_summary
         from components.promotion.sync import sync
 
-        try:
-            payload = json.loads(event.read_text(encoding="utf-8")) if event else None
-            result = sync(settings_of(ctx), request_id=request, event=payload)
-        except (*_expected_errors(), OSError, json.JSONDecodeError) as exc:
-            raise fail(str(exc)) from None
-        write_summary(summary, result)
+        result = run_action(lambda: sync(settings_of(ctx), request_id=request, event=read_json(event)),
+                            errors=(*_expected_errors(), OSError, json.JSONDecodeError), summary=summary)
         if result.get("ignored"):
             console.print(f"[yellow]{result['ignored']}[/yellow]")
             return
@@ -201,10 +183,7 @@ def register(app: typer.Typer) -> None:
 
         from components.promotion.decisions import history
 
-        try:
-            entries = history(settings_of(ctx))[:limit]
-        except _expected_errors() as exc:
-            raise fail(str(exc)) from None
+        entries = run_action(lambda: history(settings_of(ctx))[:limit], errors=_expected_errors())
         if as_json:
             typer.echo(json.dumps(entries, indent=2, sort_keys=True, default=str))
             return

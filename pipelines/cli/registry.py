@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from pipelines.cli.context import console, fail, settings_of
+from pipelines.cli.context import SummaryOption, console, run_action, settings_of
 
 
 def register(app: typer.Typer) -> None:
@@ -19,22 +18,18 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         model: Annotated[str, typer.Option("--model", help="MLflow model URI of a trained model.")],
         pipeline_run: Annotated[str | None, typer.Option("--pipeline-run", help="KFP run id to record.")] = None,
-        summary: Annotated[Path | None, typer.Option("--summary", help="Write a JSON summary here.")] = None,
+        summary: SummaryOption = None,
     ) -> None:
         """Check MODEL, register it with lineage tags, alias it challenger, write it back to git."""
         from mlflow.exceptions import MlflowException
 
-        from components.common.summary import write_summary
         from components.registry.register import register_model
         from components.registry.validity import InvalidModel
 
         settings = settings_of(ctx)
-        try:
-            with console.status("validity checks and registration"):
-                result = register_model(settings, model, pipeline_run=pipeline_run)
-        except (InvalidModel, MlflowException) as exc:
-            raise fail(str(exc)) from None
-        write_summary(summary, result)
+        result = run_action(lambda: register_model(settings, model, pipeline_run=pipeline_run),
+                            errors=(InvalidModel, MlflowException), summary=summary,
+                            status="validity checks and registration")
         wb = result["writeback"]
         console.print(f"[green]registered[/green] {result['name']} v{result['version']} "
                       f"({'existing version' if result['reused'] else 'new'}), alias {result['alias']}")
@@ -52,20 +47,15 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         version: Annotated[str, typer.Argument(help="Version number, vN or alias (champion, challenger).")],
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-        summary: Annotated[Path | None, typer.Option("--summary", help="Write the lineage JSON here.")] = None,
+        summary: SummaryOption = None,
     ) -> None:
         """Code, data snapshots (bronze → training set), features, params and metrics of VERSION."""
         from rich.table import Table
 
-        from components.common.summary import write_summary
         from components.registry.lineage import lineage
         from components.registry.lookup import RegistryError
 
-        try:
-            info = lineage(settings_of(ctx), version)
-        except RegistryError as exc:
-            raise fail(str(exc)) from None
-        write_summary(summary, info)
+        info = run_action(lambda: lineage(settings_of(ctx), version), errors=(RegistryError,), summary=summary)
         if as_json:
             typer.echo(json.dumps(info, indent=2, sort_keys=True, default=str))
             return
@@ -90,19 +80,14 @@ def register(app: typer.Typer) -> None:
     def reproduce_cmd(
         ctx: typer.Context,
         version: Annotated[str, typer.Argument(help="Version number, vN or alias.")],
-        summary: Annotated[Path | None, typer.Option("--summary", help="Write a JSON summary here.")] = None,
+        summary: SummaryOption = None,
     ) -> None:
         """Re-train VERSION from its commit (tmp worktree), snapshot and params; compare the weights."""
-        from components.common.summary import write_summary
         from components.registry.lookup import RegistryError
         from components.registry.reproduce import ReproduceError, reproduce
 
-        try:
-            with console.status(f"re-training {version} from its recorded code and data"):
-                result = reproduce(settings_of(ctx), version)
-        except (RegistryError, ReproduceError) as exc:
-            raise fail(str(exc)) from None
-        write_summary(summary, result)
+        result = run_action(lambda: reproduce(settings_of(ctx), version), errors=(RegistryError, ReproduceError),
+                            summary=summary, status=f"re-training {version} from its recorded code and data")
         if result["identical"]:
             console.print(f"[green]reproduced[/green] v{result['version']} from {result['git_sha'][:10]}: "
                           f"{result['tensors']} tensors identical (run {result['run_id']})")

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from pipelines.cli.context import console, fail, settings_of
+from pipelines.cli.context import SummaryOption, console, fail, run_action, settings_of
 
 
 def _read_params(path: Path | None) -> dict | None:
@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
         params: Annotated[Path | None, typer.Option("--params", help="JSON of training params (e.g. from `rankops tune`).")] = None,
         training_set: Annotated[str | None, typer.Option("--training-set", help="Snapshot ref table[@id]; default the latest of the feature service.")] = None,
         no_validate: Annotated[bool, typer.Option("--no-validate", help="Skip the validity checks (not for registration).")] = False,
-        summary: Annotated[Path | None, typer.Option("--summary", help="Write run_id, model_uri, metrics as JSON.")] = None,
+        summary: SummaryOption = None,
     ) -> None:
         """Fine-tune the ELECTRA cross-encoder on a training-set snapshot, tracked in MLflow."""
         from components.common.snapshots import SnapshotNotFound
@@ -80,22 +80,19 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path | None, typer.Option("--out", help="Where to write the best params JSON.")] = None,
         params: Annotated[Path | None, typer.Option("--params", help="Base params JSON every trial starts from.")] = None,
         training_set: Annotated[str | None, typer.Option("--training-set", help="Snapshot ref table[@id].")] = None,
-        summary: Annotated[Path | None, typer.Option("--summary", help="Write the study summary as JSON.")] = None,
+        summary: SummaryOption = None,
     ) -> None:
         """Hyper-parameter search with pruning; each trial is an MLflow child run."""
         from components.common.snapshots import SnapshotNotFound
-        from components.common.summary import write_summary
         from components.training.api import TrainingError
         from components.training.data import TrainingSetError
         from components.training.tune import run_tuning
 
         settings = settings_of(ctx)
-        try:
-            result = run_tuning(settings, trials=trials, training_set=training_set, base_params=_read_params(params),
-                                out=str(out) if out else None)
-        except (TrainingError, TrainingSetError, SnapshotNotFound, RuntimeError) as exc:
-            raise fail(str(exc)) from None
-        write_summary(summary, result)
+        result = run_action(
+            lambda: run_tuning(settings, trials=trials, training_set=training_set, base_params=_read_params(params),
+                               out=str(out) if out else None),
+            errors=(TrainingError, TrainingSetError, SnapshotNotFound, RuntimeError), summary=summary)
         console.print(f"[green]tuned[/green] {result['completed']} complete / {result['pruned']} pruned trials; "
                       f"best {result['metric']}={result['best_value']:.4f}; params -> {result['params_path']}")
 
@@ -103,14 +100,13 @@ def register(app: typer.Typer) -> None:
     def check_model_cmd(
         ctx: typer.Context,
         model_uri: Annotated[str, typer.Argument(help="MLflow model URI (models:/..., runs:/...).")],
-        summary: Annotated[Path | None, typer.Option("--summary", help="Write the validity report as JSON.")] = None,
+        summary: SummaryOption = None,
     ) -> None:
         """Run the validity checks on a packaged model; exit 1 when any fails."""
-        from components.common.summary import write_summary
         from components.training.validity import check_model
 
-        report = check_model(settings_of(ctx), model_uri)
-        write_summary(summary, report.to_dict())
+        report = run_action(lambda: check_model(settings_of(ctx), model_uri), summary=summary,
+                            record=lambda r: r.to_dict())
         for check in report.checks:
             mark = "[green]ok[/green]  " if check.passed else "[red]FAIL[/red]"
             console.print(f"{mark} {check.name}: {check.detail}")
