@@ -10,9 +10,9 @@ from kfp import dsl
 
 from components.datagen.component import generate_data_op
 from components.etl.component import etl_op
-from pipelines.placement import on_cluster
+from pipelines.placement import on_cluster, with_spark_executors
 
-ETL_RESOURCES = {"cpu": "4", "memory": "16Gi"}  # Spark local[*] with an 8g driver (cluster profiles)
+ETL_RESOURCES = {"cpu": "4", "memory": "16Gi"}  # the Spark driver (8g); executors are pods of their own
 
 
 def add_generate(impressions, days, seed) -> dsl.PipelineTask:
@@ -21,20 +21,25 @@ def add_generate(impressions, days, seed) -> dsl.PipelineTask:
                       cpu="1", memory="2Gi", cache=True, name="generate-raw-data")
 
 
-def add_etl(env, *, raw=None, input_dir="") -> dsl.PipelineTask:
+def add_etl(env, *, raw=None, input_dir="", spark_executors=0) -> dsl.PipelineTask:
     """ETL never comes from cache (new files may sit in the same folder); reruns are idempotent."""
-    task = etl_op(env=env, raw=raw) if raw is not None else etl_op(env=env, input_dir=input_dir)
-    return on_cluster(task, retries=1, cache=False, name="etl-bronze-silver-gold", **ETL_RESOURCES)
+    if raw is not None:
+        task = etl_op(env=env, raw=raw, spark_executors=spark_executors)
+    else:
+        task = etl_op(env=env, input_dir=input_dir, spark_executors=spark_executors)
+    return with_spark_executors(on_cluster(task, retries=1, cache=False, name="etl-bronze-silver-gold", **ETL_RESOURCES))
 
 
 @dsl.pipeline(
     name="rankops-etl",
     description="Raw search logs, catalogue and judgements to versioned bronze/silver/gold snapshots.",
 )
-def etl_pipeline(env: str = "dev", input_dir: str = "", impressions: int = 20000, days: int = 3, seed: int = 7):
-    """`input_dir` empty = generate `impressions` synthetic impressions over `days` first."""
+def etl_pipeline(env: str = "dev", input_dir: str = "", impressions: int = 20000, days: int = 3, seed: int = 7,
+                 spark_executors: int = 0):
+    """`input_dir` empty = generate `impressions` synthetic impressions over `days` first;
+    `spark_executors` 0 = the profile's executor count."""
     with dsl.If(input_dir == "", name="synthetic-input"):
         raw = add_generate(impressions, days, seed)
-        add_etl(env, raw=raw.outputs["raw"])
+        add_etl(env, raw=raw.outputs["raw"], spark_executors=spark_executors)
     with dsl.Else(name="given-input"):
-        add_etl(env, input_dir=input_dir)
+        add_etl(env, input_dir=input_dir, spark_executors=spark_executors)

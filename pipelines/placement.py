@@ -142,3 +142,24 @@ def with_gpu_image(component):
     gpu = copy.deepcopy(component)
     gpu.component_spec.implementation.container.image = GPU_IMAGE
     return gpu
+
+
+# Job-scoped Spark (manifests/components/spark): the step's pod is the driver. It knows its own
+# name (executors are owned by it, so they go when it goes) and address (executors dial back) from
+# the downward API, reads the executor pod template from the ConfigMap, and carries the label the
+# driver <-> executor NetworkPolicies select. The local runner ignores all of it.
+SPARK_DRIVER_LABEL = ("rankops.io/spark-driver", "true")
+SPARK_EXECUTOR_CONFIG_MAP = "rankops-spark-executor"
+SPARK_EXECUTOR_MOUNT = "/etc/rankops/spark"
+
+
+def with_spark_executors(task: dsl.PipelineTask) -> dsl.PipelineTask:
+    """Let `task` start Spark executor pods when its profile's master is `k8s://...`."""
+    from components.common.spark import POD_IP_ENV, POD_NAME_ENV
+
+    kubernetes.add_pod_label(task, *SPARK_DRIVER_LABEL)
+    kubernetes.use_field_path_as_env(task, env_name=POD_NAME_ENV, field_path="metadata.name")
+    kubernetes.use_field_path_as_env(task, env_name=POD_IP_ENV, field_path="status.podIP")
+    kubernetes.use_config_map_as_volume(task, config_map_name=SPARK_EXECUTOR_CONFIG_MAP,
+                                        mount_path=SPARK_EXECUTOR_MOUNT)
+    return task

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from components.common.model import StrictModel
 from components.etl.settings import EtlSettings
@@ -25,7 +25,7 @@ from components.inference.settings import ServingSettings
 from components.monitoring.settings import MonitoringSettings
 from components.promotion.settings import PromotionSettings
 from components.registry.settings import RegistrySettings
-from components.training.settings import TrainingSettings
+from components.training.settings import TrainingSettings, TrainJobSettings
 
 Env = Literal["local", "dev", "staging", "prod"]
 ENVS: tuple[str, ...] = ("local", "dev", "staging", "prod")
@@ -38,14 +38,48 @@ class ConfigError(ValueError):
     """A configuration problem, with the file or variable it came from."""
 
 
+class SparkExecutorSettings(StrictModel):
+    """Executors the driver asks for; dynamic allocation moves between min and max."""
+
+    instances: int = Field(2, ge=0, description="Executors at start (spark.dynamicAllocation.initialExecutors).")
+    min_instances: int = Field(0, ge=0)
+    max_instances: int = Field(8, ge=1)
+    memory: str = "4g"
+    cores: int = Field(1, gt=0)
+
+
+class SparkKubernetesSettings(StrictModel):
+    """Where executor pods go and how the driver (the pipeline step's pod) talks to them.
+
+    The ports are fixed so NetworkPolicies can name them (manifests/components/spark).
+    """
+
+    namespace: str | None = Field(None, description="Defaults to kfp.namespace.")
+    service_account: str = "rankops-spark-executor"
+    pod_template: str = "/etc/rankops/spark/executor-pod-template.yaml"
+    container_name: str = "spark-executor"
+    driver_port: int = Field(7078, gt=1024, lt=65536)
+    block_manager_port: int = Field(7079, gt=1024, lt=65536)
+
+
 class SparkSettings(StrictModel):
-    """Spark session options; `local[*]` on a laptop, the cluster master elsewhere."""
+    """Spark session options; `local[*]` on a laptop, `k8s://...` (executor pods) in the cluster."""
 
     master: str = "local[*]"
     app_name: str = "rankops"
     driver_memory: str = "2g"
     shuffle_partitions: int = Field(8, gt=0)
+    executor: SparkExecutorSettings = Field(default_factory=SparkExecutorSettings)
+    kubernetes: SparkKubernetesSettings = Field(default_factory=SparkKubernetesSettings)
     conf: dict[str, str] = Field(default_factory=dict, description="Extra spark.* options.")
+
+    @model_validator(mode="after")
+    def _executors_in_range(self) -> SparkSettings:
+        e = self.executor
+        if not e.min_instances <= e.instances <= e.max_instances:
+            raise ValueError(f"executor: need min_instances <= instances <= max_instances, got "
+                             f"{e.min_instances} <= {e.instances} <= {e.max_instances}")
+        return self
 
     @field_validator("conf", mode="before")
     @classmethod
@@ -99,6 +133,7 @@ class Settings(StrictModel):
     etl: EtlSettings = Field(default_factory=EtlSettings)
     features: FeaturesSettings = Field(default_factory=FeaturesSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
+    trainjob: TrainJobSettings = Field(default_factory=TrainJobSettings)
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     promotion: PromotionSettings = Field(default_factory=PromotionSettings)

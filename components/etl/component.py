@@ -15,12 +15,15 @@ def etl_op(
     input_dir: str = "",
     env: str = "local",
     raw: Input[Dataset] = None,
+    spark_executors: int = 0,
 ):
     """Bronze -> silver -> gold + quality gate on `input_dir` (or the `raw` artifact's folder).
 
     `gold.metadata` carries the lakehouse URI and every snapshot id; the task fails (nothing
-    published) when the quality gate fails, after writing the report artifact.
+    published) when the quality gate fails, after writing the report artifact. `spark_executors`
+    > 0 overrides the profile's executor count for this run (cluster profiles).
     """
     from components.etl.kfp_io import run_etl_op
 
-    run_etl_op(gold, metrics, quality_report, input_dir=input_dir, env=env, raw=raw)
+    run_etl_op(gold, metrics, quality_report, input_dir=input_dir, env=env, raw=raw,
+               spark_executors=spark_executors)

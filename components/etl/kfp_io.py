@@ -9,16 +9,18 @@ from typing import Any
 METRIC_KEYS = ("bronze_rows", "silver_rows", "quarantined_rows", "duplicate_rows", "ignored_file_count", "seconds")
 
 
-def run_etl_op(gold: Any, metrics: Any, quality_report: Any, *, input_dir: str, env: str, raw: Any = None) -> dict[str, Any]:
+def run_etl_op(gold: Any, metrics: Any, quality_report: Any, *, input_dir: str, env: str, raw: Any = None,
+               spark_executors: int = 0) -> dict[str, Any]:
     """Run `run_etl` for the profile `env`; the gate's failure fails the task after the report is kept."""
     from components.common.config import load_settings
+    from components.common.spark import with_executors
     from components.etl.contract import GOLD_TABLES
     from components.etl.run import QualityGateFailed, run_etl
 
     source = input_dir or (raw.path if raw is not None else "")
     if not source:
         raise ValueError("etl_op needs input_dir or a raw Dataset artifact")
-    settings = load_settings(env)
+    settings = with_executors(load_settings(env), spark_executors)
     failure: QualityGateFailed | None = None
     try:
         summary = run_etl(settings, source)

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from components.common.spark import on_kubernetes
+
 if TYPE_CHECKING:
     from feast import FeatureStore
 
@@ -87,7 +89,8 @@ def render_store_config(settings: Settings, *, environ: Mapping[str, str] | None
         offline: dict[str, Any] = {"type": "file"}
     else:
         conf = {
-            "spark.master": settings.spark.master,
+            # Feast starts its own session in the features step, which has no executor pods of its own
+            "spark.master": "local[*]" if on_kubernetes(settings) else settings.spark.master,
             "spark.app.name": f"{settings.spark.app_name}-feast",
             "spark.sql.session.timeZone": "UTC",
             "spark.sql.shuffle.partitions": str(settings.spark.shuffle_partitions),

@@ -8,12 +8,13 @@ from components.common.artifacts import SnapshotMeta, snapshot_ref_of
 
 
 def run_batch_score_op(input_data, scored, metrics, *, env: str = "local", model_uri: str = "",
-                       input_ref: str = "") -> dict[str, Any]:
+                       input_ref: str = "", spark_executors: int = 0) -> dict[str, Any]:
     from components.common.config import load_settings
+    from components.common.spark import with_executors
     from components.inference.model import model_uri_of
     from components.inference.run import run_batch_scoring
 
-    settings = load_settings(env)
+    settings = with_executors(load_settings(env), spark_executors)
     uri = model_uri or model_uri_of(settings, alias=settings.registry.champion_alias)
     ref = input_ref or snapshot_ref_of(input_data) or f"features/training_set_{settings.serving.feature_service}"
     result = run_batch_scoring(settings, model_uri=uri, input_ref=ref)

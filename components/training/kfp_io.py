@@ -9,17 +9,24 @@ from components.common.artifacts import ModelMeta, model_uri_of, snapshot_ref_of
 
 
 def run_train_op(training_set, model, metrics, *, env: str = "local", params_json: str = "") -> dict[str, Any]:
+    """Train in this pod, or (profile `trainjob.enabled`) as a multi-node TrainJob that this step follows."""
     from components.common.config import load_settings
     from components.training.api import train
 
     settings = load_settings(env)
     params = json.loads(params_json) if params_json and params_json.strip() else None
-    result = train(settings, training_set=snapshot_ref_of(training_set), params=params)
-    model.metadata.update(ModelMeta(model_uri=result.model_uri, run_id=result.run_id, tracking_uri=result.tracking_uri,
-                                    training_set=result.training_set).to_metadata(steps=result.steps))
-    for name, value in result.metrics.items():
+    ref = snapshot_ref_of(training_set)
+    if settings.trainjob.enabled:
+        from components.training.trainjob import train_with_trainjob
+
+        out = train_with_trainjob(settings, training_set=ref, params=params)
+    else:
+        out = train(settings, training_set=ref, params=params).to_dict()
+    model.metadata.update(ModelMeta(model_uri=out["model_uri"], run_id=out["run_id"], tracking_uri=out["tracking_uri"],
+                                    training_set=out["training_set"]).to_metadata(steps=out["steps"]))
+    for name, value in out["metrics"].items():
         metrics.log_metric(name, float(value))
-    return result.to_dict()
+    return out
 
 
 def run_validate_model_op(model, metrics, report, *, env: str = "local") -> dict[str, Any]:

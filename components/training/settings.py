@@ -60,3 +60,27 @@ class TrainingSettings(StrictModel):
     latency_batch: int = Field(64, gt=0)
     tune_trials: int = Field(8, gt=0)
     tune_max_steps: int = Field(120, gt=0, description="Optimiser steps per Optuna trial.")
+
+
+class TrainJobSettings(StrictModel):
+    """Multi-node DDP in the cluster as a Kubeflow Trainer TrainJob (trainer.kubeflow.org/v1alpha1).
+
+    With `enabled`, the training step creates the TrainJob, follows it and fails with its reason,
+    instead of training in its own pod. The TrainingRuntime it names (manifests/components/training)
+    holds what a TrainJob cannot set: the restart policy and the pod security.
+    """
+
+    enabled: bool = False
+    runtime: str = "rankops-torch-ddp"
+    workers: int = Field(2, ge=1, description="Nodes (pods); one torchrun agent each.")
+    gpus_per_worker: int = Field(1, ge=0, description="nvidia.com/gpu per pod, and torchrun processes per pod.")
+    cpu: str = "8"
+    memory: str = "32Gi"
+    node_selector: dict[str, str] = Field(default_factory=lambda: {"nvidia.com/gpu.present": "true"})
+    gpu_taint: str = "nvidia.com/gpu"
+    shared_pvc: str = Field("rankops-lakehouse", description="ReadWriteMany claim holding RANKOPS_HOME (checkpoints).")
+    shared_mount: str = "/mnt/lakehouse"
+    models_pvc: str | None = Field("rankops-models", description="Pretrained checkpoints (training.checkpoint), read-only.")
+    models_mount: str = "/mnt/models"
+    deadline_s: int = Field(86400, gt=0, description="activeDeadlineSeconds of the TrainJob.")
+    poll_interval_s: float = Field(15.0, gt=0)

@@ -26,7 +26,7 @@ USER_CONTAINER_DEFAULTS = {"allowPrivilegeEscalation": False, "capabilities": {"
                            "seccompProfile": {"type": "RuntimeDefault"}}
 SYSTEM_CONTAINER_DEFAULTS = {**USER_CONTAINER_DEFAULTS, "runAsNonRoot": True}
 KNOWN_PLATFORM_KEYS = {"podMetadata", "pvcMount", "secretAsEnv", "configMapAsEnv", "nodeSelector", "tolerations",
-                       "securityContext"}
+                       "securityContext", "configMapAsVolume", "fieldPathAsEnv"}
 
 
 def argo_executor_security_context(configmap: dict[str, Any]) -> dict[str, Any]:
@@ -57,10 +57,16 @@ def executor_pod(image: str, platform: dict[str, Any], executor_sc: dict[str, An
     for m in platform.get("pvcMount", []):
         volumes.append({"name": m["constant"], "persistentVolumeClaim": {"claimName": m["constant"]}})
         mounts.append({"name": m["constant"], "mountPath": m["mountPath"]})
+    for m in platform.get("configMapAsVolume", []):  # extendPodSpecPatch: a configMap volume named after the map
+        volumes.append({"name": m["configMapName"],
+                        "configMap": {"name": m["configMapName"], "optional": m.get("optional", False)}})
+        mounts.append({"name": m["configMapName"], "mountPath": m["mountPath"]})
+    env = [{"name": e["name"], "valueFrom": {"fieldRef": {"fieldPath": e["fieldPath"]}}}
+           for e in platform.get("fieldPathAsEnv", [])]
     argo_init, argo_wait = _argo_containers(executor_sc)
     launcher = {"name": "kfp-launcher", "image": "ghcr.io/kubeflow/kfp-launcher",
                 "securityContext": copy.deepcopy(SYSTEM_CONTAINER_DEFAULTS)}
-    main = {"name": "main", "image": image, "securityContext": main_sc, "volumeMounts": mounts}
+    main = {"name": "main", "image": image, "securityContext": main_sc, "volumeMounts": mounts, **({"env": env} if env else {})}
     return {"securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
             "initContainers": [*argo_init, launcher], "containers": [main, *argo_wait], "volumes": volumes}
 

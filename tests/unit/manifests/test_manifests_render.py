@@ -28,7 +28,7 @@ def test_overlay_lands_in_its_own_namespace(rendered, env):
     kinds = sorted({d["kind"] for d in docs})
     common = {"ConfigMap", "CronJob", "Deployment", "HorizontalPodAutoscaler", "Job", "LimitRange", "Namespace",
               "NetworkPolicy", "PersistentVolumeClaim", "PodDefault", "PodDisruptionBudget", "ResourceQuota", "Role",
-              "RoleBinding", "Service", "ServiceAccount"}
+              "RoleBinding", "Service", "ServiceAccount", "TrainingRuntime"}
     # dev runs its own PostgreSQL; staging and prod use a managed one and seed the pretrained checkpoint
     assert kinds == sorted(common | ({"StatefulSet"} if env == "dev" else set()))
     jobs = sorted(d["metadata"]["name"] for d in docs if d["kind"] == "Job")

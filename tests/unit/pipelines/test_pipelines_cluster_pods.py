@@ -110,3 +110,23 @@ def test_training_mounts_the_checkpoint_volume(name):
         {k: m[k] for k in ("constant", "mountPath")} for m in train["pvcMount"]]
     claim = manifest("base/storage.yaml", "PersistentVolumeClaim", MODELS_PVC)
     assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+
+
+@pytest.mark.parametrize("name", AVAILABLE)
+def test_spark_steps_are_drivers_that_know_their_pod_and_read_the_executor_template(name, argo_executor):
+    """What spark_conf needs in the cluster (POD_NAME, POD_IP, the template) and the NetworkPolicy label."""
+    from pipelines.placement import SPARK_DRIVER_LABEL, SPARK_EXECUTOR_CONFIG_MAP, SPARK_EXECUTOR_MOUNT
+
+    pods = task_pods(compiled_path(name).read_text(), argo_executor)
+    drivers = sorted(label for label, p in platform_of(name).items()
+                     if p["podMetadata"]["labels"].get(SPARK_DRIVER_LABEL[0]) == SPARK_DRIVER_LABEL[1])
+    spark_steps = {"etl": ["exec-etl-op", "exec-etl-op-2"], "batch_inference": ["exec-batch-score-op"],
+                   "monitoring": ["exec-batch-score-op"], "end_to_end": ["exec-etl-op"], "training": []}
+    assert drivers == spark_steps[name]
+    for label in drivers:
+        main = next(c for c in pods[label]["containers"] if c["name"] == "main")
+        assert main["env"] == [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                               {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}]
+        assert {"name": SPARK_EXECUTOR_CONFIG_MAP, "mountPath": SPARK_EXECUTOR_MOUNT} in main["volumeMounts"]
+        assert {"name": SPARK_EXECUTOR_CONFIG_MAP, "configMap": {"name": SPARK_EXECUTOR_CONFIG_MAP,
+                                                                 "optional": False}} in pods[label]["volumes"]

@@ -71,6 +71,8 @@ def test_every_step_gets_lakehouse_label_resources_and_env(name):
             labels["rankops.io/prod-mlflow-client"] = "true"
         if task == "monitor-op":  # the retrain trigger calls the KFP API
             labels["rankops.io/kfp-api"] = "true"
+        if task.startswith(("etl-op", "batch-score-op")):  # Spark drivers that start executor pods
+            labels["rankops.io/spark-driver"] = "true"
         assert t["labels"] == labels, task
         assert t["cpu"] and t["memory"], task
 
