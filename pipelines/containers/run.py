@@ -6,7 +6,8 @@ security of the manifests. Steps load the `dev` profile unchanged and reach its 
 cluster's host names; they get the Secret and ConfigMap keys their compiled spec asks for. What
 differs from the cluster is said in the summary's `stand_ins`: the GitOps remote is a local
 `git daemon` instead of GitHub (no forge API: requests are branches decided by `promote approve`),
-there is no prod MLflow to copy promoted versions to, and the train step runs the CPU image with the
+there is no prod MLflow to copy promoted versions to, Spark runs in the step's container instead
+of starting executor pods (no Kubernetes API), and the train step runs the CPU image with the
 local profile's tiny model (`params_json`), as this machine has no GPU.
 
 Everything the run writes lives under `<RANKOPS_HOME>/containers/<run id>/` (lakehouse, step
@@ -53,10 +54,12 @@ def stand_in_env(git_url: str, local: Any) -> dict[str, str]:
     """What every container gets on top of the dev profile, and why: the GitOps remote is a `git daemon`
     with no forge API (no GitHub here), so the write-back and the request are branches on it and the
     request is decided by `rankops promote approve` (forge kind local); there is no prod MLflow, so prod
-    reads dev's registry (no promotion target); the latency budgets are the local profile's as configured
-    here, as the model is (this box's shared cores are not the cluster's nodes: the dev budgets failed on
-    load alone)."""
+    reads dev's registry (no promotion target); there is no Kubernetes API to start Spark executor pods,
+    so Spark runs inside the step's container (master local[*]); the latency budgets are the local
+    profile's as configured here, as the model is (this box's shared cores are not the cluster's nodes:
+    the dev budgets failed on load alone)."""
     return {"RANKOPS_REGISTRY__GIT_URL": git_url, "RANKOPS_PROMOTION__GIT_URL": git_url,
+            "RANKOPS_SPARK__MASTER": "local[*]",
             "RANKOPS_REGISTRY__FORGE__KIND": "local", "RANKOPS_PROMOTION__FORGE__KIND": "local",
             "RANKOPS_PROMOTION__TARGET": "null",
             "RANKOPS_PROMOTION__LATENCY_BUDGET_MS": str(local.promotion.latency_budget_ms),

@@ -118,6 +118,7 @@ def test_stand_ins_take_the_local_profiles_latency_budgets_with_the_callers_over
     assert stand_in_env("git://git.ns:9418/rankops.git", local) == {
         "RANKOPS_REGISTRY__GIT_URL": "git://git.ns:9418/rankops.git",
         "RANKOPS_PROMOTION__GIT_URL": "git://git.ns:9418/rankops.git",
+        "RANKOPS_SPARK__MASTER": "local[*]",  # no Kubernetes API to start executor pods
         "RANKOPS_REGISTRY__FORGE__KIND": "local", "RANKOPS_PROMOTION__FORGE__KIND": "local",  # no GitHub API
         "RANKOPS_PROMOTION__TARGET": "null",  # no prod MLflow: prod reads dev's registry
         "RANKOPS_PROMOTION__LATENCY_BUDGET_MS": "5000.0",  # the override
@@ -130,6 +131,7 @@ def test_the_dev_profile_under_the_stand_ins_has_no_forge_api_and_no_promotion_t
     local = load_settings("local", environ={"RANKOPS_HOME": str(tmp_path)})
     dev = load_settings("dev", environ={"RANKOPS_HOME": str(tmp_path), **stand_in_env("git://git.ns:9418/r.git", local)})
     assert (dev.registry.forge.kind, dev.promotion.forge.kind, dev.promotion.target) == ("local", "local", None)
+    assert dev.spark.master == "local[*]"
     assert (dev.registry.git_url, dev.promotion.git_url) == ("git://git.ns:9418/r.git", "git://git.ns:9418/r.git")
     assert dev.features.online_store_path == "redis.rankops-dev.svc.cluster.local:6379"  # the rest stays dev's
 
