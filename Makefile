@@ -11,12 +11,14 @@ export PYTHONUNBUFFERED := 1
 
 install: $(VENV)/.installed
 
-# torch first, pinned: a looser spec pulls a multi-GB CUDA build.
-$(VENV)/.installed: pyproject.toml constraints.txt
+# torch first, pinned: a looser spec pulls a multi-GB CUDA build. The repository's second project
+# (projects/clicks, another team's package) is installed too, so its tests run with the platform's.
+$(VENV)/.installed: pyproject.toml constraints.txt projects/clicks/pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
+	$(PY) -m pip install -q -c constraints.txt --no-deps -e projects/clicks
 	touch $@
 
 # The whole flow on the KFP local runner: generate → ETL → Feast → train → evaluate → register →
@@ -45,7 +47,7 @@ test-fast: install
 	$(VENV)/bin/pytest -m "not slow"
 
 lint: install
-	$(VENV)/bin/ruff check components pipelines tests benchmarks feature_repo
+	$(VENV)/bin/ruff check components pipelines tests benchmarks feature_repo projects
 
 # PostgreSQL and Redis servers for the cluster-profile tests (Debian packages: root or passwordless
 # sudo; otherwise it stops with the one line to run). The tests start and stop their own instances.

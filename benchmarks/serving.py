@@ -69,7 +69,7 @@ def build_home(home: Path, model: str, n_videos: int) -> dict:
 
         version = mlflow.register_model(result.model_uri, name).version
         MlflowClient(settings.tracking_uri, settings.tracking_uri).set_registered_model_alias(name, "champion", version)
-    from components.etl.contract import GOLD_QUERY, GOLD_VIDEO
+    from components.common.contract import GOLD_QUERY, GOLD_VIDEO
 
     return {"queries": sorted(set(gold[GOLD_QUERY]["query_text"])), "videos": sorted(set(gold[GOLD_VIDEO]["video_id"])),
             "version": str(version), "features": train.manifest["extra"]["features"]}

@@ -174,7 +174,8 @@ def main() -> None:
     import torch
 
     from components.common.config import load_settings
-    from components.training.api import build_model, merge_params
+    from components.training.api import merge_params
+    from components.training.electra import build_model
     from components.training.model import score_encoded
 
     settings = load_settings("local")

@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from pipelines.registry import COMPILED_DIR, compiled_path, load_pipeline, pipeline_names
+from pipelines.catalogue import compiled_path, load_pipeline, pipeline_names
 
 REGENERATE = "rankops pipeline compile   (or: make compile)"
 # Our two images by tag or by digest (a spec re-pointed once can be re-pointed again).
@@ -44,8 +44,8 @@ def _check_image_env() -> None:
                 "`rankops pipeline submit --image-tag TAG` to point a submission at another build")
 
 
-def compile_pipeline(name: str, out_dir: Path = COMPILED_DIR) -> Path:
-    """Compile pipeline `name` to `<out_dir>/<name>.yaml` and return the path."""
+def compile_pipeline(name: str, out_dir: Path | None = None) -> Path:
+    """Compile pipeline `name` to `<out_dir>/<name>.yaml` (default: where its spec is committed)."""
     from kfp import compiler
 
     _check_image_env()
@@ -55,7 +55,7 @@ def compile_pipeline(name: str, out_dir: Path = COMPILED_DIR) -> Path:
     return out
 
 
-def compile_all(out_dir: Path = COMPILED_DIR, names: list[str] | None = None) -> list[Path]:
+def compile_all(out_dir: Path | None = None, names: list[str] | None = None) -> list[Path]:
     """Compile the given pipelines (default: every available one)."""
     return [compile_pipeline(name, out_dir) for name in (names or pipeline_names())]
 
@@ -65,7 +65,7 @@ def normalise(text: str) -> str:
     return VOLATILE_RE.sub("", text)
 
 
-def stale_specs(names: list[str] | None = None, directory: Path = COMPILED_DIR) -> dict[str, str]:
+def stale_specs(names: list[str] | None = None, directory: Path | None = None) -> dict[str, str]:
     """name -> unified diff for every committed spec that differs from a fresh compile."""
     stale: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp:

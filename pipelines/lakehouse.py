@@ -6,14 +6,15 @@ from pathlib import Path
 from typing import Any
 
 
-def latest_gold(lakehouse: str) -> dict[str, str]:
-    """{gold table: latest snapshot id}; a clear error when the ETL has not published gold yet."""
+def latest_gold(lakehouse: str, tables: tuple[str, ...] | None = None) -> dict[str, str]:
+    """{gold table: latest snapshot id} of `tables` (default: the search contract's); a clear error
+    when the ETL has not published gold yet."""
     from components.common.snapshots import SnapshotStore
-    from components.etl.contract import GOLD_TABLES
+    from components.etl.contracts import resolve_contract
 
     store = SnapshotStore(lakehouse)
     found, missing = {}, []
-    for table in GOLD_TABLES:
+    for table in tables or resolve_contract(None).gold_tables:
         snap = store.latest(table)
         if snap is None:
             missing.append(table)
@@ -28,9 +29,10 @@ def latest_gold(lakehouse: str) -> dict[str, str]:
 def run_latest_gold_op(gold: Any, *, env: str) -> dict[str, str]:
     """Fill `gold` like etl_op does (metadata `snapshots`, `gold_refs`, `uri`), from the latest snapshots."""
     from components.common.config import load_settings
+    from components.etl.contracts import contract_of
 
     settings = load_settings(env)
-    snapshots = latest_gold(settings.lakehouse)
+    snapshots = latest_gold(settings.lakehouse, contract_of(settings).gold_tables)
     refs = {t: f"{t}@{sid}" for t, sid in snapshots.items()}
     gold.metadata.update({"lakehouse": settings.lakehouse, "uri": settings.lakehouse, "snapshots": snapshots,
                           "gold_refs": refs})

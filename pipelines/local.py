@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from components.common.config import Settings
-from pipelines.registry import load_pipeline
+from pipelines.catalogue import load_pipeline
 
 
 def local_root(settings: Settings) -> Path:

@@ -14,6 +14,7 @@ pipeline is `runAsNonRoot` on the step's own container, set here with the image'
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Iterable
 
 from kfp import dsl, kubernetes
@@ -64,6 +65,9 @@ RUN_AS_UID = 10001
 # with the images), so a step that starts another run pins the same build (components/monitoring/alerts.py).
 IMAGE_ENV = {"RANKOPS_KFP__IMAGE": IMAGE, "RANKOPS_KFP__GPU_IMAGE": GPU_IMAGE}
 
+# Compiled with a project selected (`rankops --project NAME pipeline compile`), every step gets it.
+PROJECT_ENV = "RANKOPS_PROJECT"
+
 # The pretrained checkpoint staging/prod train from (profile `training.checkpoint`), on its own PVC
 # that the seed-checkpoint Job fills from the environment's MLflow artifact store.
 MODELS_PVC = "rankops-models"
@@ -103,6 +107,8 @@ def on_cluster(
     kubernetes.set_security_context(task, run_as_user=RUN_AS_UID, run_as_group=RUN_AS_UID, run_as_non_root=True)
     for variable, value in IMAGE_ENV.items():
         task.set_env_variable(variable, value)
+    if os.environ.get(PROJECT_ENV):  # a project's pipeline: every step loads the project's settings
+        task.set_env_variable(PROJECT_ENV, os.environ[PROJECT_ENV])
     kubernetes.add_pod_label(task, *ROLE_LABEL)
     kubernetes.mount_pvc(task, pvc_name=LAKEHOUSE_PVC, mount_path=LAKEHOUSE_MOUNT)
     for key in sorted(needs):

@@ -18,6 +18,7 @@ def rankops_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "rankops"
     monkeypatch.setenv("RANKOPS_HOME", str(home))
     monkeypatch.setenv("RANKOPS_ENV", "local")
+    monkeypatch.delenv("RANKOPS_PROJECT", raising=False)  # the platform's own project unless a test selects one
     for name in list(os.environ):
         if name.startswith("RANKOPS_") and "__" in name:
             monkeypatch.delenv(name)

@@ -5,33 +5,35 @@ Precedence, lowest first: model defaults (the `local` profile), the profile file
 variables `RANKOPS_<SECTION>__<KEY>` (values parsed as YAML scalars). Every level is
 strict, so a wrong key or value fails at start with a message naming where it came from.
 `RANKOPS_HOME` (default `./.rankops`) roots every relative path of the profile.
+
+Stages own their sections: each declares its model in the `rankops.settings` entry-point group
+(see pyproject.toml), so this module imports none of them. `RANKOPS_PROJECT` names a project
+(`components.common.projects`) whose profile is layered over the platform's.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, create_model, field_validator, model_validator
 
+from components.common import plugins
 from components.common.model import StrictModel
-from components.etl.settings import EtlSettings
-from components.evaluation.settings import EvaluationSettings
-from components.features.settings import FeaturesSettings
-from components.inference.settings import ServingSettings
-from components.monitoring.settings import MonitoringSettings
-from components.promotion.settings import PromotionSettings
-from components.registry.settings import RegistrySettings
-from components.training.settings import TrainingSettings, TrainJobSettings
 
 Env = Literal["local", "dev", "staging", "prod"]
 ENVS: tuple[str, ...] = ("local", "dev", "staging", "prod")
 PROFILES_DIR = Path(__file__).with_name("profiles")
 ENV_PREFIX = "RANKOPS_"
-RESERVED_ENV = {"RANKOPS_ENV", "RANKOPS_HOME"}
+RESERVED_ENV = {"RANKOPS_ENV", "RANKOPS_HOME", "RANKOPS_PROJECT"}
+# Field order of the registered sections (the order validation errors are listed in); a section
+# not named here follows by name. Only an order: nothing here imports or requires a stage.
+SECTION_ORDER = ("etl", "features", "training", "trainjob", "evaluation", "registry", "promotion", "serving",
+                 "monitoring")
 
 
 class ConfigError(ValueError):
@@ -122,23 +124,16 @@ class KfpSettings(StrictModel):
 
 
 class Settings(StrictModel):
-    """The whole configuration of one environment."""
+    """The whole configuration of one environment: these common sections plus every registered
+    stage section (`settings_model()` is the complete class; `load_settings` returns one)."""
 
     env: Env = "local"
     home: Path = Field(default_factory=lambda: Path(".rankops").resolve())
+    project: str | None = Field(None, description="The project layered over the platform (RANKOPS_PROJECT).")
     spark: SparkSettings = Field(default_factory=SparkSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     mlflow: MlflowSettings = Field(default_factory=MlflowSettings)
     kfp: KfpSettings = Field(default_factory=KfpSettings)
-    etl: EtlSettings = Field(default_factory=EtlSettings)
-    features: FeaturesSettings = Field(default_factory=FeaturesSettings)
-    training: TrainingSettings = Field(default_factory=TrainingSettings)
-    trainjob: TrainJobSettings = Field(default_factory=TrainJobSettings)
-    evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
-    registry: RegistrySettings = Field(default_factory=RegistrySettings)
-    promotion: PromotionSettings = Field(default_factory=PromotionSettings)
-    serving: ServingSettings = Field(default_factory=ServingSettings)
-    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
 
     def resolve(self, path: str) -> str:
         """Absolute path for `path`: URIs and absolute paths as-is, the rest under `home`."""
@@ -160,6 +155,36 @@ class Settings(StrictModel):
         return self.mlflow.tracking_uri.replace("{home}", str(self.home))
 
 
+def settings_model() -> type[Settings]:
+    """Settings plus one field per section registered in the `rankops.settings` entry-point group."""
+    try:
+        sections = plugins.load_all(plugins.SETTINGS, "settings section")
+    except plugins.PluginError as exc:
+        raise ConfigError(str(exc)) from None
+    rank = {name: i for i, name in enumerate(SECTION_ORDER)}
+    ordered = sorted(sections.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0]))
+    return _settings_model(tuple(ordered))
+
+
+@functools.cache
+def _settings_model(sections: tuple[tuple[str, Any], ...]) -> type[Settings]:
+    fields: dict[str, Any] = {}
+    for name, model in sections:
+        if name in Settings.model_fields:
+            raise ConfigError(f"settings section {name!r} ({model}) would replace a common setting of the same name")
+        if not (isinstance(model, type) and issubclass(model, StrictModel)):
+            raise ConfigError(f"settings section {name!r} is {model!r}, not a StrictModel class")
+        fields[name] = (model, Field(default_factory=model))
+    return create_model("RankopsSettings", __base__=Settings, __module__=__name__, **fields)
+
+
+def __getattr__(name: str) -> Any:
+    """`RankopsSettings` (the complete class) resolves lazily, so pickled settings load anywhere."""
+    if name == "RankopsSettings":
+        return settings_model()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def _read_profile(path: Path) -> dict[str, Any]:
     try:
         text = os.path.expandvars(path.read_text(encoding="utf-8"))
@@ -174,7 +199,7 @@ def _read_profile(path: Path) -> dict[str, Any]:
 def _env_keys(segments: list[str]) -> list[str]:
     """Field names lowercased; keys inside a free-form mapping (spark.conf) kept as written,
     since Spark's keys are case-sensitive (spark.driver.extraJavaOptions)."""
-    model: Any = Settings
+    model: Any = settings_model()
     keys = []
     for segment in segments:
         if model is None:
@@ -211,41 +236,72 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep merge; a mapping that switches its `family` (a discriminated section such as
+    training.model) replaces the base's rather than mixing two families' parameters."""
     merged = dict(base)
     for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
+        old = merged.get(key)
+        switches = isinstance(value, Mapping) and isinstance(old, dict) and "family" in old and \
+            "family" in value and value["family"] != old["family"]
+        if isinstance(value, Mapping) and isinstance(old, dict) and not switches:
+            merged[key] = _merge(old, value)
         else:
             merged[key] = value
     return merged
 
 
-def _origin(loc: tuple[Any, ...], env_data: Mapping[str, Any], profile: Path) -> str:
-    node: Any = env_data
+def _found(loc: tuple[Any, ...], data: Mapping[str, Any]) -> bool:
+    node: Any = data
     for key in loc:
         if not isinstance(node, Mapping) or key not in node:
-            return str(profile)
+            return False
         node = node[key]
-    return "environment variable " + ENV_PREFIX + "__".join(str(k).upper() for k in loc)
+    return True
+
+
+def _origin(loc: tuple[Any, ...], env_data: Mapping[str, Any], profile: Path,
+            project_profile: tuple[Path, Mapping[str, Any]] | None = None) -> str:
+    if _found(loc, env_data):
+        return "environment variable " + ENV_PREFIX + "__".join(str(k).upper() for k in loc)
+    if project_profile is not None and _found(loc, project_profile[1]):
+        return str(project_profile[0])
+    return str(profile)
 
 
 def load_settings(env: str | None = None, environ: Mapping[str, str] | None = None) -> Settings:
-    """Settings for `env` (else RANKOPS_ENV, else local); raise ConfigError naming the culprit."""
+    """Settings for `env` (else RANKOPS_ENV, else local); raise ConfigError naming the culprit.
+
+    With RANKOPS_PROJECT set, the project's `<env>.yaml` is layered between the platform's
+    profile and the environment variables.
+    """
     environ = os.environ if environ is None else environ
     env = env or environ.get("RANKOPS_ENV") or "local"
     if env not in ENVS:
         raise ConfigError(f"unknown environment {env!r} (from --env or RANKOPS_ENV); choose one of {', '.join(ENVS)}")
     profile = PROFILES_DIR / f"{env}.yaml"
     data = _read_profile(profile)
+    project_name = environ.get("RANKOPS_PROJECT") or None
+    project_profile = None
+    if project_name:
+        from components.common.projects import ProjectError, load_project
+
+        try:
+            project = load_project(project_name)
+        except ProjectError as exc:
+            raise ConfigError(f"{exc} (from RANKOPS_PROJECT or --project)") from None
+        path = project.profile(env)
+        project_profile = (path, _read_profile(path) if path.exists() else {})
+        data = _merge(_merge(data, project.defaults()), project_profile[1])
     env_data = _env_overrides(environ)
     data = _merge(data, env_data)
     data["env"] = env
+    data["project"] = project_name
     data["home"] = Path(environ.get("RANKOPS_HOME") or ".rankops").expanduser().resolve()
     try:
-        return Settings.model_validate(data)
+        return settings_model().model_validate(data)
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"])
-            lines.append(f"  {where}: {err['msg']} (from {_origin(err['loc'], env_data, profile)})")
+            lines.append(f"  {where}: {err['msg']} (from {_origin(err['loc'], env_data, profile, project_profile)})")
         raise ConfigError(f"invalid configuration for profile {env!r}:\n" + "\n".join(lines)) from None

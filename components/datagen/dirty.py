@@ -16,7 +16,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from components.etl.contract import DEFECTS, RULES, Kind
+from components.common.contract import DEFECTS, RULES, Kind
 
 LONG_FIELD_CHARS = 120_000  # over the contract's 100,000-character limit
 BAD_BYTES = ("\udcff", "\udcc3(", "\udce9t\udce9")  # 0xff; 0xc3 + '('; latin-1 'été'

@@ -38,12 +38,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from components.common.contract import JUDGEMENT_FIELDS, Kind, Reason
 from components.datagen.drift import DayDrift, DriftPlan, current_grade, day_drift, extend_world, mix_page
 from components.datagen.latent import URL_SPELLINGS, World, build_world, size_of
 from components.datagen.surface import canonical_url, format_ts, query_variant, random_zone
 from components.datagen.vocabulary import ANNOTATORS, NOISY_ANNOTATORS
 from components.datagen.writer import RawFileWriter, write_ignored_files
-from components.etl.contract import JUDGEMENT_FIELDS, Kind, Reason
 
 GENERATOR_FILE = "_generator.json"
 PAGE_SIZE = 10

@@ -21,8 +21,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from components.common.contract import FileDefect, Kind
 from components.datagen.dirty import CYCLES, REASON_OF, corrupt_csv, corrupt_json
-from components.etl.contract import FileDefect, Kind
 
 BOM = "\ufeff".encode()
 

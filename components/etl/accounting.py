@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from components.etl.contract import QUARANTINE_TABLE, SILVER_TABLES, Kind
+from components.common.contract import QUARANTINE_TABLE
+from components.etl.contracts import Contract, resolve_contract
 from components.etl.quality import Expectation
 from components.etl.silver import OUTCOME
 
@@ -18,14 +19,15 @@ if TYPE_CHECKING:
     from components.common.snapshots import Snapshot
 
 
-def bronze_counts(snaps: dict[str, Snapshot]) -> dict[str, dict[str, int]]:
+def bronze_counts(snaps: dict[str, Snapshot], contract: Contract | None = None) -> dict[str, dict[str, int]]:
     """{kind: {"bronze": data lines, "headers": CSV header lines}} of the bronze snapshots.
 
     Every ingested CSV file (never empty: empty files are refused) has exactly one header line.
     """
+    csv_kinds = resolve_contract(contract).csv_kinds
     out = {}
     for kind, snap in snaps.items():
-        headers = len(snap.manifest["extra"].get("files", [])) if kind == Kind.JUDGEMENTS.value else 0
+        headers = len(snap.manifest["extra"].get("files", [])) if kind in csv_kinds else 0
         out[kind] = {"bronze": snap.row_count - headers, "headers": headers}
     return out
 
@@ -55,7 +57,7 @@ def account(counts: dict[str, dict[str, int]], outcomes: dict[str, dict[str, Any
     """bronze = silver + quarantine + duplicates per kind, on the written snapshots' row counts."""
     out = []
     for kind in counts:
-        silver = snaps[SILVER_TABLES[Kind(kind)]].row_count
+        silver = snaps[f"silver/{kind}"].row_count
         quarantined, dups = outcomes[kind]["quarantine"], outcomes[kind]["duplicate"]
         observed = {"bronze": counts[kind]["bronze"], "silver": silver, "quarantine": quarantined, "duplicates": dups}
         out.append(Expectation("accounting: bronze = silver + quarantine + duplicates", f"bronze/{kind}", observed,

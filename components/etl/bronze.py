@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from components.etl.contract import KIND_SUFFIX, FileDefect, Kind
+from components.common.contract import FileDefect
+from components.etl.contracts import Contract, resolve_contract
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -30,7 +31,6 @@ BRONZE_SCHEMA = (
     "ingested_at timestamp, is_header boolean"
 )
 RECORD_BITS = 33  # monotonically_increasing_id = partition id << 33 | record index in partition
-KIND_ORDER = {k.value: i for i, k in enumerate(Kind)}
 SNIFF_BYTES = 4096
 NUL_SHARE_DIVISOR = 8  # >= 1/8 NUL bytes in the first 4 KiB: not UTF-8 text (UTF-8 text has none)
 COMPRESSED_SUFFIXES = (".gz", ".gzip", ".bz2", ".xz", ".zst", ".zip", ".lz4", ".snappy")
@@ -69,9 +69,10 @@ class FileProblem:
         return asdict(self)
 
 
-def batch_id_of(rel_parts: tuple[str, ...], sha256: str) -> str:
+def batch_id_of(rel_parts: tuple[str, ...], sha256: str, contract: Contract | None = None) -> str:
     """Folders above the kind folder (e.g. the ingest date), else an id from the content."""
-    kind_index = next(i for i, p in enumerate(rel_parts) if p in {k.value for k in Kind})
+    kinds = set(resolve_contract(contract).kind_names)
+    kind_index = next(i for i, p in enumerate(rel_parts) if p in kinds)
     above = rel_parts[:kind_index]
     return "/".join(above) if above else f"file-{sha256[:12]}"
 
@@ -106,11 +107,11 @@ def sniff_content(path: Path) -> tuple[FileDefect, str] | None:
     return None
 
 
-def _ignored(rel: Path, kind: str | None) -> tuple[FileDefect, str] | None:
+def _ignored(rel: Path, kind: str | None, contract: Contract) -> tuple[FileDefect, str] | None:
     """Why a file is not a raw file of the contract by its place and name (None: it may be)."""
     if kind is None:
-        return FileDefect.OUTSIDE_KIND_FOLDER, f"not directly inside a {', '.join(k.value for k in Kind)} folder"
-    suffix = KIND_SUFFIX[Kind(kind)]
+        return FileDefect.OUTSIDE_KIND_FOLDER, f"not directly inside a {', '.join(contract.kind_names)} folder"
+    suffix = contract.kind(kind).suffix
     if rel.suffix.lower() in COMPRESSED_SUFFIXES:
         return FileDefect.COMPRESSED, f"compressed ({rel.suffix}): decompress it to a plain {suffix} file"
     if not rel.name.endswith(suffix):
@@ -118,7 +119,8 @@ def _ignored(rel: Path, kind: str | None) -> tuple[FileDefect, str] | None:
     return None
 
 
-def discover_files(input_dir: str | os.PathLike[str]) -> tuple[list[RawFile], list[FileProblem]]:
+def discover_files(input_dir: str | os.PathLike[str], contract: Contract | None = None
+                   ) -> tuple[list[RawFile], list[FileProblem]]:
     """Raw files of every kind under `input_dir` (any depth), hashed; every other file as a problem.
 
     Files and folders whose name starts with "." or "_" are metadata (``_generator.json``,
@@ -128,15 +130,16 @@ def discover_files(input_dir: str | os.PathLike[str]) -> tuple[list[RawFile], li
     root = Path(input_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"input directory {root} does not exist or is not a directory")
+    contract = resolve_contract(contract)
     found: list[RawFile] = []
     problems: list[FileProblem] = []
-    kinds = {k.value for k in Kind}
+    kinds = set(contract.kind_names)
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
         if path.is_dir() or any(part.startswith((".", "_")) for part in rel.parts):
             continue
         kind = rel.parts[-2] if len(rel.parts) > 1 and rel.parts[-2] in kinds else None
-        why = _ignored(rel, kind)
+        why = _ignored(rel, kind, contract)
         try:
             size = path.stat().st_size
             if why is None and size == 0:
@@ -149,9 +152,11 @@ def discover_files(input_dir: str | os.PathLike[str]) -> tuple[list[RawFile], li
             problems.append(FileProblem(str(rel), f"ignored: {why[1]}", defect=why[0].value))
             continue
         assert kind is not None
-        header = first_line(path) if kind == Kind.JUDGEMENTS.value else None
-        found.append(RawFile(kind, str(path.resolve()), str(rel), batch_id_of(rel.parts, digest), digest, size, header))
-    found.sort(key=lambda f: (KIND_ORDER[f.kind], f.source_file))
+        header = first_line(path) if contract.kind(kind).csv else None
+        found.append(RawFile(kind, str(path.resolve()), str(rel), batch_id_of(rel.parts, digest, contract), digest,
+                             size, header))
+    order = {name: i for i, name in enumerate(contract.kind_names)}
+    found.sort(key=lambda f: (order[f.kind], f.source_file))
     return found, problems
 
 
@@ -203,9 +208,12 @@ def read_lines(spark: SparkSession, files: list[RawFile]) -> DataFrame:
     return reduce(lambda a, b: a.unionByName(b), scans)
 
 
-def to_bronze(lines: DataFrame, ingested_at) -> DataFrame:
+def to_bronze(lines: DataFrame, ingested_at, csv_kinds: tuple[str, ...] | None = None) -> DataFrame:
     """Bronze rows: raw lines + ingest time; the first line of a CSV (its header) is flagged."""
     from pyspark.sql import functions as F
+
+    csv_kinds = resolve_contract(None).csv_kinds if csv_kinds is None else csv_kinds
+    is_csv = F.col("kind").isin(list(csv_kinds)) if csv_kinds else F.lit(False)
 
     return lines.select(
         "kind",
@@ -215,5 +223,5 @@ def to_bronze(lines: DataFrame, ingested_at) -> DataFrame:
         "raw",
         "file_sha256",
         F.lit(ingested_at).cast("timestamp").alias("ingested_at"),
-        ((F.col("kind") == Kind.JUDGEMENTS.value) & (F.col("line_number") == 1)).alias("is_header"),
+        (is_csv & (F.col("line_number") == 1)).alias("is_header"),
     )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING
 
-from components.etl.contract import GOLD_LABELS, GOLD_QUERY, GOLD_QUERY_VIDEO, GOLD_SCHEMAS, GOLD_VIDEO
+from components.common.contract import GOLD_LABELS, GOLD_QUERY, GOLD_QUERY_VIDEO, GOLD_SCHEMAS, GOLD_VIDEO
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame

@@ -14,13 +14,14 @@ def run_etl_op(gold: Any, metrics: Any, quality_report: Any, *, input_dir: str, 
     """Run `run_etl` for the profile `env`; the gate's failure fails the task after the report is kept."""
     from components.common.config import load_settings
     from components.common.spark import with_executors
-    from components.etl.contract import GOLD_TABLES
+    from components.etl.contracts import contract_of
     from components.etl.run import QualityGateFailed, run_etl
 
     source = input_dir or (raw.path if raw is not None else "")
     if not source:
         raise ValueError("etl_op needs input_dir or a raw Dataset artifact")
     settings = with_executors(load_settings(env), spark_executors)
+    gold_tables = contract_of(settings).gold_tables
     failure: QualityGateFailed | None = None
     try:
         summary = run_etl(settings, source)
@@ -33,13 +34,13 @@ def run_etl_op(gold: Any, metrics: Any, quality_report: Any, *, input_dir: str, 
         "run_id": summary["run_id"],
         "published": summary["published"],
         "snapshots": summary["snapshots"],
-        "gold_refs": {t: f"{t}@{summary['snapshots'][t]}" for t in GOLD_TABLES},
+        "gold_refs": {t: f"{t}@{summary['snapshots'][t]}" for t in gold_tables},
         "quarantine_reasons": summary["quarantine_reasons"],
         "ignored_files": summary["ignored_files"],
     })
     Path(gold.path).parent.mkdir(parents=True, exist_ok=True)
     Path(gold.path).write_text(
-        "\n".join(f"{t}@{summary['snapshots'][t]}" for t in GOLD_TABLES) + "\n", encoding="utf-8"
+        "\n".join(f"{t}@{summary['snapshots'][t]}" for t in gold_tables) + "\n", encoding="utf-8"
     )
     for key in METRIC_KEYS:
         metrics.log_metric(key, float(summary[key]))

@@ -1,4 +1,5 @@
-"""Parsing and validation of raw lines against the contract table (``contract.RULES``): pure Python.
+"""Parsing and validation of raw lines against a contract's field table (``contract.RULES`` for
+search, any ``contracts.KindSpec``): pure Python.
 
 Every bronze line gets exactly one outcome: the typed values of its fields, or the FIRST failing
 check as a quarantine ``reason`` plus a ``detail`` naming the field. Order: invalid_utf8 ->
@@ -30,18 +31,16 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from components.etl import normalize as nz
-from components.etl.contract import (
+from components.common.contract import (
     FORBIDDEN,
-    RULES,
-    SILVER_COLUMNS,
     TS_MAX,
     TS_MIN,
     FieldRule,
     FieldType,
-    Kind,
     Reason,
 )
+from components.etl import normalize as nz
+from components.etl.contracts import Contract, KindSpec, resolve_contract
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -180,23 +179,30 @@ def _number(rule: FieldRule, value: Any) -> int | Decimal:
     return int(value) if rule.type is FieldType.INT else value
 
 
+def kind_spec(kind: str | KindSpec, contract: Contract | None = None) -> KindSpec:
+    """The KindSpec of `kind` (a name, or already a spec) in `contract` (default: search)."""
+    return kind if isinstance(kind, KindSpec) else resolve_contract(contract).kind(kind)
+
+
 class LineChecker:
     """Checks the lines of one kind against its rules, with per-task caches for ids and timestamps."""
 
-    def __init__(self, kind: Kind, max_chars: int, headers: dict[str, list[str]] | None = None):
-        self.kind, self.rules, self.headers = kind, RULES[kind], headers or {}
+    def __init__(self, kind: str | KindSpec, max_chars: int, headers: dict[str, list[str]] | None = None,
+                 contract: Contract | None = None):
+        self.spec = kind_spec(kind, contract)
+        self.kind, self.rules, self.headers = self.spec.name, self.spec.rules, headers or {}
         self.default_columns = [r.name for r in self.rules]
         self.limits = {r.name: min(r.max_chars or max_chars, max_chars) for r in self.rules}
-        if kind is Kind.JUDGEMENTS:  # no csv-module cap on a cell: the contract's limit says field_too_long
+        if self.spec.csv:  # no csv-module cap on a cell: the contract's limit says field_too_long
             csv.field_size_limit(CSV_CELL_CAP)
-        self.columns = SILVER_COLUMNS[kind]
+        self.columns = self.spec.silver_columns
         self._ids: dict[tuple[str, str], tuple[str | None, str | None]] = {}
         self._ts: dict[str, int] = {}
 
     def fields(self, raw: bytes, file_sha256: str | None = None) -> dict[str, Any]:
         """The parsed fields of one line, before the field checks (Reject on a line-level error)."""
         text = decode_line(raw)
-        if self.kind is Kind.JUDGEMENTS:
+        if self.spec.csv:
             return parse_csv_line(text, self.headers.get(file_sha256 or "", self.default_columns), self.rules)
         return parse_json_line(text)
 
@@ -292,35 +298,38 @@ class LineChecker:
                 values[c].append(row[c])
         arrays = [batch.column(c) for c in LINEAGE]
         arrays += [pa.array(reasons, pa.string()), pa.array(details, pa.string())]
-        types = arrow_types(self.kind)
+        types = arrow_types(self.spec)
         arrays += [pa.array(values[c], types[c]) for c in self.columns]
         return pa.RecordBatch.from_arrays(arrays, names=[*LINEAGE, "reason", "detail", *self.columns])
 
 
-def arrow_types(kind: Kind) -> dict[str, pa.DataType]:
+def arrow_types(kind: str | KindSpec, contract: Contract | None = None) -> dict[str, pa.DataType]:
     """Arrow type of each silver column of `kind` (timestamps in UTC microseconds)."""
     import pyarrow as pa
 
+    spec = kind_spec(kind, contract)
     sql = {"string": pa.string(), "int": pa.int32(), "bigint": pa.int64(), "double": pa.float64(),
            "boolean": pa.bool_(), "timestamp": pa.timestamp("us", tz="UTC"), "array<string>": pa.list_(pa.string())}
-    by_name = {r.name: sql[r.sql] for r in RULES[kind]}
-    return {c: by_name.get(c, pa.string()) for c in SILVER_COLUMNS[kind]}
+    by_name = {r.name: sql[r.sql] for r in spec.rules}
+    return {c: by_name.get(c, pa.string()) for c in spec.silver_columns}
 
 
-def checked_schema(kind: Kind) -> str:
+def checked_schema(kind: str | KindSpec, contract: Contract | None = None) -> str:
     """The Spark DDL schema of ``check_batches`` output for `kind`."""
-    sql = {r.name: r.sql for r in RULES[kind]}
+    spec = kind_spec(kind, contract)
+    sql = {r.name: r.sql for r in spec.rules}
     cols = [f"{c} {'bigint' if c == 'line_number' else 'string'}" for c in LINEAGE]
-    cols += ["reason string", "detail string"] + [f"{c} {sql.get(c, 'string')}" for c in SILVER_COLUMNS[kind]]
+    cols += ["reason string", "detail string"] + [f"{c} {sql.get(c, 'string')}" for c in spec.silver_columns]
     return ", ".join(cols)
 
 
-def check_batches(kind: Kind, max_chars: int, headers: dict[str, list[str]] | None = None
-                  ) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+def check_batches(kind: str | KindSpec, max_chars: int, headers: dict[str, list[str]] | None = None,
+                  contract: Contract | None = None) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
     """The ``mapInArrow`` function checking bronze lines of `kind` (columns LINEAGE + raw)."""
+    spec = kind_spec(kind, contract)  # only the kind's rules travel to the Spark workers
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        checker = LineChecker(kind, max_chars, headers)
+        checker = LineChecker(spec, max_chars, headers)
         for batch in batches:
             yield checker.check_batch(batch)
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from components.etl.contract import (
+from components.common.contract import (
     GOLD_LABELS,
     GOLD_QUERY,
     GOLD_QUERY_VIDEO,
@@ -52,8 +52,10 @@ class Expectation:
         return asdict(self)
 
 
-def profile_silver(table: str, df: DataFrame) -> pd.DataFrame:
-    """Rows, null share and min/max of every column, in one Spark aggregation."""
+def profile_silver(table: str, df: DataFrame, ranges: dict[str, tuple[float | None, float | None]] | None = None,
+                   nullable: set[str] | frozenset[str] | None = None) -> pd.DataFrame:
+    """Rows, null share and min/max of every column, in one Spark aggregation; `ranges` and
+    `nullable` are the contract's (default: the search contract's declarations below)."""
     import pandas as pd
     from pyspark.sql import functions as F
     from pyspark.sql.types import NumericType
@@ -66,14 +68,15 @@ def profile_silver(table: str, df: DataFrame) -> pd.DataFrame:
             aggs += [F.min(f.name).cast("double").alias(f"{f.name}__min"), F.max(f.name).cast("double").alias(f"{f.name}__max")]
     row = df.agg(*aggs).first().asDict()
     rows = int(row["__rows"])
-    ranges = SILVER_RANGES.get(table, {})
+    ranges = SILVER_RANGES.get(table, {}) if ranges is None else ranges
+    nullable = SILVER_NULLABLE.get(table, set()) if nullable is None else nullable
     records = []
     for f in cols:
         lower, upper = ranges.get(f.name, (None, None))
         records.append({
             "table": table, "column": f.name, "rows": rows,
             "null_share": (row[f"{f.name}__nulls"] or 0) / rows if rows else 0.0,
-            "required": f.name not in SILVER_NULLABLE.get(table, set()),
+            "required": f.name not in nullable,
             "min": row.get(f"{f.name}__min"), "max": row.get(f"{f.name}__max"),
             "lower": lower, "upper": upper,
         })
@@ -150,11 +153,14 @@ def gold_schemas(max_null_share: float) -> dict[str, Any]:
     }
 
 
-def check_gold(table: str, frame: pd.DataFrame, schema_of_snapshot: list[dict[str, str]], max_null_share: float) -> list[Expectation]:
-    """Exact contract schema (names, order, types) plus the table's pandera expectations."""
-    declared = [{"name": k, "type": v} for k, v in GOLD_SCHEMAS[table].items()]
-    out = [Expectation("schema", table, _schema_text(schema_of_snapshot), _schema_text(declared), schema_of_snapshot == declared)]
-    failures = _failures(gold_schemas(max_null_share)[table], frame)
+def check_gold(table: str, frame: pd.DataFrame, schema_of_snapshot: list[dict[str, str]], max_null_share: float,
+               *, declared: dict[str, str] | None = None, schema: Any = None) -> list[Expectation]:
+    """Exact contract schema (names, order, types) plus the table's pandera expectations; `declared`
+    columns and the pandera `schema` are the contract's (default: the search contract's)."""
+    declared_cols = [{"name": k, "type": v} for k, v in (GOLD_SCHEMAS[table] if declared is None else declared).items()]
+    out = [Expectation("schema", table, _schema_text(schema_of_snapshot), _schema_text(declared_cols),
+                       schema_of_snapshot == declared_cols)]
+    failures = _failures(gold_schemas(max_null_share)[table] if schema is None else schema, frame)
     for column, check, index, sample in failures:
         name = f"{check}({column})" if column else check
         observed = {"failing_rows": len(index) or len(sample)}

@@ -16,11 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from components.common.contract import QUARANTINE_TABLE
 from components.common.snapshots import Snapshot, SnapshotStore
 from components.etl import bronze as B
 from components.etl import quality as Q
 from components.etl.accounting import bronze_counts, outcome_counts
-from components.etl.contract import BRONZE_TABLES, GOLD_TABLES, QUARANTINE_TABLE, SILVER_TABLES, Kind
+from components.etl.contracts import Contract, contract_of, resolve_contract
 from components.etl.gate import latest_or_none, run_gate
 
 if TYPE_CHECKING:
@@ -44,17 +45,19 @@ class QualityGateFailed(EtlError):
 
 
 def ingest_bronze(spark: SparkSession, store: SnapshotStore, files: list[B.RawFile], ingested_at: datetime,
-                  problems: list[B.FileProblem]) -> tuple[dict[str, Snapshot], list[B.RawFile], list[str]]:
+                  problems: list[B.FileProblem], contract: Contract | None = None
+                  ) -> tuple[dict[str, Snapshot], list[B.RawFile], list[str]]:
     """Append new files to each kind's bronze table (new snapshot); known content is a no-op."""
+    contract = resolve_contract(contract)
     snaps: dict[str, Snapshot] = {}
     ingested: list[B.RawFile] = []
     skipped: list[str] = []
-    for kind in Kind:
-        table = BRONZE_TABLES[kind]
+    for kind in contract.kinds:
+        table = contract.bronze_tables[kind.name]
         prev = latest_or_none(store, table)
         known = {f["sha256"]: f["source_file"] for f in (prev.manifest["extra"].get("files", []) if prev else [])}
         new: list[B.RawFile] = []
-        for f in (f for f in files if f.kind == kind.value):
+        for f in (f for f in files if f.kind == kind.name):
             if f.sha256 in known:
                 skipped.append(f.source_file)
             elif f.sha256 in {n.sha256 for n in new}:
@@ -63,11 +66,11 @@ def ingest_bronze(spark: SparkSession, store: SnapshotStore, files: list[B.RawFi
             else:
                 new.append(f)
         if prev is not None and not new:
-            snaps[kind.value] = prev
+            snaps[kind.name] = prev
             continue
         with B.whole_file_partitions(spark, new):
             if new:
-                df = B.to_bronze(B.read_lines(spark, new), ingested_at)
+                df = B.to_bronze(B.read_lines(spark, new), ingested_at, contract.csv_kinds)
             else:
                 df = spark.createDataFrame([], B.BRONZE_SCHEMA)
             if prev is not None:
@@ -76,46 +79,69 @@ def ingest_bronze(spark: SparkSession, store: SnapshotStore, files: list[B.RawFi
             listing += [{"source_file": f.source_file, "sha256": f.sha256, "batch_id": f.batch_id, "size": f.size,
                          "header": f.header, "ingested_at": ingested_at.isoformat()} for f in new]
             parents = {"previous": prev.ref} if prev else {}
-            snaps[kind.value] = store.write(table, df,
+            snaps[kind.name] = store.write(table, df,
                                             parents=parents, extra={"files": listing, "files_added": len(new)})
         ingested += new
     return snaps, ingested, skipped
 
 
-def csv_headers(snap: Snapshot) -> dict[str, list[str]]:
-    """Header columns of each judgement file (by content hash), from the bronze file listing."""
+def csv_headers(*snaps: Snapshot) -> dict[str, list[str]]:
+    """Header columns of each CSV file (by content hash), from the bronze file listings."""
     from components.etl.parse import header_columns
 
-    return {f["sha256"]: header_columns(f.get("header")) for f in snap.manifest["extra"].get("files", [])}
+    return {f["sha256"]: header_columns(f.get("header")) for snap in snaps for f in snap.manifest["extra"].get("files", [])}
 
 
-def fingerprint(settings: Settings, bronze: dict[str, Snapshot]) -> str:
-    """What silver and gold are a pure function of: bronze snapshots, ETL settings, ETL code."""
+def contract_state(contract: Contract) -> dict[str, Any]:
+    """The contract as data (field tables, ranges, gold columns) plus the files of the ETL and of
+    the contract's gold code: everything silver and gold depend on besides bronze and settings."""
+    import dataclasses
+    import importlib
+
+    paths = set(Path(__file__).parent.glob("*.py"))
+    for ref in (contract.build_gold, contract.gold_checks):
+        module = ref.partition(":")[0] if isinstance(ref, str) else ref.__module__
+        file = getattr(importlib.import_module(module), "__file__", None)
+        if file:
+            paths.add(Path(file))
     code = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
+    for path in sorted(paths):
         code.update(path.read_bytes())
+    data = {"name": contract.name, "kinds": [dataclasses.asdict(k) for k in contract.kinds],
+            "gold": contract.gold_schemas, "labels": contract.labels_table, "ranges": contract.silver_ranges,
+            "nullable": {t: sorted(c) for t, c in contract.silver_nullable.items()}}
+    return {"code": code.hexdigest(), "contract": json.dumps(data, sort_keys=True, default=str)}
+
+
+def fingerprint(settings: Settings, bronze: dict[str, Snapshot], contract: Contract | None = None) -> str:
+    """What silver and gold are a pure function of: bronze snapshots, ETL settings, the contract and the code."""
     payload = {"bronze": {k: s.snapshot_id for k, s in sorted(bronze.items())},
-               "settings": settings.etl.model_dump(mode="json"), "code": code.hexdigest()}
+               "settings": settings.etl.model_dump(mode="json"), **contract_state(resolve_contract(contract))}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def reuse_published(store: SnapshotStore, fp: str) -> dict[str, Snapshot] | None:
+def reuse_published(store: SnapshotStore, fp: str, contract: Contract | None = None) -> dict[str, Snapshot] | None:
     """The published snapshots when they were built from exactly this fingerprint, else None."""
+    contract = resolve_contract(contract)
     quarantine = latest_or_none(store, QUARANTINE_TABLE)
     if quarantine is None or quarantine.manifest["extra"].get("fingerprint") != fp:
         return None
-    snaps = {t: latest_or_none(store, t) for t in (*SILVER_TABLES.values(), QUARANTINE_TABLE, *GOLD_TABLES)}
+    tables = (*contract.silver_tables.values(), QUARANTINE_TABLE, *contract.gold_tables)
+    snaps = {t: latest_or_none(store, t) for t in tables}
     return None if any(s is None for s in snaps.values()) else snaps  # type: ignore[return-value]
 
 
 def build_silver(spark: SparkSession, store: SnapshotStore, bronze: dict[str, Snapshot], staging: Path,
-                 settings: Settings, fp: str) -> tuple[dict[str, Snapshot], dict[str, dict[str, Any]]]:
+                 settings: Settings, fp: str, contract: Contract | None = None
+                 ) -> tuple[dict[str, Snapshot], dict[str, dict[str, Any]]]:
     """Silver tables and the quarantine as snapshots (unpublished), plus the outcome counts."""
     from components.etl import silver as S
 
+    contract = resolve_contract(contract)
     bronze_df = {k: store.read_spark(spark, s) for k, s in bronze.items()}
-    headers = csv_headers(bronze[Kind.JUDGEMENTS.value])
-    classified = S.classify(bronze_df, max_field_chars=settings.etl.max_field_chars, headers=headers)
+    headers = csv_headers(*(bronze[k] for k in contract.csv_kinds))
+    classified = S.classify(bronze_df, max_field_chars=settings.etl.max_field_chars, headers=headers,
+                            contract=contract)
     staged = {}
     for kind, df in classified.items():  # one parse pass per kind, re-read by every consumer
         df.write.mode("overwrite").parquet(str(staging / kind))
@@ -124,8 +150,8 @@ def build_silver(spark: SparkSession, store: SnapshotStore, bronze: dict[str, Sn
     result = S.split(staged, bronze_df, {k: o["quarantine"] for k, o in outcomes.items()})
     snaps: dict[str, Snapshot] = {}
     for kind, df in result.tables.items():
-        snaps[SILVER_TABLES[Kind(kind)]] = store.write(
-            SILVER_TABLES[Kind(kind)], df, parents={f"bronze/{kind}": bronze[kind].ref},
+        snaps[contract.silver_tables[kind]] = store.write(
+            contract.silver_tables[kind], df, parents={f"bronze/{kind}": bronze[kind].ref},
             extra={"duplicates": outcomes[kind]["duplicate"], "quarantined": outcomes[kind]["quarantine"]})
     reasons = {k: v["reasons"] for k, v in outcomes.items()}
     snaps[QUARANTINE_TABLE] = store.write(
@@ -134,14 +160,16 @@ def build_silver(spark: SparkSession, store: SnapshotStore, bronze: dict[str, Sn
     return snaps, outcomes
 
 
-def build_gold(spark: SparkSession, store: SnapshotStore, silver: dict[str, Snapshot], settings: Settings) -> dict[str, Snapshot]:
-    """The four gold tables as snapshots (unpublished), from the silver snapshots."""
-    from components.etl import gold as G
-
-    cfg = settings.etl
-    frames = {k.value: store.read_spark(spark, silver[SILVER_TABLES[k]]) for k in Kind}
-    gold = G.to_gold(frames, eta=cfg.examination_eta, train=cfg.train_share, validation=cfg.validation_share)
-    parents = {t: silver[t].ref for t in SILVER_TABLES.values()}
+def build_gold(spark: SparkSession, store: SnapshotStore, silver: dict[str, Snapshot], settings: Settings,
+               contract: Contract | None = None) -> dict[str, Snapshot]:
+    """The contract's gold tables as snapshots (unpublished), from the silver snapshots."""
+    contract = resolve_contract(contract)
+    frames = {k: store.read_spark(spark, silver[t]) for k, t in contract.silver_tables.items()}
+    gold = contract.gold(frames, settings)
+    if set(gold) != set(contract.gold_tables):
+        raise EtlError(f"contract {contract.name!r}: its gold builder returned {sorted(gold)}, "
+                       f"the contract declares {sorted(contract.gold_tables)}")
+    parents = {t: silver[t].ref for t in contract.silver_tables.values()}
     return {table: store.write(table, df, parents=parents) for table, df in gold.items()}
 
 
@@ -154,28 +182,29 @@ def run_etl(settings: Settings, input_dir: str | Path, spark: SparkSession | Non
     from components.common.spark import get_spark
 
     say = progress or (lambda _msg: None)
+    contract = contract_of(settings)
     started = datetime.now(UTC)
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
     store = SnapshotStore(settings.lakehouse)
 
     say("discovering raw files")
     try:
-        files, problems = B.discover_files(input_dir)
+        files, problems = B.discover_files(input_dir, contract)
     except FileNotFoundError as exc:
         raise EtlError(str(exc)) from None
-    if not files and all(latest_or_none(store, BRONZE_TABLES[k]) is None for k in Kind):
+    if not files and all(latest_or_none(store, t) is None for t in contract.bronze_tables.values()):
         detail = "; ".join(f"{p.path}: {p.problem}" for p in problems)
-        raise EtlError(f"no raw files to ingest under {input_dir} (expected <batch>/search_log/*.jsonl, "
-                       f"videos/*.jsonl, judgements/*.csv){': ' + detail if detail else ''}")
+        raise EtlError(f"no raw files to ingest under {input_dir} (expected {contract.layout()})"
+                       f"{': ' + detail if detail else ''}")
     spark = spark or get_spark(settings)
     staging = Path(settings.lakehouse) / settings.etl.staging / run_id
     try:
         say("bronze: ingesting new files")
-        bronze, ingested, skipped = ingest_bronze(spark, store, files, started, problems)
-        counts = bronze_counts(bronze)
-        fp = fingerprint(settings, bronze)
-        reused = reuse_published(store, fp)
-        snaps: dict[str, Snapshot] = {BRONZE_TABLES[Kind(k)]: s for k, s in bronze.items()}
+        bronze, ingested, skipped = ingest_bronze(spark, store, files, started, problems, contract)
+        counts = bronze_counts(bronze, contract)
+        fp = fingerprint(settings, bronze, contract)
+        reused = reuse_published(store, fp, contract)
+        snaps: dict[str, Snapshot] = {contract.bronze_tables[k]: s for k, s in bronze.items()}
         if reused is not None:
             say("nothing new: the published snapshots already hold this input")
             snaps.update(reused)
@@ -183,12 +212,12 @@ def run_etl(settings: Settings, input_dir: str | Path, spark: SparkSession | Non
             expectations = [Q.Expectation("unchanged input, settings and code", "*", fp, "published fingerprint", True)]
         else:
             say("silver: parsing, validating, deduplicating")
-            silver, outcomes = build_silver(spark, store, bronze, staging, settings, fp)
+            silver, outcomes = build_silver(spark, store, bronze, staging, settings, fp, contract)
             snaps.update(silver)
             say("gold: feature tables and labels")
-            snaps.update(build_gold(spark, store, silver, settings))
+            snaps.update(build_gold(spark, store, silver, settings, contract))
             say("quality gate")
-            expectations = run_gate(spark, store, snaps, counts, outcomes, settings)
+            expectations = run_gate(spark, store, snaps, counts, outcomes, settings, contract)
         passed = all(e.passed for e in expectations)
         if passed and reused is None:
             say("publishing snapshots")
@@ -203,7 +232,7 @@ def run_etl(settings: Settings, input_dir: str | Path, spark: SparkSession | Non
               "expectations": [e.to_dict() for e in expectations], "file_problems": [p.to_dict() for p in problems]}
     report_json, report_md = Q.write_report(Path(settings.reports_dir) / "etl" / run_id, report)
     failed = [e for e in expectations if not e.passed]
-    summary = summarise(run_id, settings, input_dir, passed, counts, outcomes, snaps)
+    summary = summarise(run_id, settings, input_dir, passed, counts, outcomes, snaps, contract.gold_tables)
     summary.update({
         "files_ingested": [f.source_file for f in ingested],
         "files_already_ingested": skipped,
@@ -225,7 +254,8 @@ def run_etl(settings: Settings, input_dir: str | Path, spark: SparkSession | Non
 
 
 def summarise(run_id: str, settings: Settings, input_dir: str | Path, passed: bool, counts: dict[str, dict[str, int]],
-              outcomes: dict[str, dict[str, Any]], snaps: dict[str, Snapshot]) -> dict[str, Any]:
+              outcomes: dict[str, dict[str, Any]], snaps: dict[str, Snapshot],
+              gold_tables: tuple[str, ...] | None = None) -> dict[str, Any]:
     """The counts part of the summary (the `--summary` JSON contract)."""
     reasons: dict[str, int] = {}
     for o in outcomes.values():
@@ -244,6 +274,6 @@ def summarise(run_id: str, settings: Settings, input_dir: str | Path, passed: bo
         "quarantine_reasons": dict(sorted(reasons.items())),
         "by_kind": {k: {"bronze": counts[k]["bronze"], "silver": o["silver"], "quarantined": o["quarantine"],
                         "duplicates": o["duplicate"], "reasons": o["reasons"]} for k, o in sorted(outcomes.items())},
-        "gold_rows": {t: snaps[t].row_count for t in GOLD_TABLES},
+        "gold_rows": {t: snaps[t].row_count for t in (gold_tables or resolve_contract(None).gold_tables)},
         "snapshots": {t: s.snapshot_id for t, s in sorted(snaps.items())},
     }

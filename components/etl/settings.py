@@ -8,6 +8,7 @@ from components.common.model import StrictModel
 class EtlSettings(StrictModel):
     """Thresholds of the quality gate; a breach fails the run and publishes nothing."""
 
+    contract: str = Field("search", description="Data contract (components/etl/contracts.py): raw kinds, rules, gold.")
     max_quarantine_share: float = Field(0.25, ge=0, le=1, description="Largest share of bronze rows quarantined.")
     max_row_count_change: float = Field(
         10.0, ge=0, description="Largest relative change of a gold table's rows vs its previous snapshot."

@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from components.common.contract import Reason
 from components.etl import parse
-from components.etl.contract import DEDUP_KEY, RULES, Kind, Reason
+from components.etl.contracts import Contract, KindSpec, resolve_contract
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -44,14 +45,16 @@ def _quarantine_of(rejected: DataFrame, bronze: DataFrame, broadcast: bool) -> D
     return raw.select(*QUARANTINE_COLUMNS[:-1], F.make_valid_utf8(F.col("raw").cast("string")).alias("raw_text"))
 
 
-def check_kind(bronze: DataFrame, kind: Kind, max_chars: int, headers: dict[str, list[str]] | None = None) -> DataFrame:
+def check_kind(bronze: DataFrame, kind: str | KindSpec, max_chars: int, headers: dict[str, list[str]] | None = None,
+               contract: Contract | None = None) -> DataFrame:
     """Every data line of one kind (CSV headers excluded) with its silver columns and reason
     (NULL when valid): parse.check_batches, the one implementation of the contract, per partition."""
     from pyspark.sql import functions as F
 
-    lines = bronze.filter(~F.col("is_header")) if kind is Kind.JUDGEMENTS else bronze
-    checker = parse.check_batches(kind, max_chars, headers)
-    return lines.select(*parse.LINEAGE, "raw").mapInArrow(checker, parse.checked_schema(kind))
+    spec = parse.kind_spec(kind, contract)
+    lines = bronze.filter(~F.col("is_header")) if spec.csv else bronze
+    checker = parse.check_batches(spec, max_chars, headers)
+    return lines.select(*parse.LINEAGE, "raw").mapInArrow(checker, parse.checked_schema(spec))
 
 
 OUTCOME = "_outcome"  # silver | quarantine | duplicate
@@ -90,16 +93,18 @@ def classify_duplicates(checked: DataFrame, key: tuple[str, ...], content: tuple
     return df.withColumn(OUTCOME, outcome).drop("_rn")
 
 
-def classify(bronze: dict[str, DataFrame], *, max_field_chars: int, headers: dict[str, list[str]]) -> dict[str, DataFrame]:
+def classify(bronze: dict[str, DataFrame], *, max_field_chars: int, headers: dict[str, list[str]],
+             contract: Contract | None = None) -> dict[str, DataFrame]:
     """Every bronze data line of each kind, parsed, with its outcome and (if rejected) reason.
 
-    Exact duplicates are counted in every kind: the search log by event_id (a different content
-    under one event_id is a conflict), the catalogue and the judgements by their whole content.
+    Exact duplicates are counted in every kind by its dedup key (search: the search log by
+    event_id, a different content under one event_id being a conflict; the catalogue and the
+    judgements by their whole content).
     """
     out = {}
-    for kind in Kind:
-        checked = check_kind(bronze[kind.value], kind, max_field_chars, headers)
-        out[kind.value] = classify_duplicates(checked, DEDUP_KEY[kind], tuple(r.name for r in RULES[kind]))
+    for spec in resolve_contract(contract).kinds:
+        checked = check_kind(bronze[spec.name], spec, max_field_chars, headers)
+        out[spec.name] = classify_duplicates(checked, spec.dedup_key, spec.field_names)
     return out
 
 
@@ -125,6 +130,7 @@ def split(classified: dict[str, DataFrame], bronze: dict[str, DataFrame],
     return SilverResult(tables=tables, quarantine=quarantine, duplicates=duplicates)
 
 
-def to_silver(bronze: dict[str, DataFrame], *, max_field_chars: int, headers: dict[str, list[str]]) -> SilverResult:
+def to_silver(bronze: dict[str, DataFrame], *, max_field_chars: int, headers: dict[str, list[str]],
+              contract: Contract | None = None) -> SilverResult:
     """Silver tables, quarantine and exact duplicates from the bronze table of each kind."""
-    return split(classify(bronze, max_field_chars=max_field_chars, headers=headers), bronze)
+    return split(classify(bronze, max_field_chars=max_field_chars, headers=headers, contract=contract), bronze)

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from components.evaluation.compare import decide
-from components.evaluation.evaluate import evaluate_scores
 from components.evaluation.report import render_decision_html
-from components.evaluation.run import load_frame, score_baseline, score_model, write_json
+from components.evaluation.run import load_frame, score_model, write_json
+from components.evaluation.tasks import evaluation_task
 
 if TYPE_CHECKING:
     from components.common.config import Settings
@@ -48,14 +48,14 @@ def run_compare(
     ch_uri = version_uri(name, ch_version)
     snap, full = load_frame(settings, training_set, ch_uri)
     extra = snap.manifest.get("extra")
-    cfg = settings.evaluation
-    ch_eval = evaluate_scores(full, score_model(ch_uri, full, extra), cfg)
+    cfg, task = settings.evaluation, evaluation_task(settings)
+    ch_eval = task.call("evaluate", full, score_model(ch_uri, full, extra), settings)
     if champ_version:
-        ref_eval = evaluate_scores(full, score_model(version_uri(name, champ_version), full, extra), cfg)
+        ref_eval = task.call("evaluate", full, score_model(version_uri(name, champ_version), full, extra), settings)
         ref_name = f"champion v{champ_version}"
     else:
-        ref_eval = evaluate_scores(full, score_baseline(full), cfg)
-        ref_name = "bm25"
+        ref_eval = task.call("evaluate", full, task.call("baseline", full, settings), settings)
+        ref_name = task.baseline_name
     decision = decide(ref_eval, ch_eval, cfg, reference_name=ref_name, challenger_name=f"v{ch_version}")
     decision.update(
         model_name=name,

@@ -62,9 +62,9 @@ def ndcg_curve(full: pd.DataFrame, scores: np.ndarray, cfg: EvaluationSettings, 
     return [result.mean[n] for n in names]
 
 
-def combine(model: dict[str, Any], bm25: dict[str, Any]) -> dict[str, Any]:
-    """The metrics.json layout: model and baseline side by side, slices under both."""
+def combine(model: dict[str, Any], baseline: dict[str, Any], name: str = "bm25") -> dict[str, Any]:
+    """The metrics.json layout: model and baseline (under `name`) side by side, slices under both."""
     slices = {
-        name: {"model": model["slices"][name], "bm25": bm25["slices"].get(name, {})} for name in model["slices"]
+        s: {"model": model["slices"][s], name: baseline["slices"].get(s, {})} for s in model["slices"]
     }
-    return {"model": model["overall"], "bm25": bm25["overall"], "slices": slices}
+    return {"model": model["overall"], name: baseline["overall"], "slices": slices}

@@ -14,21 +14,24 @@ def run_evaluate_op(model, training_set, metrics, report, classification=None, *
                     env: str = "local") -> dict[str, Any]:
     from components.common.config import load_settings
     from components.evaluation.run import run_evaluation
+    from components.evaluation.tasks import evaluation_task
 
     settings = load_settings(env)
     out_dir = Path(report.path).parent / "evaluation"
     result = run_evaluation(settings, model_uri_of(model), training_set=snapshot_ref_of(training_set),
                             report_dir=out_dir)
-    for who in ("model", "bm25"):
+    task = evaluation_task(settings)
+    for who in ("model", task.baseline_name):
         for name, value in result[who].items():
             if isinstance(value, int | float) and not isinstance(value, bool):
-                metrics.log_metric(name if who == "model" else f"bm25_{name}", float(value))
+                metrics.log_metric(name if who == "model" else f"{who}_{name}", float(value))
     shutil.copyfile(out_dir / "report.md", report.path)
     if html_report is not None:
         shutil.copyfile(out_dir / "report.html", html_report.path)
     if classification is not None:  # pointwise relevant/not at the validation threshold, on the test split
         m = result["model"]
-        classification.log_confusion_matrix(["not relevant", "relevant"], [[m["tn"], m["fp"]], [m["fn"], m["tp"]]])
+        labels = list(task.confusion_labels)
+        classification.log_confusion_matrix(labels, [[m["tn"], m["fp"]], [m["fn"], m["tp"]]])
     metrics.metadata.update({"model_uri": result["model_uri"], "training_set": result["training_set"],
                              "metrics_json": json.loads((out_dir / "metrics.json").read_text(encoding="utf-8"))})
     return result

@@ -120,6 +120,13 @@ def _code(text: str) -> str:
     return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(pieces))
 
 
+def markdown_page(title: str, markdown: str) -> str:
+    """An offline HTML page showing a Markdown report as written (tasks without an HTML renderer)."""
+    from components.common.charts import html_page
+
+    return html_page(title, [f"<pre>{html.escape(markdown)}</pre>"])
+
+
 def render_evaluation_html(metrics: dict[str, Any]) -> str:
     """The evaluation report with charts: NDCG@k for k = 1..20 and the primary metric per slice."""
     from components.common.charts import figure_block, html_page

@@ -1,4 +1,7 @@
-"""I/O of evaluation: load the training set and the model, score, write metrics.json + report.md."""
+"""I/O of evaluation: load the training set and the model, score, write metrics.json + report.md.
+
+What the metrics, the baseline and the report are comes from the evaluation task (`tasks.py`).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from components.evaluation.baseline import score_bm25
-from components.evaluation.evaluate import CURVE_KS, combine, evaluate_scores, ndcg_curve, scored_rows
-from components.evaluation.frames import dedupe_pairs, feature_columns, load_training_set, model_input
+from components.evaluation.evaluate import combine, scored_rows
+from components.evaluation.frames import feature_columns, load_training_set, model_input
+from components.evaluation.tasks import evaluation_task
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,12 +30,13 @@ class ScoringError(RuntimeError):
 
 
 def load_frame(settings: Settings, training_set: str | None, model_uri: str | None = None) -> tuple[Snapshot, pd.DataFrame]:
-    """The evaluation frame: the given training set, else the model's own, else the latest."""
+    """The evaluation frame (the task's view of a training set): the given one, else the model's own,
+    else the latest."""
     from components.registry.lookup import training_set_of
 
     ref = training_set or (training_set_of(settings, model_uri) if model_uri else None)
     snap, frame = load_training_set(settings, ref)
-    return snap, dedupe_pairs(frame)
+    return snap, evaluation_task(settings).call("prepare", frame, settings)
 
 
 def score_model(model_uri: str, full: pd.DataFrame, snapshot_extra: dict[str, Any] | None) -> np.ndarray:
@@ -89,20 +94,23 @@ def write_json(path: Path, data: Any) -> None:
 def run_evaluation(
     settings: Settings, model_uri: str, *, training_set: str | None = None, report_dir: str | Path | None = None
 ) -> dict[str, Any]:
-    """Evaluate `model_uri` and BM25 on the test split; write metrics.json, per_query.json, report.md and
-    report.html (the same tables with the NDCG@k curve and the per-slice bars)."""
-    from components.evaluation.report import render_evaluation, render_evaluation_html
+    """Evaluate `model_uri` and the task's baseline (BM25 for ranking) on the test split; write
+    metrics.json, per_query.json, report.md and report.html (for ranking, the same tables with the
+    NDCG@k curve and the per-slice bars)."""
     from components.registry.lookup import use_mlflow
 
     use_mlflow(settings)
+    task = evaluation_task(settings)
+    base = task.baseline_name
     snap, full = load_frame(settings, training_set, model_uri)
     cfg = settings.evaluation
-    model_scores, bm25_scores = score_model(model_uri, full, snap.manifest.get("extra")), score_baseline(full)
-    model_eval, bm25_eval = evaluate_scores(full, model_scores, cfg), evaluate_scores(full, bm25_scores, cfg)
+    model_scores = score_model(model_uri, full, snap.manifest.get("extra"))
+    base_scores = task.call("baseline", full, settings)
+    model_eval = task.call("evaluate", full, model_scores, settings)
+    base_eval = task.call("evaluate", full, base_scores, settings)
     metrics = {
-        **combine(model_eval, bm25_eval),
-        "ndcg_curve": {"k": list(CURVE_KS), "model": ndcg_curve(full, model_scores, cfg),
-                       "bm25": ndcg_curve(full, bm25_scores, cfg)},
+        **combine(model_eval, base_eval, base),
+        **(task.call("extras", full, model_scores, base_scores, settings) if task.extras else {}),
         "model_uri": model_uri,
         "training_set": snap.ref,
         "primary_metric": cfg.primary_metric,
@@ -111,9 +119,9 @@ def run_evaluation(
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     out = Path(report_dir) if report_dir else Path(settings.reports_dir) / "evaluation" / f"{slug(model_uri)}-{stamp}"
     write_json(out / "metrics.json", metrics)
-    write_json(out / "per_query.json", {"model": model_eval["per_query"], "bm25": bm25_eval["per_query"]})
-    (out / "report.md").write_text(render_evaluation(metrics), encoding="utf-8")
-    (out / "report.html").write_text(render_evaluation_html(metrics), encoding="utf-8")
+    write_json(out / "per_query.json", {"model": model_eval["per_query"], base: base_eval["per_query"]})
+    (out / "report.md").write_text(task.call("render", metrics), encoding="utf-8")
+    (out / "report.html").write_text(task.call("render_html", metrics), encoding="utf-8")
     return {
         "model_uri": model_uri,
         "training_set": snap.ref,
@@ -122,5 +130,5 @@ def run_evaluation(
         "report_path": str(out / "report.md"),
         "html_path": str(out / "report.html"),
         "model": metrics["model"],
-        "bm25": metrics["bm25"],
+        base: metrics[base],
     }

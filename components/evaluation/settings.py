@@ -10,6 +10,8 @@ from components.common.model import StrictModel
 class EvaluationSettings(StrictModel):
     """Ranking cut-offs, slices and the champion/challenger decision rule."""
 
+    task: str = Field("ranking", description="Evaluation task (components/evaluation/tasks.py): the metrics, "
+                      "baseline and report; `ranking` is NDCG/MRR/MAP vs BM25.")
     primary_metric: str = Field("ndcg@10", description="ranx metric the decision is taken on.")
     metrics: list[str] = Field(
         default_factory=lambda: ["ndcg@5", "ndcg@10", "mrr@10", "map", "recall@5", "recall@10"],

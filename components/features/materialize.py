@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from components.common.snapshots import SnapshotNotFound, SnapshotStore
 from components.features.definitions import GOLD_TABLE_TAG, SNAPSHOT_TAG
-from components.features.registry import ensure_registry
+from components.features.feast_registry import ensure_registry
 from components.features.store_config import open_store
 
 if TYPE_CHECKING:

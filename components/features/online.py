@@ -46,7 +46,7 @@ def online_context(settings: Settings, service: str) -> OnlineContext:
         if key in _CONTEXTS:
             return _CONTEXTS[key]
         from components.features.definitions import DefinitionError, feature_spec
-        from components.features.registry import RegistryError, ensure_registry
+        from components.features.feast_registry import RegistryError, ensure_registry
         from components.features.store_config import open_store
 
         store = open_store(settings)

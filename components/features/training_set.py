@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from components.common.snapshots import Snapshot, SnapshotStore
-from components.etl.contract import GOLD_LABELS
+from components.etl.contracts import contract_of
 from components.features.definitions import FeatureSpec, feature_spec
-from components.features.registry import ensure_registry
+from components.features.feast_registry import ensure_registry
 from components.features.store_config import open_store
 
 if TYPE_CHECKING:
@@ -61,11 +61,15 @@ def retrieve_point_in_time(store: Any, entity_df: pd.DataFrame, service: str) ->
     return out.sort_values(["query_id", "video_id", ts], kind="stable").reset_index(drop=True)
 
 
-def fill_defaults(raw: pd.DataFrame, spec: FeatureSpec) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Contract column order, text nulls -> "", numeric nulls -> field default; also the null counts."""
+def fill_defaults(raw: pd.DataFrame, spec: FeatureSpec, context: list[str] | None = None) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Contract column order, text nulls -> "", numeric nulls -> field default; also the null counts.
+
+    `context` are label-table columns a model takes as features (the contract's context_features,
+    e.g. the position an impression was shown at): kept after the key columns.
+    """
     text = [c for c in ("title", "description") if c in spec.text_columns] + [
         c for c in spec.text_columns if c not in ("title", "description")]
-    cols = [c for c in KEY_COLUMNS if c in raw.columns] + text + spec.numeric
+    cols = [c for c in KEY_COLUMNS if c in raw.columns] + list(context or []) + text + spec.numeric
     df = raw[cols].copy()
     nulls = {c: int(df[c].isna().sum()) for c in text + spec.numeric}
     for c in text:
@@ -79,25 +83,30 @@ def fill_defaults(raw: pd.DataFrame, spec: FeatureSpec) -> tuple[pd.DataFrame, d
 def build_training_set(settings: Settings, service: str | None = None, *, out: str | None = None) -> Snapshot:
     """Write the training set of `service` for the latest gold labels as a versioned snapshot."""
     service = service or settings.features.default_service
+    contract = contract_of(settings)
     store = open_store(settings)
     status = ensure_registry(settings, store)
     spec = feature_spec(store, service)
     lake = SnapshotStore(settings.lakehouse)
-    labels = lake.latest(GOLD_LABELS)
+    labels = lake.latest(contract.labels_table)
     entity_df = lake.read_pandas(labels)
     entity_df["event_timestamp"] = as_utc(entity_df["event_timestamp"])
     clash = sorted(set(spec.text_columns + spec.numeric) & set(entity_df.columns))
     if clash:
         raise ValueError(f"feature service {service!r} selects {clash}, which {labels.ref} already has")
+    context = list(contract.context_features)
+    missing = [c for c in context if c not in entity_df.columns]
+    if missing:
+        raise ValueError(f"contract {contract.name!r}: context feature(s) {missing} are not columns of {labels.ref}")
     raw = retrieve_point_in_time(store, entity_df, service)
-    df, nulls = fill_defaults(raw, spec)
-    parents = {**status["registered"], GOLD_LABELS: labels.snapshot_id}
+    df, nulls = fill_defaults(raw, spec, context)
+    parents = {**status["registered"], contract.labels_table: labels.snapshot_id}
     extra = {
         "feature_service": service,
         "feature_refs": spec.feature_refs,
-        "features": spec.numeric,
+        "features": [*context, *spec.numeric],
         "text_columns": ["query_text", *[c for c in df.columns if c in spec.text_columns]],
-        "defaults": spec.defaults,
+        "defaults": {**contract.context_features, **spec.defaults},
         "null_counts": nulls,
         "profile": settings.env,
     }

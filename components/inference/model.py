@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from components.common.contract import TEXT_COLUMNS
 from components.common.mlflow_client import use_mlflow
-from components.etl.contract import TEXT_COLUMNS
 
 if TYPE_CHECKING:
     import numpy as np

@@ -65,7 +65,7 @@ def attach_features(settings: Settings, spark: SparkSession, df: DataFrame, need
         raise ScoringInputError(f"input lacks feature columns {missing} and the columns {lacking} "
                                 "needed to fetch them from the Feast offline store")
     from components.features.definitions import feature_spec
-    from components.features.registry import ensure_registry
+    from components.features.feast_registry import ensure_registry
     from components.features.store_config import open_store
     from components.features.training_set import fill_defaults, retrieve_point_in_time
 

@@ -135,7 +135,7 @@ def entity_keys(column: str) -> tuple[list[str], str]:
     would count one query ten times and make the tests see drift in noise. Text statistics
     (`title_len`) belong to their text column's entity; anything else is tested per row.
     """
-    from components.etl.contract import GOLD_QUERY, GOLD_QUERY_VIDEO, GOLD_SCHEMAS, GOLD_VIDEO
+    from components.common.contract import GOLD_QUERY, GOLD_QUERY_VIDEO, GOLD_SCHEMAS, GOLD_VIDEO
 
     base = column.removesuffix("_len").removesuffix("_tokens") if column.endswith(("_len", "_tokens")) else column
     for name in (column, base):

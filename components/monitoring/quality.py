@@ -126,8 +126,8 @@ def check_gold_batch(settings, snapshots: dict[str, str] | None = None) -> tuple
     `snapshots` (table -> id) pins them, as a re-check of a recorded breach does; by default the
     latest of each table. Returns the checks and the refs checked.
     """
+    from components.common.contract import GOLD_TABLES
     from components.common.snapshots import SnapshotNotFound, SnapshotStore
-    from components.etl.contract import GOLD_TABLES
     from components.etl.quality import check_gold
 
     lake = SnapshotStore(settings.lakehouse)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from components.etl.contract import TEXT_COLUMNS
+from components.common.contract import TEXT_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd

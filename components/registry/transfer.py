@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 
     from components.common.config import Settings
 
-WEIGHT_FILES = "*.safetensors"
+# what a family's package holds its learned weights in: ELECTRA's tensors, a LightGBM booster
+# (components/training/boosting.py MODEL_FILE: LambdaMART and the gradient-boosted families of projects)
+WEIGHT_FILES = ("*.safetensors", "model.txt")
 # tags that describe the version's place in the source registry, not its lineage: not copied
 LOCAL_TAGS = {f"{TAG_PREFIX}{k}" for k in ("model_uri", "copied_to", "promotion_request", "approved_by", "approved_at",
                                           "promoted_from", "rejected_by", "rolled_back_at", "rolled_back_by",
@@ -43,9 +45,9 @@ def public_uri(uri: str) -> str:
 def weights_digest(model_dir: str | Path) -> str:
     """SHA-256 over the package's weight files: each relative path and its bytes, in path order."""
     root = Path(model_dir)
-    files = sorted(root.rglob(WEIGHT_FILES))
+    files = sorted({p for pattern in WEIGHT_FILES for p in root.rglob(pattern)})
     if not files:
-        raise TransferError(f"no weight files ({WEIGHT_FILES}) in the model package at {root}")
+        raise TransferError(f"no weight files ({', '.join(WEIGHT_FILES)}) in the model package at {root}")
     outer = hashlib.sha256()
     for path in files:
         inner = hashlib.sha256()

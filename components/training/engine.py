@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from components.training.api import call_callbacks
 from components.training.checkpoint import CheckpointManager, rng_state, set_rng_state
 from components.training.data import SplitData, micro_batches
 from components.training.losses import LOSSES, MAX_LABEL
@@ -57,13 +58,6 @@ def autocast_for(cfg, device: torch.device):
     if use_bf16:
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
-
-
-def call_callbacks(callbacks, hook: str, *args: Any) -> None:
-    for cb in callbacks:
-        fn = getattr(cb, hook, None)
-        if fn is not None:
-            fn(*args)
 
 
 def build_optimizer(model: torch.nn.Module, cfg, total_steps: int):

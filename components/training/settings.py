@@ -1,18 +1,23 @@
-"""Training section of the configuration: model size and optimisation.
+"""Training section of the configuration: the model family and its parameters, and the loop.
 
 Defaults are the tiny CPU model of the `local` profile; cluster profiles override the
-`training:` section (ELECTRA-small or a pretrained checkpoint, bf16 on GPU).
+`training:` section (ELECTRA-small or a pretrained checkpoint, bf16 on GPU). `model.family`
+chooses the family (`components/training/families.py`); `model` is then validated by that
+family's parameter model, so a key of another family is an error naming it.
 """
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, SerializeAsAny, field_validator
 
 from components.common.model import StrictModel
+from components.training.families import FamilyParams, family_params
 
 
-class ModelSettings(StrictModel):
+class ElectraParams(FamilyParams):
     """ELECTRA encoder size (ignored where `checkpoint` is set) and the fusion head."""
+
+    family: Literal["electra"] = "electra"
 
     vocab_size: int = Field(3000, gt=100, description="WordPiece vocabulary trained from the corpus.")
     hidden_size: int = Field(64, gt=0)
@@ -26,13 +31,18 @@ class ModelSettings(StrictModel):
     lexical_features: bool = Field(True, description="Add BM25 and query-term coverage of title/description to the head.")
 
 
+ModelSettings = ElectraParams  # the name before model families
+
+
 class TrainingSettings(StrictModel):
-    """Defaults are the tiny CPU model of the local profile."""
+    """Defaults are the tiny CPU model of the local profile. The loop knobs below serve every
+    family that trains in steps; a family documents which of them it reads."""
 
     feature_service: str = "ranker_v1"
     seed: int = 13
     checkpoint: str | None = Field(None, description="Path of a pretrained ELECTRA checkpoint; None trains from scratch.")
-    model: ModelSettings = Field(default_factory=ModelSettings)
+    model: SerializeAsAny[FamilyParams] = Field(default_factory=ElectraParams,
+                                                description="The family (model.family) and its parameters.")
     loss: Literal["pointwise", "pairwise", "listwise"] = "pointwise"
     learning_rate: float = Field(2e-3, gt=0)
     weight_decay: float = Field(0.01, ge=0)
@@ -61,6 +71,10 @@ class TrainingSettings(StrictModel):
     tune_trials: int = Field(8, gt=0)
     tune_max_steps: int = Field(120, gt=0, description="Optimiser steps per Optuna trial.")
 
+    @field_validator("model", mode="before")
+    @classmethod
+    def _family_params(cls, value: Any) -> Any:
+        return family_params(value)
 
 class TrainJobSettings(StrictModel):
     """Multi-node DDP in the cluster as a Kubeflow Trainer TrainJob (trainer.kubeflow.org/v1alpha1).

@@ -1,7 +1,8 @@
 """`rankops tune`: an Optuna search over the training knobs, each trial an MLflow child run.
 
 Trials report the validation metric at every evaluation, so the median pruner stops weak
-ones early; the best params are written as JSON that `rankops train --params` accepts.
+ones early; the best params are written as JSON that `rankops train --params` accepts. The
+search space is the configured model family's (`families.py`).
 """
 
 from __future__ import annotations
@@ -13,15 +14,11 @@ from typing import Any
 from components.training.metrics import metric_key
 
 
-def suggest_params(trial) -> dict[str, Any]:
-    """The search space: optimisation knobs and the head/encoder width."""
-    return {
-        "learning_rate": trial.suggest_float("learning_rate", 3e-4, 5e-3, log=True),
-        "weight_decay": trial.suggest_float("weight_decay", 0.0, 0.1),
-        "loss": trial.suggest_categorical("loss", ["pointwise", "pairwise", "listwise"]),
-        "model.dropout": trial.suggest_float("model.dropout", 0.0, 0.2),
-        "model.head_hidden": trial.suggest_categorical("model.head_hidden", [32, 64, 128]),
-    }
+def suggest_params(trial, family: str = "electra") -> dict[str, Any]:
+    """The search space of `family` (each family declares its own)."""
+    from components.training.families import get_family
+
+    return get_family(family).call("search_space", trial)
 
 
 class _PruningCallback:
@@ -56,10 +53,11 @@ def run_tuning(settings, *, trials: int | None = None, training_set: str | None 
     import mlflow
     import optuna
 
-    from components.training.api import train
+    from components.training.api import merge_params, train
     from components.training.tracking import ensure_experiment
 
     cfg = settings.training
+    family = merge_params(cfg, base_params).model.family
     trials = trials or cfg.tune_trials
     key = metric_key(cfg.metric)
     ensure_experiment(settings)
@@ -69,7 +67,7 @@ def run_tuning(settings, *, trials: int | None = None, training_set: str | None 
         mlflow.set_tag("rankops.kind", "tuning")
 
         def objective(trial) -> float:
-            params = {**base, **suggest_params(trial)}
+            params = {**base, **suggest_params(trial, family)}
             try:
                 result = train(settings, training_set=training_set, params=params, nested=True,
                                callbacks=[_PruningCallback(trial, key)], log_model=False,

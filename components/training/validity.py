@@ -1,14 +1,13 @@
 """Validity checks a model must pass before it may be registered.
 
 `check_model(settings, model_uri)` loads the packaged model back the way serving does and
-checks: finite weights, finite and deterministic outputs, a signature equal to the feature
+checks: finite parameters (the family's own check), finite and deterministic outputs, a signature equal to the feature
 service's columns, and batch latency within `training.latency_budget_ms`. The registry and
 evaluation stages call it too; it never raises for a bad model, it reports.
 """
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import time
@@ -77,15 +76,15 @@ def probe_frame(example: pd.DataFrame | None, features: list[str], rows: int) ->
     return pd.concat([example] * reps, ignore_index=True).head(rows)
 
 
-def check_weights(local_path: str) -> tuple[bool, str]:
-    from safetensors.numpy import load_file
+def check_weights(local_path: str, meta: dict[str, Any] | None = None) -> tuple[bool, str]:
+    """The model family's own check of its packaged parameters (finite weights, finite leaf values)."""
+    from components.training.families import family_of_metadata
 
-    files = glob.glob(os.path.join(local_path, "**", "*.safetensors"), recursive=True)
-    if not files:
-        return False, "no safetensors weights in the model artifact"
-    bad = [name for f in files for name, arr in load_file(f).items()
-           if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all()]
-    return (not bad), (f"non-finite values in {bad[:5]}" if bad else f"{len(files)} weight file(s) finite")
+    try:
+        family = family_of_metadata(meta or {})
+    except ValueError as exc:
+        return False, str(exc)
+    return family.call("check_artifact", local_path)
 
 
 def check_model(settings, model_uri: str) -> ValidityReport:
@@ -105,9 +104,9 @@ def check_model(settings, model_uri: str) -> ValidityReport:
         report.add("loads", False, f"{type(exc).__name__}: {exc}")
         return report
     report.add("loads", True, f"loaded from {model_uri}")
-    report.add("weights_finite", *check_weights(local))
-
     meta = pyfunc.metadata.metadata or {}
+    report.add("weights_finite", *check_weights(local, meta))
+
     features = list(meta.get("features") or [])
     signature = pyfunc.metadata.signature
     sig_cols = signature.inputs.input_names() if signature is not None else []

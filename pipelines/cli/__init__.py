@@ -16,15 +16,16 @@ from pipelines.cli import (
     evaluation,
     features,
     inference,
+    model_registry,
     monitoring,
     pipeline,
+    project,
     promotion,
-    registry,
     training,
 )
 from pipelines.cli.context import configure
 
-STAGES = (data, etl, features, training, evaluation, registry, promotion, inference, monitoring, pipeline,
+STAGES = (data, etl, features, training, evaluation, model_registry, promotion, inference, monitoring, pipeline, project,
           containers)
 
 

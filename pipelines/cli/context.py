@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -21,10 +22,16 @@ def configure(
     env: Annotated[
         str | None, typer.Option("--env", envvar="RANKOPS_ENV", help="Profile: local, dev, staging or prod.")
     ] = None,
+    project: Annotated[
+        str | None, typer.Option("--project", envvar="RANKOPS_PROJECT",
+                                 help="Another team's project on the platform (see `rankops project list`).")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Load the profile once; a bad configuration stops here with a message naming the culprit."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if project:  # pipeline steps and subprocesses started from here inherit it
+        os.environ["RANKOPS_PROJECT"] = project
     try:
         ctx.obj = load_settings(env)
     except ConfigError as exc:

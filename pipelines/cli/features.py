@@ -20,7 +20,7 @@ features = typer.Typer(help="Feast feature store: apply, materialize, training s
 def _expected_errors() -> tuple[type[BaseException], ...]:
     from components.common.snapshots import SnapshotNotFound
     from components.features.definitions import DefinitionError
-    from components.features.registry import RegistryError
+    from components.features.feast_registry import RegistryError
 
     return (DefinitionError, RegistryError, SnapshotNotFound, ValueError)
 
@@ -83,7 +83,7 @@ def status_cmd(
 ) -> None:
     """Which gold snapshots the registry serves, and whether the lakehouse has moved on."""
     settings = settings_of(ctx)
-    from components.features.registry import registry_status
+    from components.features.feast_registry import registry_status
 
     status = run_action(lambda: registry_status(settings), summary=summary)
     if not status["exists"]:

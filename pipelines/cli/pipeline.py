@@ -9,12 +9,11 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from pipelines.cli.context import fail, settings_of
+from pipelines.cli.context import SummaryOption, fail, settings_of
 
 pipeline_app = typer.Typer(help="Kubeflow pipelines: compile, run locally, upload, submit.", no_args_is_help=True)
 out = Console(soft_wrap=True)  # paths and commands stay on one line, copyable
 
-SummaryOpt = Annotated[Path | None, typer.Option("--summary", help="Write a JSON summary here.")]
 ParamOpt = Annotated[
     list[str] | None, typer.Option("--param", "-p", help="Pipeline parameter NAME=VALUE (repeatable).")
 ]
@@ -41,13 +40,12 @@ def parse_params(items: list[str] | None) -> dict[str, Any]:
 @pipeline_app.command("list")
 def list_pipelines() -> None:
     """The pipelines available in this checkout and their compiled spec."""
-    from pipelines.registry import PIPELINES, compiled_path, pipeline_names
+    from pipelines.catalogue import compiled_path, pipeline_names
 
-    available = set(pipeline_names())
-    for name in PIPELINES:
+    for name in pipeline_names():
         spec = compiled_path(name)
-        state = "available" if name in available else "not yet (stage missing)"
-        out.print(f"{name:<16} {state:<24} {spec if spec.exists() else '-'}", soft_wrap=True)
+        out.print(f"{name:<16} {spec if spec.exists() else '- (not compiled: rankops pipeline compile)'}",
+                  soft_wrap=True)
 
 
 @pipeline_app.command("describe")
@@ -55,7 +53,7 @@ def describe_cmd(
     name: Annotated[str, typer.Argument(help="Pipeline name (see `rankops pipeline list`).")],
 ) -> None:
     """Per task of the compiled spec: image, resources, GPU placement, secrets, retries, caching."""
-    from pipelines.registry import compiled_path
+    from pipelines.catalogue import compiled_path
     from pipelines.spec_summary import summarize_spec
 
     spec = compiled_path(name)
@@ -69,16 +67,16 @@ def compile_cmd(
     names: Annotated[list[str] | None, typer.Argument(help="Pipelines to compile (default: all).")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Directory (default pipelines/compiled).")] = None,
     check: Annotated[bool, typer.Option("--check", help="Only check that committed specs are fresh.")] = False,
-    summary: SummaryOpt = None,
+    summary: SummaryOption = None,
 ) -> None:
     """Compile pipelines to deterministic YAML specs (committed; CI fails when stale)."""
     from components.common.summary import write_summary
+    from pipelines.catalogue import UnknownPipeline
     from pipelines.compile import REGENERATE, compile_all, stale_specs
-    from pipelines.registry import COMPILED_DIR, UnknownPipeline
 
     try:
         if check:
-            stale = stale_specs(names or None, out_dir or COMPILED_DIR)
+            stale = stale_specs(names or None, out_dir)
             for name, diff in stale.items():
                 out.print(f"[red]{name}: stale[/red]\n{diff}", markup=True, highlight=False)
             write_summary(summary, {"stale": sorted(stale)})
@@ -86,7 +84,7 @@ def compile_cmd(
                 raise fail(f"{len(stale)} compiled spec(s) stale; regenerate with: {REGENERATE}")
             out.print("[green]compiled specs are up to date[/green]")
             return
-        paths = compile_all(out_dir or COMPILED_DIR, names or None)
+        paths = compile_all(out_dir, names or None)
     except (UnknownPipeline, RuntimeError) as exc:
         raise fail(str(exc)) from None
     for path in paths:
@@ -101,12 +99,12 @@ def run_cmd(
     local: Annotated[bool, typer.Option("--local", help="Run on this machine through kfp.local.")] = False,
     params: ParamOpt = None,
     cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse outputs of identical steps.")] = False,
-    summary: SummaryOpt = None,
+    summary: SummaryOption = None,
 ) -> None:
     """Run a pipeline locally (`--local`); for the cluster use `rankops pipeline submit`."""
     from components.common.summary import write_summary
+    from pipelines.catalogue import UnknownPipeline
     from pipelines.local import run_local
-    from pipelines.registry import UnknownPipeline
 
     if not local:
         raise fail("only --local runs start here; for the cluster use `rankops pipeline submit NAME --host URL`")
@@ -143,7 +141,7 @@ def print_where_to_look(result: dict[str, Any], settings: Any) -> None:
         out.print(f"  MLflow UI:     mlflow ui --backend-store-uri {settings.tracking_uri}")
     version = tasks.get("register-op", {}).get("parameters", {}).get("Output")
     if version:
-        out.print(f"  registered:    rankops-ranker version {version} (alias challenger)")
+        out.print(f"  registered:    {settings.registry.model_name} version {version} (alias challenger)")
     compare = tasks.get("compare-op", {}).get("artifacts", {}).get("decision", {}).get("metadata", {})
     if compare:
         verdict = "promote" if compare.get("promote") else "keep the champion"
@@ -159,8 +157,9 @@ def print_where_to_look(result: dict[str, Any], settings: Any) -> None:
 def print_request_hint(request: str, settings: Any) -> None:
     """Where the promotion request waits: its pull request (forge mode) or the local approve command."""
     if settings.promotion.forge.kind == "local":
-        out.print(f"  [bold]to approve:[/bold]    rankops promote approve {request} --by NAME"
-                  f"   (or reject: rankops promote reject {request} --by NAME)")
+        cli = f"rankops --project {settings.project}" if settings.project else "rankops"
+        out.print(f"  [bold]to approve:[/bold]    {cli} promote approve {request} --by NAME"
+                  f"   (or reject: {cli} promote reject {request} --by NAME)")
         return
     from components.promotion.proposal import pull_request_url
     from components.promotion.state import PromotionError
@@ -234,18 +233,18 @@ def submit_cmd(
     namespace: Annotated[str | None, typer.Option("--namespace", help="KFP namespace (default: profile's).")] = None,
     service_account: Annotated[str, typer.Option("--service-account", help="Pod service account.")] =
         "rankops-pipeline-runner",
-    summary: SummaryOpt = None,
+    summary: SummaryOption = None,
 ) -> None:
     """Upload the spec prepared for this environment as a version named by git sha, then start a run."""
     from components.common.gitinfo import git_info
     from components.common.summary import write_summary
-    from pipelines.registry import PIPELINES, compiled_path
+    from pipelines.catalogue import all_pipelines, compiled_path
     from pipelines.submit import submit, version_name
 
     target = _target(ctx, host, namespace, image_tag)
     run_params = {"env": target["env"], **parse_params(params)}
     spec = compiled_path(name)
-    if name not in PIPELINES or not spec.exists():
+    if name not in all_pipelines() or not spec.exists():
         raise fail(f"no compiled spec for {name!r} at {spec}; run `rankops pipeline compile`")
     git = git_info()
     sha = None if git.sha == "unknown" else git.sha
@@ -272,18 +271,18 @@ def upload_cmd(
     host: Annotated[str | None, typer.Option("--host", help="KFP API URL (default: the profile's kfp.host).")] = None,
     image_tag: ImageTagOpt = None,
     namespace: Annotated[str | None, typer.Option("--namespace", help="KFP namespace (default: profile's).")] = None,
-    summary: SummaryOpt = None,
+    summary: SummaryOption = None,
 ) -> None:
     """Register compiled pipelines with KFP, prepared for this environment, as versions named by git sha (no run)."""
     import tempfile
 
     from components.common.gitinfo import git_info
     from components.common.summary import write_summary
-    from pipelines.registry import PIPELINES, compiled_path
+    from pipelines.catalogue import all_pipelines, compiled_path
     from pipelines.submit import prepared_package, upload_version, version_name
 
     target = _target(ctx, host, namespace, image_tag)
-    chosen = [n for n in PIPELINES if compiled_path(n).exists()] if all_ else list(names or [])
+    chosen = [n for n in all_pipelines() if compiled_path(n).exists()] if all_ else list(names or [])
     if not chosen:
         raise fail("nothing to upload: name pipelines or pass --all")
     git = git_info()

@@ -79,8 +79,8 @@ def pod_env(services: DevServices, secrets: tuple[str, ...], config_maps: tuple[
 
 def sample_request(lakehouse: str, n: int = 20) -> tuple[str, list[str]]:
     """A test-split query and its judged candidates, from the run's published gold labels."""
+    from components.common.contract import GOLD_LABELS
     from components.common.snapshots import SnapshotStore
-    from components.etl.contract import GOLD_LABELS
 
     labels = SnapshotStore.read_pandas(SnapshotStore(lakehouse).latest(GOLD_LABELS))
     test = labels[labels["split"] == "test"]

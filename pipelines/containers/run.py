@@ -177,8 +177,8 @@ def run_pipeline(runner: StepRunner, services: DevServices, kfp_root: Path, over
 
     from kfp import local
 
+    from pipelines.catalogue import load_pipeline
     from pipelines.local import latest_run_dir, task_outputs
-    from pipelines.registry import load_pipeline
 
     func = load_pipeline("end_to_end")
     runner.placements = task_placements(func)

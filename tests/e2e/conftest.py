@@ -31,7 +31,7 @@ TRAINED = {**PARAMS, "max_steps": 80, "eval_every": 40, "checkpoint_every": 40}
 
 def topic_gold(n_queries: int = 96, per_query: int = 10, seed: int = 7) -> dict:
     """Gold tables (GOLD_SCHEMAS) of the sample topic world, ids as the ETL derives them."""
-    from components.etl.contract import GOLD_LABELS, GOLD_QUERY, GOLD_QUERY_VIDEO, GOLD_VIDEO
+    from components.common.contract import GOLD_LABELS, GOLD_QUERY, GOLD_QUERY_VIDEO, GOLD_VIDEO
     from components.etl.normalize import query_id_of, video_id_of
     from components.features.synthetic import gold_frame
     from components.training.sample_data import build_sample_training_set

@@ -22,10 +22,10 @@ def main(home: Path, master: str) -> dict:
     os.environ["RANKOPS_SPARK__MASTER"] = master
     os.environ["RANKOPS_SPARK__SHUFFLE_PARTITIONS"] = "4"
     from components.common.config import load_settings
+    from components.common.contract import GOLD_TABLES
     from components.common.snapshots import SnapshotStore
     from components.common.spark import get_spark
     from components.datagen.generate import generate_dataset
-    from components.etl.contract import GOLD_TABLES
     from components.etl.run import run_etl
     from components.inference import sample
     from components.inference.reference_model import log_reference_model

@@ -7,8 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from components.common.config import load_settings
-from components.common.snapshots import SnapshotStore
-from components.etl.contract import (
+from components.common.contract import (
     BRONZE_TABLES,
     GOLD_SCHEMAS,
     GOLD_TABLES,
@@ -16,6 +15,7 @@ from components.etl.contract import (
     SILVER_TABLES,
     Reason,
 )
+from components.common.snapshots import SnapshotStore
 from components.etl.run import QualityGateFailed, run_etl
 
 pytestmark = pytest.mark.slow

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from components.common.config import Settings, load_settings
-from components.etl.contract import GOLD_LABELS, GOLD_QUERY, GOLD_QUERY_VIDEO, GOLD_VIDEO
+from components.common.contract import GOLD_LABELS, GOLD_QUERY, GOLD_QUERY_VIDEO, GOLD_VIDEO
 from components.etl.normalize import query_id_of, video_id_of
 from components.features.synthetic import gold_frame
 

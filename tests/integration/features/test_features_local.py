@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from components.common.contract import GOLD_LABELS, GOLD_QUERY, GOLD_QUERY_VIDEO, GOLD_VIDEO
 from components.common.snapshots import SnapshotStore
-from components.etl.contract import GOLD_LABELS, GOLD_QUERY, GOLD_QUERY_VIDEO, GOLD_VIDEO
 from components.etl.normalize import query_id_of, video_id_of
 
 pytestmark = pytest.mark.slow
@@ -116,8 +116,8 @@ def test_second_service_reuses_the_views(applied_local):
 
 
 def test_missing_registry_is_a_clear_error_naming_the_profile(tmp_path, settings_at, gold_case):
+    from components.features.feast_registry import RegistryError
     from components.features.online import get_online_features
-    from components.features.registry import RegistryError
 
     with pytest.raises(RegistryError, match=r"profile 'local': no feature registry at .*registry\.db.*features apply"):
         get_online_features(settings_at(tmp_path), "cats", [VA])
@@ -125,9 +125,9 @@ def test_missing_registry_is_a_clear_error_naming_the_profile(tmp_path, settings
 
 def test_stale_registry_refuses_until_reapplied_and_incremental_loads_only_new_rows(tmp_path, settings_at, gold_case):
     from components.features.apply import run_apply
+    from components.features.feast_registry import RegistryError
     from components.features.materialize import run_materialize
     from components.features.online import get_online_features
-    from components.features.registry import RegistryError
     from components.features.synthetic import gold_frame, publish_gold
 
     cfg = settings_at(tmp_path)
@@ -217,7 +217,7 @@ def test_definition_error_fails_apply_and_leaves_the_registry_untouched(tmp_path
 def test_unreachable_sql_registry_is_a_clear_error_naming_the_profile(tmp_path, settings_at):
     import socket
 
-    from components.features.registry import RegistryError, ensure_registry
+    from components.features.feast_registry import RegistryError, ensure_registry
 
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))

@@ -7,8 +7,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from components.common.config import load_settings
+from components.common.contract import GOLD_LABELS
 from components.common.snapshots import SnapshotStore
-from components.etl.contract import GOLD_LABELS
 
 pytestmark = pytest.mark.slow
 URI = "models:/rankops-ranker@champion"

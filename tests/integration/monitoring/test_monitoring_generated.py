@@ -17,9 +17,9 @@ pytestmark = pytest.mark.slow
 
 
 def test_training_set_passes_every_quality_check(spark, tmp_path, monkeypatch):
+    from components.common.contract import GOLD_TABLES
     from components.common.snapshots import SnapshotStore
     from components.datagen.generate import generate_dataset
-    from components.etl.contract import GOLD_TABLES
     from components.etl.run import run_etl
     from components.features.apply import run_apply
     from components.features.training_set import build_training_set

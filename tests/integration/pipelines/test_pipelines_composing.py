@@ -63,8 +63,8 @@ def test_doc_example_runs_locally(rankops_home, settings, tmp_path):
     assert {k: int(v) for k, v in reasons.items() if v} == {k: v for k, v in ledger["quarantine_reasons"].items() if v}
     assert share == round(ledger["quarantined_rows"] / ledger["lines"], 4) > 0
     # the ETL published gold snapshots into the test's lakehouse
+    from components.common.contract import GOLD_TABLES
     from components.common.snapshots import SnapshotStore
-    from components.etl.contract import GOLD_TABLES
 
     store = SnapshotStore(settings.lakehouse)  # latest() raises for a table that was never published
     published = etl_out["artifacts"]["gold"]["artifacts"][0]["metadata"]

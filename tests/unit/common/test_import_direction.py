@@ -1,4 +1,5 @@
-"""The house's floors: `common` is the ground floor, and stages talk through artifacts, not each other's I/O.
+"""The house's floors: `common` is the ground floor (it imports no stage; stages register their config
+sections, and the data contract lives in common), and stages talk through artifacts, not each other's I/O.
 
 A stage importing another stage's `kfp_io` couples two KFP components' private wiring; shared
 artifact keys live in `components/common/artifacts.py`.
@@ -39,3 +40,11 @@ def test_the_check_sees_an_offending_import(tmp_path):
     bad = tmp_path / "m.py"
     bad.write_text("def f():\n    from components.training.kfp_io import run_train_op\n", encoding="utf-8")
     assert imported_modules(bad) == ["components.training.kfp_io"]
+
+
+def test_common_imports_no_stage():
+    stages = {p.name for p in COMPONENTS.iterdir() if p.is_dir() and (p / "__init__.py").exists()} - {"common"}
+    offenders = [f"{path.relative_to(COMPONENTS)} imports {module}"
+                 for path in (COMPONENTS / "common").rglob("*.py") for module in imported_modules(path)
+                 if module.split(".")[:2][-1] in stages and module.startswith("components.")]
+    assert offenders == []

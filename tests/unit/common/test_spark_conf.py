@@ -111,7 +111,7 @@ def test_a_negative_executor_count_is_refused(tmp_path):
 def test_the_pipeline_parameter_reaches_the_spark_steps(pipeline, steps):
     import yaml
 
-    from pipelines.registry import compiled_path
+    from pipelines.catalogue import compiled_path
 
     spec = next(yaml.safe_load_all(compiled_path(pipeline).read_text()))
     assert spec["root"]["inputDefinitions"]["parameters"]["spark_executors"] == {

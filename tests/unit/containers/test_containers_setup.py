@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 @pytest.fixture(scope="module")
 def placements():
-    from pipelines.registry import load_pipeline
+    from pipelines.catalogue import load_pipeline
 
     return task_placements(load_pipeline("end_to_end"))
 

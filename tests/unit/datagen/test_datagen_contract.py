@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from components.datagen.generate import generate_dataset
-from components.etl.contract import (
+from components.common.contract import (
     DEFECTS,
     JUDGEMENT_FIELDS,
     SEARCH_LOG_FIELDS,
@@ -28,6 +27,7 @@ from components.etl.contract import (
     Kind,
     Reason,
 )
+from components.datagen.generate import generate_dataset
 from components.etl.normalize import canonicalize_url
 
 MAX_CHARS = 100_000

@@ -22,7 +22,7 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from components.etl.contract import DEFECTS, RULES, Chars, FieldRule, FieldType, Kind, Reason
+from components.common.contract import DEFECTS, RULES, Chars, FieldRule, FieldType, Kind, Reason
 
 # "contract": reproducible (derandomized), no example database written into the checkout; set
 # HYPOTHESIS_PROFILE=contract-explore for a long random search.

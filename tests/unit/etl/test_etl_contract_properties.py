@@ -20,7 +20,7 @@ from contract_cases import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.etl.contract import DEFECTS, Kind, Reason
+from components.common.contract import DEFECTS, Kind, Reason
 from components.etl.normalize import canonicalize_url
 from components.etl.parse import LineChecker, Reject
 

@@ -18,8 +18,8 @@ from contract_cases import MAX_CHARS, Case, defect_cases, row_defects, valid_cas
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from components.common.contract import RULES, SILVER_COLUMNS, Kind, Reason
 from components.etl.bronze import BRONZE_SCHEMA
-from components.etl.contract import RULES, SILVER_COLUMNS, Kind, Reason
 from components.etl.silver import OUTCOME, classify
 
 pytestmark = pytest.mark.slow

@@ -4,8 +4,8 @@ from datetime import datetime
 
 import pytest
 
+from components.common.contract import GOLD_LABELS, GOLD_QUERY, GOLD_QUERY_VIDEO, GOLD_SCHEMAS, GOLD_VIDEO
 from components.etl import gold as G
-from components.etl.contract import GOLD_LABELS, GOLD_QUERY, GOLD_QUERY_VIDEO, GOLD_SCHEMAS, GOLD_VIDEO
 
 END1, END2 = datetime(2026, 1, 1, 23, 59, 59, 999999), datetime(2026, 1, 2, 23, 59, 59, 999999)
 SL_SCHEMA = ("query_id string, query_norm string, session_id string, video_id string, ts timestamp, "

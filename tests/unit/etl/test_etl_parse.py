@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from components.etl.contract import Kind, Reason
+from components.common.contract import Kind, Reason
 from components.etl.parse import LineChecker, Reject
 
 ROW = {"event_id": "e1", "ts": "2026-01-01T10:00:00+02:00", "session_id": "s1", "query": "Rock", "position": 2,

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from components.etl.contract import GOLD_LABELS, GOLD_SCHEMAS
+from components.common.contract import GOLD_LABELS, GOLD_SCHEMAS
 from components.etl.quality import check_gold, check_silver_profile, write_report
 
 SCHEMA = [{"name": n, "type": t} for n, t in GOLD_SCHEMAS[GOLD_LABELS].items()]

@@ -8,9 +8,9 @@ from datetime import datetime
 
 import pytest
 
+from components.common.contract import Reason
 from components.etl import normalize as nz
 from components.etl.bronze import BRONZE_SCHEMA
-from components.etl.contract import Reason
 from components.etl.silver import BROADCAST_REJECTS_MAX, classify, split
 
 SL, VID, JUD = "b1/search_log/p.jsonl", "b1/videos/p.jsonl", "b1/judgements/p.csv"

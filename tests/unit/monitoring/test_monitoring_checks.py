@@ -235,7 +235,7 @@ def test_kfp_trigger_submits_training_pipeline_once(settings, tmp_path, monkeypa
 
 
 def test_gold_batch_is_checked_with_the_etl_gate_expectations(settings):
-    from components.etl.contract import GOLD_VIDEO
+    from components.common.contract import GOLD_VIDEO
     from components.features.synthetic import make_gold, publish_gold
 
     gold = make_gold(n_queries=5, n_videos=10, per_query=2, days=1)

@@ -91,7 +91,7 @@ def test_rewritten_folder_is_not_the_same_input(settings, tmp_path):
 
 
 def test_a_gold_breach_is_one_event_across_batches(settings):
-    from components.etl.contract import GOLD_VIDEO
+    from components.common.contract import GOLD_VIDEO
     from components.features.synthetic import make_gold, publish_gold
 
     gold = make_gold(n_queries=5, n_videos=10, per_query=2, days=1)

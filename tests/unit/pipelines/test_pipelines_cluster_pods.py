@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pipelines.catalogue import compiled_path, pipeline_names
 from pipelines.placement import IMAGE_ENV, MODELS_MOUNT, MODELS_PVC, RUN_AS_UID
-from pipelines.registry import compiled_path, pipeline_names
 from tests.support.kfp_pods import argo_executor_security_context, driver_pod, task_pods
 from tests.support.pod_security import restricted_violations
 

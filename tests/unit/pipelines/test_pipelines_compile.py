@@ -8,7 +8,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from pipelines import compile as kcompile  # noqa: E402
-from pipelines import registry  # noqa: E402
+from pipelines import catalogue as registry  # noqa: E402
 from pipelines.placement import on_cluster  # noqa: E402
 from pipelines.spec_summary import summarize_spec  # noqa: E402
 

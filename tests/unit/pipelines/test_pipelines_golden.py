@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from components.common import image
+from pipelines.catalogue import COMPILED_DIR, PIPELINES, compiled_path, pipeline_names
 from pipelines.compile import REGENERATE, stale_specs
-from pipelines.registry import COMPILED_DIR, PIPELINES, compiled_path, pipeline_names
 from pipelines.spec_summary import summarize_spec
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 
 def test_run_local_executes_every_step_and_the_gated_branch(rankops_home, monkeypatch, tmp_path):
-    from pipelines import registry
+    from pipelines import catalogue as registry
     from pipelines.cli import build_app
 
     monkeypatch.setitem(registry.PIPELINES, "toy", "kfp_toy_pipeline:toy")
@@ -40,7 +40,7 @@ def test_run_local_param_decides_the_branch(rankops_home, monkeypatch, settings)
 
 
 def test_failing_step_is_one_line(rankops_home, monkeypatch):
-    from pipelines import registry
+    from pipelines import catalogue as registry
     from pipelines.cli import build_app
 
     monkeypatch.setitem(registry.PIPELINES, "toy", "kfp_toy_pipeline:toy")

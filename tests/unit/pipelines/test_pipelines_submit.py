@@ -192,7 +192,7 @@ def test_resubmitting_the_same_commit_reuses_version_and_experiment(kfp_api, toy
 
 
 def test_cli_submit_and_upload(kfp_api, toy_spec, tmp_path, rankops_home, monkeypatch):
-    from pipelines import registry
+    from pipelines import catalogue as registry
     from pipelines.cli import build_app
 
     url, state = kfp_api
@@ -223,7 +223,7 @@ def test_cli_submit_and_upload(kfp_api, toy_spec, tmp_path, rankops_home, monkey
 
 
 def test_cli_authenticates_with_token_file_or_env(kfp_api, toy_spec, tmp_path, rankops_home, monkeypatch):
-    from pipelines import registry
+    from pipelines import catalogue as registry
     from pipelines.cli import build_app
 
     url, state = kfp_api
@@ -257,7 +257,7 @@ def test_cli_submit_errors_are_one_line(kfp_api, rankops_home):
 
 def test_in_image_submissions_run_on_the_image_they_come_from(kfp_api, toy_spec, rankops_home, monkeypatch):
     """Images set RANKOPS_IMAGE_TAG to their build's sha: the registration Job pins that build."""
-    from pipelines import registry
+    from pipelines import catalogue as registry
     from pipelines.cli import build_app
 
     url, state = kfp_api
@@ -282,7 +282,7 @@ def test_in_image_submissions_run_on_the_image_they_come_from(kfp_api, toy_spec,
 
 @pytest.fixture
 def toy_registered(toy_spec, monkeypatch):
-    from pipelines import registry
+    from pipelines import catalogue as registry
 
     monkeypatch.setattr(registry, "COMPILED_DIR", toy_spec.parent)
     monkeypatch.setitem(registry.PIPELINES, "toy", "pipelines.toy:toy")
@@ -386,7 +386,7 @@ def test_retrain_trigger_in_prod_refuses_images_by_tag(rankops_home, monkeypatch
 def test_preparing_a_committed_spec_changes_only_env_root_and_images(name):
     import yaml
 
-    from pipelines.registry import compiled_path
+    from pipelines.catalogue import compiled_path
 
     text = compiled_path(name).read_text()
     prepared = list(yaml.safe_load_all(prepare_spec(text, env="prod", pipeline_root="minio://mlpipeline/rankops-prod",

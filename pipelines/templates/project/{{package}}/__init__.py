@@ -1,0 +1,4 @@
+"""The {{name}} project: who clicks what. A click-through-rate model trained from the same raw search
+logs as the platform's ranker, through the platform's stages (see README.md beside this package)."""
+
+NAME = "{{name}}"
