@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from pipelines.cli import (
+    containers,
     data,
     etl,
     evaluation,
@@ -24,7 +25,8 @@ from pipelines.cli import (
 )
 from pipelines.cli.context import configure
 
-STAGES = (data, etl, features, training, evaluation, model_registry, promotion, inference, monitoring, pipeline, project)
+STAGES = (data, etl, features, training, evaluation, model_registry, promotion, inference, monitoring, pipeline, project,
+          containers)
 
 
 def build_app() -> typer.Typer:

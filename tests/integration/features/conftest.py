@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import glob
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -155,15 +156,22 @@ def postgres_url():
 
 
 @pytest.fixture(scope="session")
-def redis_address(tmp_path_factory: pytest.TempPathFactory):
-    """A redis-server on a free loopback port (no persistence); yields host:port."""
+def redis_password() -> str:
+    """The password the test Redis requires, as the cluster's does (Secret rankops-redis)."""
+    return "rk-" + secrets.token_hex(12)
+
+
+@pytest.fixture(scope="session")
+def redis_address(tmp_path_factory: pytest.TempPathFactory, redis_password: str):
+    """A redis-server on a free loopback port (no persistence) that requires `redis_password`; yields host:port."""
     binary = shutil.which("redis-server") or "/usr/bin/redis-server"
     if not os.path.exists(binary):
         pytest.fail(MISSING)
     port = free_port()
     workdir = tmp_path_factory.mktemp("redis")
     proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--dir", str(workdir), "--requirepass", redis_password],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(100):
             try:
