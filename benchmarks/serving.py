@@ -44,8 +44,8 @@ def build_home(home: Path, model: str, n_videos: int) -> dict:
     from components.common.mlflow_client import use_mlflow
     from components.features.apply import run_apply
     from components.features.materialize import run_materialize
-    from components.features.synthetic import make_gold, publish_gold
     from components.features.training_set import build_training_set
+    from tests.support.feature_data import make_gold, publish_gold
 
     settings = load_settings("local", environ={"RANKOPS_HOME": str(home)})
     gold = make_gold(n_queries=40, n_videos=n_videos, per_query=10, days=1)
@@ -55,7 +55,7 @@ def build_home(home: Path, model: str, n_videos: int) -> dict:
     train = build_training_set(settings)
     name = settings.registry.model_name
     if model == "reference":
-        from components.inference.reference_model import log_reference_model
+        from tests.support.reference_model import log_reference_model
 
         info = log_reference_model(settings, train.manifest["extra"]["features"])
         version = info["version"]
@@ -149,7 +149,7 @@ def load_test(url: str, data: dict, *, requests: int, seconds: float, clients: i
 def fuzz(url: str, data: dict, *, n: int, seconds: float) -> dict:
     import httpx
 
-    from components.inference.fuzz import malformed_requests
+    from tests.support.fuzz import malformed_requests
 
     codes: dict[str, int] = {}
     deadline = time.perf_counter() + seconds

@@ -31,8 +31,8 @@ def load_data(args, settings):
     from components.common.snapshots import SnapshotStore
     from components.training.data import encode_split, training_frame_meta
     from components.training.model import FeatureSpec
-    from components.training.sample_data import DEFAULTS, FEATURES, build_sample_training_set
     from components.training.tokenizer import train_tokenizer
+    from tests.support.training_data import DEFAULTS, FEATURES, build_sample_training_set
 
     if args.training_set:
         store = SnapshotStore(settings.lakehouse)

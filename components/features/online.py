@@ -62,8 +62,10 @@ def online_context(settings: Settings, service: str) -> OnlineContext:
             if settings.features.online_store_type != "redis":
                 raise ValueError(f"profile {settings.env!r}: features.online_reader=redis_direct needs a redis online store")
             from components.features.redis_direct import RedisFeatureReader
+            from components.features.store_config import redis_connection_string
 
-            reader = RedisFeatureReader(store, service, settings.features.online_store_path)
+            reader = RedisFeatureReader(store, service, redis_connection_string(settings),
+                                        password_env=settings.features.redis_password_env)
         ctx = OnlineContext(store, store.get_feature_service(service), spec, columns, reader)
         _CONTEXTS[key] = ctx
         return ctx

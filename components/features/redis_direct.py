@@ -33,7 +33,7 @@ def parse_connection_string(conn: str) -> dict[str, Any]:
 class RedisFeatureReader:
     """HMGETs of one feature service's features for (query_id, video_id) rows, in one pipeline."""
 
-    def __init__(self, store: Any, service: str, connection_string: str):
+    def __init__(self, store: Any, service: str, connection_string: str, *, password_env: str | None = None):
         import redis
         from feast.infra.key_encoding_utils import serialize_entity_key
         from feast.infra.online_stores.helpers import _mmh3
@@ -59,7 +59,11 @@ class RedisFeatureReader:
                 names.append(f.name)
                 fields.append(_mmh3(f"{fv.name}:{f.name}"))
         self.plan = [(keys, names, fields) for keys, (names, fields) in grouped.items()]
-        self.client = redis.Redis(**parse_connection_string(connection_string))
+        kwargs = parse_connection_string(connection_string)
+        self.client = redis.Redis(**kwargs)
+        self._auth_errors = (redis.AuthenticationError, redis.exceptions.NoPermissionError)
+        self._where = f"Redis at {kwargs['host']}:{kwargs['port']}"
+        self._password_env = password_env
 
     def read(self, query_id: str, video_ids: Sequence[str]) -> dict[str, list]:
         """Column -> values (None where the entity or value is missing), one row per video id."""
@@ -72,7 +76,11 @@ class RedisFeatureReader:
             for values in unique:
                 pipe.hmget(self._redis_key(join_keys, values), fields)
             layout.append((names, len(unique), index))
-        replies = pipe.execute()
+        try:
+            replies = pipe.execute()
+        except self._auth_errors as exc:  # name the variable to fix, not just Redis' words
+            raise PermissionError(f"{self._where} refused the lookup ({exc}); the password comes from the "
+                                  f"environment variable {self._password_env or '(none configured)'}") from None
         out: dict[str, list] = {}
         decode = self._decode
         offset = 0

@@ -22,6 +22,9 @@ class FeaturesSettings(StrictModel):
     online_store_type: Literal["sqlite", "redis"] = "sqlite"
     online_store_path: str = Field("feast/online.db", description="SQLite path (local) or Redis connection string.")
     redis_key_ttl_seconds: int | None = Field(None, gt=0, description="Expire Redis keys (None keeps them).")
+    redis_password_env: str | None = Field(
+        "REDIS_PASSWORD", description="Environment variable holding the Redis password (the rankops-redis Secret); "
+        "unset or empty = no AUTH. Every Redis client (Feast's online store, the direct reader) sends it.")
     offline_store_type: Literal["file", "spark"] = "file"
     online_reader: Literal["sdk", "redis_direct"] = Field(
         "sdk", description="Online lookups through the Feast SDK, or a batched direct read of Feast's Redis layout "

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import sys
 import time
+from collections.abc import MutableMapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
@@ -26,6 +28,7 @@ from components.inference.state import ModelHolder
 if TYPE_CHECKING:
     from components.common.config import Settings
     from components.inference.model import Ranker
+    from components.inference.settings import ServingSettings
 
 log = logging.getLogger(__name__)
 
@@ -127,9 +130,10 @@ def create_app(settings: Settings, holder: ModelHolder, features: FeatureSource,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        if holder.current is None:
-            await run_in_threadpool(holder.reload)
-        holder.start_polling(interval)
+        # the first load runs in the poll thread: wait for it a bounded time, then serve /healthz
+        # regardless, so a registry without the model (or out of reach) means "not ready", not a crash loop
+        holder.start(interval)
+        await run_in_threadpool(holder.first_attempt.wait, limits.startup_wait_s)
         if freeze_gc:
             gc.collect()
             gc.freeze()  # start-up objects (Feast, torch) leave the GC's scans: no 150 ms pauses
@@ -195,15 +199,16 @@ def create_app(settings: Settings, holder: ModelHolder, features: FeatureSource,
     async def readyz() -> JSONResponse:
         """Model loaded and feature store reachable (readiness)."""
         ranker = holder.current
-        checks = {"model": ranker is not None, "feature_store": True}
-        error = holder.last_error if ranker is None else None
+        loaded, reason = holder.status()
+        checks, reasons = {"model": loaded, "feature_store": True}, [f"model: {reason}"] if reason else []
         try:
             await run_in_threadpool(features.ping)
         except Exception as exc:
-            checks["feature_store"], error = False, f"feature store: {exc}"
+            checks["feature_store"] = False
+            reasons.append(f"feature store: {exc}")
         ok = all(checks.values())
         body = {"ready": ok, "checks": checks, "model_uri": holder.uri,
-                "model_version": ranker.version if ranker else None, "error": error}
+                "model_version": ranker.version if ranker else None, "error": "; ".join(reasons) or None}
         return JSONResponse(body, status_code=200 if ok else 503)
 
     @app.get("/metrics")
@@ -221,12 +226,20 @@ def create_app(settings: Settings, holder: ModelHolder, features: FeatureSource,
     return app
 
 
+def bound_registry_calls(limits: ServingSettings, environ: MutableMapping[str, str]) -> None:
+    """Cap MLflow's per-request timeout and retries in the ranker (defaults: 120 s x 7 retries), so an
+    unreachable registry turns into a not-ready reason within seconds; explicit MLFLOW_HTTP_* values win."""
+    environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(limits.registry_timeout_s))
+    environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(limits.registry_retries))
+
+
 def run_server(settings: Settings, *, port: int | None = None, host: str | None = None, model_uri: str) -> None:
     """Serve the profile's model and online store with uvicorn (blocks until stopped)."""
     import uvicorn
 
     from components.inference.features import online_source
 
+    bound_registry_calls(settings.serving, os.environ)
     holder = ModelHolder(settings, model_uri)
     app = create_app(settings, holder, online_source(settings))
     uvicorn.run(app, host=host or settings.serving.host, port=port or settings.serving.port,

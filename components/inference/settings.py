@@ -14,6 +14,10 @@ class ServingSettings(StrictModel):
     model_alias: str = "champion"
     model_version: str | None = Field(None, description="Pin a registry version (wins over the alias).")
     reload_interval_s: float = Field(30.0, ge=0, description="Alias poll period; 0 turns the poll off.")
+    startup_wait_s: float = Field(30.0, ge=0, description="How long start-up waits for the first model load before "
+                                  "serving /healthz anyway (well under the startup probe's 300 s).")
+    registry_timeout_s: int = Field(10, gt=0, description="MLflow request timeout in the ranker (MLflow's own: 120 s).")
+    registry_retries: int = Field(2, ge=0, description="MLflow request retries in the ranker (MLflow's own: 7).")
     feature_service: str = "ranker_v1"
     max_candidates: int = Field(200, gt=0)
     max_query_chars: int = Field(512, gt=0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -73,6 +74,91 @@ def _tokenizer_for(cfg: TrainingSettings, train_frame, saved: str | None):
     return train_tokenizer(texts, cfg.model.vocab_size, cfg.model.max_length)
 
 
+@dataclass
+class Inputs:
+    """What one run trains on: tokenizer, feature spec and the encoded splits."""
+
+    tokenizer: Any
+    spec: Any
+    train_data: Any
+    val_data: Any
+    pad_id: int
+
+
+def resolve_run(base: TrainingSettings, ckpt, *, resume: bool, params: dict[str, Any] | None,
+                training_set: str | None) -> tuple[TrainingSettings, str | None, dict[str, Any] | None]:
+    """(params, training set, last run record) of this run: a resumed run keeps its own, and refuses others."""
+    from components.training.api import merge_params, params_digest
+
+    last = ckpt.last_info() if resume else None
+    if resume and last is None:
+        raise TrainingError(f"nothing to resume: no checkpoint record under {ckpt.root}")
+    if last is None:
+        return merge_params(base, params), training_set, None
+    if params and params_digest(merge_params(base, params)) != last["params_digest"]:
+        raise TrainingError("--resume continues the last run with its own params; do not pass different ones")
+    return TrainingSettings.model_validate(last["params"]), training_set or last["training_set"], last
+
+
+def prepare_inputs(cfg: TrainingSettings, frame, features: list[str], defaults, saved_tokenizer: str | None) -> Inputs:
+    """Tokenizer (saved, checkpoint's or trained on the train split), feature spec, encoded splits."""
+    from components.training.data import encode_split
+    from components.training.model import FeatureSpec
+
+    train_frame = frame[frame["split"] == "train"]
+    tokenizer = _tokenizer_for(cfg, train_frame, saved_tokenizer)
+    spec = FeatureSpec.fit(train_frame, features, defaults, lexical=cfg.model.lexical_features)
+    return Inputs(tokenizer, spec, encode_split(train_frame, tokenizer, spec),
+                  encode_split(frame[frame["split"] == "validation"], tokenizer, spec),
+                  tokenizer.token_to_id("[PAD]") or 0)
+
+
+def log_run_start(ckpt, cfg: TrainingSettings, snapshot, frame, features: list[str], inputs: Inputs, model, device,
+                  run_id: str, *, fresh: bool, nested: bool) -> None:
+    """Params, dataset and tokenizer of a fresh run (and the record --resume reads); a resumed run is tagged."""
+    import mlflow
+
+    from components.training.api import params_digest
+    from components.training.tracking import flatten, log_dataset
+
+    if not fresh:
+        mlflow.set_tag("rankops.resumed", "true")
+        return
+    mlflow.log_params(flatten("", cfg.model_dump()) | {
+        "n_train_rows": len(inputs.train_data), "n_validation_rows": len(inputs.val_data),
+        "n_features": len(features), "n_model_inputs": len(inputs.spec.names),
+        "vocab_size_actual": inputs.tokenizer.get_vocab_size(), "device": device.type,
+        "n_parameters": sum(p.numel() for p in model.parameters())})
+    log_dataset(snapshot, frame)
+    os.makedirs(ckpt.run_dir(run_id), exist_ok=True)
+    inputs.tokenizer.save(os.path.join(ckpt.run_dir(run_id), "tokenizer.json"))
+    if not nested:  # tuning trials never become the run that --resume continues
+        ckpt.mark_last({"run_id": run_id, "training_set": snapshot.ref, "params": cfg.model_dump(),
+                        "params_digest": params_digest(cfg)})
+
+
+def package_model(settings, cfg: TrainingSettings, snapshot, features: list[str], inputs: Inputs, model, run_id: str,
+                  *, log_model: bool, validate: bool):
+    """(scorer, model URI, validity report): the scorer logged as the run's pyfunc and checked once."""
+    import mlflow
+
+    from components.training.api import _validate
+    from components.training.model import Scorer
+    from components.training.packaging import input_example, log_ranker
+
+    scorer = Scorer(model.cpu().eval(), inputs.tokenizer, inputs.spec, {
+        "pad_id": inputs.pad_id, "feature_service": cfg.feature_service, "training_set": snapshot.ref,
+        "model_kind": MODEL_KIND, "family": FAMILY.name, "max_length": cfg.model.max_length})
+    if not log_model:
+        return scorer, None, None
+    model_uri = log_ranker(scorer, input_example(inputs.val_data.frame, features), {
+        "features": features, "defaults": inputs.spec.defaults, "feature_service": cfg.feature_service,
+        "training_set": snapshot.ref, "text_columns": ["query_text", "title", "description"],
+        "model_kind": MODEL_KIND, "family": FAMILY.name})
+    mlflow.set_tag("rankops.model_uri", model_uri)
+    return scorer, model_uri, _validate(settings, model_uri, run_id) if validate else None
+
+
 def train_electra(settings, *, training_set: str | None = None, params: dict[str, Any] | None = None, callbacks=(),
                   resume: bool = False, tags: dict[str, str] | None = None, validate: bool = True,
                   log_model: bool = True, nested: bool = False) -> TrainResult:
@@ -83,59 +169,30 @@ def train_electra(settings, *, training_set: str | None = None, params: dict[str
     """
     import mlflow
 
-    from components.common.snapshots import SnapshotStore
-    from components.training.api import _validate, merge_params, params_digest
+    from components.training.api import load_training_frame
     from components.training.checkpoint import CheckpointManager
-    from components.training.data import encode_split, training_frame_meta, validate_frame
-    from components.training.engine import dist_info, evaluate, fit, pick_device
-    from components.training.model import FeatureSpec, Scorer
-    from components.training.packaging import input_example, log_ranker
-    from components.training.tracking import (
-        MetricStream,
-        ensure_experiment,
-        flatten,
-        lineage_tags,
-        log_dataset,
-    )
+    from components.training.engine import call_callbacks, dist_info, evaluate, fit, pick_device
+    from components.training.tracking import MetricStream, ensure_experiment, lineage_tags
 
-    base = settings.training
-    ckpt = CheckpointManager(settings.resolve(base.checkpoint_dir), keep=base.keep_checkpoints)
-    last = ckpt.last_info() if resume else None
-    if resume and last is None:
-        raise TrainingError(f"nothing to resume: no checkpoint record under {ckpt.root}")
-    if last is not None:
-        cfg = TrainingSettings.model_validate(last["params"])
-        training_set = training_set or last["training_set"]
-        if params and params_digest(merge_params(base, params)) != last["params_digest"]:
-            raise TrainingError("--resume continues the last run with its own params; do not pass different ones")
-    else:
-        cfg = merge_params(base, params)
-    store = SnapshotStore(settings.lakehouse)
-    snapshot = store.resolve(training_set or f"features/training_set_{cfg.feature_service}")
+    ckpt = CheckpointManager(settings.resolve(settings.training.checkpoint_dir), keep=settings.training.keep_checkpoints)
+    cfg, training_set, last = resolve_run(settings.training, ckpt, resume=resume, params=params,
+                                          training_set=training_set)
+    snapshot, frame, features, defaults = load_training_frame(settings, cfg, training_set)
     if last is not None and snapshot.ref != last["training_set"]:
         raise TrainingError(f"--resume: the last run trained on {last['training_set']}, not {snapshot.ref}")
-    frame = store.read_pandas(snapshot)
-    features, defaults = training_frame_meta(snapshot.manifest)
-    validate_frame(frame, features, f"training set {snapshot.ref} ({snapshot.data_path})")
-
     seed_everything(cfg)
-    train_frame = frame[frame["split"] == "train"]
-    saved_tok = os.path.join(ckpt.run_dir(last["run_id"]), "tokenizer.json") if last else None
-    tokenizer = _tokenizer_for(cfg, train_frame, saved_tok)
-    spec = FeatureSpec.fit(train_frame, features, defaults, lexical=cfg.model.lexical_features)
-    train_data = encode_split(train_frame, tokenizer, spec)
-    val_data = encode_split(frame[frame["split"] == "validation"], tokenizer, spec)
-    pad_id = tokenizer.token_to_id("[PAD]") or 0
-    model = build_model(cfg, tokenizer.get_vocab_size(), len(spec.names))
+    inputs = prepare_inputs(cfg, frame, features, defaults,
+                            os.path.join(ckpt.run_dir(last["run_id"]), "tokenizer.json") if last else None)
+    model = build_model(cfg, inputs.tokenizer.get_vocab_size(), len(inputs.spec.names))
     device = pick_device(cfg)
     model.to(device)
     rank, _, world = dist_info()
     if world > 1:
         init_distributed(device)
     if rank != 0:  # torchrun workers train; only rank 0 tracks, checkpoints and packages
-        state = fit(model, train_data, val_data, cfg, device=device, ckpt=ckpt,
+        state = fit(model, inputs.train_data, inputs.val_data, cfg, device=device, ckpt=ckpt,
                     run_id=last["run_id"] if last else "_worker", resume=ckpt.latest(last["run_id"]) if last else None,
-                    pad_id=pad_id)
+                    pad_id=inputs.pad_id)
         return TrainResult(run_id="", model_uri=None, metrics={}, tracking_uri=settings.tracking_uri,
                            training_set=snapshot.ref, steps=state.step, stopped_early=state.stopped_early)
 
@@ -147,44 +204,20 @@ def train_electra(settings, *, training_set: str | None = None, params: dict[str
     run_id = run.info.run_id
     stream = MetricStream(run_id, settings.tracking_uri, cfg.log_flush_every)
     try:
-        all_tags = lineage_tags(snapshot, cfg.feature_service, MODEL_KIND, tags)
-        mlflow.set_tags(all_tags)
-        if last is None:
-            mlflow.log_params(flatten("", cfg.model_dump()) | {
-                "n_train_rows": len(train_data), "n_validation_rows": len(val_data), "n_features": len(features),
-                "n_model_inputs": len(spec.names),
-                "vocab_size_actual": tokenizer.get_vocab_size(), "device": device.type,
-                "n_parameters": sum(p.numel() for p in model.parameters())})
-            log_dataset(snapshot, frame)
-            os.makedirs(ckpt.run_dir(run_id), exist_ok=True)
-            tokenizer.save(os.path.join(ckpt.run_dir(run_id), "tokenizer.json"))
-            if not nested:  # tuning trials never become the run that --resume continues
-                ckpt.mark_last({"run_id": run_id, "training_set": snapshot.ref, "params": cfg.model_dump(),
-                                "params_digest": params_digest(cfg)})
-        else:
-            mlflow.set_tag("rankops.resumed", "true")
-        state = fit(model, train_data, val_data, cfg, device=device, ckpt=ckpt, run_id=run_id, stream=stream,
-                    callbacks=callbacks, resume=ckpt.latest(run_id) if last else None, pad_id=pad_id)
+        mlflow.set_tags(lineage_tags(snapshot, cfg.feature_service, MODEL_KIND, tags))
+        log_run_start(ckpt, cfg, snapshot, frame, features, inputs, model, device, run_id, fresh=last is None,
+                      nested=nested)
+        state = fit(model, inputs.train_data, inputs.val_data, cfg, device=device, ckpt=ckpt, run_id=run_id,
+                    stream=stream, callbacks=callbacks, resume=ckpt.latest(run_id) if last else None,
+                    pad_id=inputs.pad_id)
         best = ckpt.load_best(run_id)
         if best is not None:
             model.load_state_dict(best)
-        final = evaluate(model, val_data, cfg, device)
-        metrics = {k if k != "loss" else "val_loss": v for k, v in final.items()}
+        metrics = {k if k != "loss" else "val_loss": v for k, v in evaluate(model, inputs.val_data, cfg, device).items()}
         stream.add({**metrics, "best_step": state.best_step, "stopped_early": float(state.stopped_early)}, state.step)
         stream.close()
-        model_uri, validity = None, None
-        scorer = Scorer(model.cpu().eval(), tokenizer, spec, {
-            "pad_id": pad_id, "feature_service": cfg.feature_service, "training_set": snapshot.ref,
-            "model_kind": MODEL_KIND, "family": FAMILY.name, "max_length": cfg.model.max_length})
-        if log_model:
-            example = input_example(val_data.frame, features)
-            model_uri = log_ranker(scorer, example, {
-                "features": features, "defaults": spec.defaults, "feature_service": cfg.feature_service,
-                "training_set": snapshot.ref, "text_columns": ["query_text", "title", "description"],
-                "model_kind": MODEL_KIND, "family": FAMILY.name})
-            mlflow.set_tag("rankops.model_uri", model_uri)
-            if validate:
-                validity = _validate(settings, model_uri, run_id)
+        scorer, model_uri, validity = package_model(settings, cfg, snapshot, features, inputs, model, run_id,
+                                                    log_model=log_model, validate=validate)
         mlflow.end_run("FINISHED")
         ckpt.finish(run_id)
     except ModelInvalid:
@@ -204,8 +237,6 @@ def train_electra(settings, *, training_set: str | None = None, params: dict[str
     call_result = TrainResult(run_id=run_id, model_uri=model_uri, metrics=metrics, tracking_uri=settings.tracking_uri,
                               training_set=snapshot.ref, steps=state.step, stopped_early=state.stopped_early,
                               validity=validity, scorer=scorer)
-    from components.training.engine import call_callbacks
-
     call_callbacks(callbacks, "on_train_end", call_result)
     return call_result
 

@@ -11,6 +11,7 @@ import typer
 
 from pipelines.cli import (
     backtest,
+    containers,
     data,
     etl,
     evaluation,
@@ -26,7 +27,7 @@ from pipelines.cli import (
 from pipelines.cli.context import configure
 
 STAGES = (data, etl, features, training, evaluation, model_registry, promotion, inference, monitoring, pipeline, project,
-          backtest)
+          containers, backtest)
 
 
 def build_app() -> typer.Typer:

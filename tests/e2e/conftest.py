@@ -1,6 +1,6 @@
 """One real ELECTRA world per test session: gold in Feast, two trained cross-encoders in MLflow.
 
-The gold tables carry the topic world of `components.training.sample_data` (queries and videos
+The gold tables carry the topic world of `tests.support.training_data` (queries and videos
 of a topic use different synonyms; engagement follows the label), published on one day, so the
 online store holds exactly the point-in-time values of the training set. Two ELECTRA models
 are trained on it with the local profile: v1 stops after two optimiser steps (nearly untrained),
@@ -33,8 +33,8 @@ def topic_gold(n_queries: int = 96, per_query: int = 10, seed: int = 7) -> dict:
     """Gold tables (GOLD_SCHEMAS) of the sample topic world, ids as the ETL derives them."""
     from components.common.contract import GOLD_LABELS, GOLD_QUERY, GOLD_QUERY_VIDEO, GOLD_VIDEO
     from components.etl.normalize import query_id_of, video_id_of
-    from components.features.synthetic import gold_frame
-    from components.training.sample_data import build_sample_training_set
+    from tests.support.feature_data import gold_frame
+    from tests.support.training_data import build_sample_training_set
 
     sample = build_sample_training_set(n_queries=n_queries, per_query=per_query, seed=seed)
     first = sample.groupby("query_text")["query_id"].transform("first")
@@ -100,9 +100,9 @@ def electra_world(tmp_path_factory: pytest.TempPathFactory) -> World:
     """Gold published, applied and materialised; training set built; both ELECTRA models trained."""
     from components.features.apply import run_apply
     from components.features.materialize import run_materialize
-    from components.features.synthetic import publish_gold
     from components.features.training_set import build_training_set
     from components.training.api import train
+    from tests.support.feature_data import publish_gold
 
     root = tmp_path_factory.mktemp("electra")
     home, repo = root / "home", gitops_repo(root / "gitops")

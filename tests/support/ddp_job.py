@@ -18,7 +18,6 @@ import tempfile
 def main(out: str, batch_size: int, accumulation: int) -> None:
     import torch
 
-    from components.inference import sample
     from components.training.api import build_model, init_distributed, seed_everything
     from components.training.checkpoint import CheckpointManager
     from components.training.data import encode_split
@@ -26,6 +25,7 @@ def main(out: str, batch_size: int, accumulation: int) -> None:
     from components.training.model import FeatureSpec, document_text
     from components.training.settings import ModelSettings, TrainingSettings
     from components.training.tokenizer import train_tokenizer
+    from tests.support import serving_data as sample
 
     torch.set_num_threads(1)
     cfg = TrainingSettings(batch_size=batch_size, grad_accumulation=accumulation, epochs=2, eval_every=10**6,

@@ -27,9 +27,9 @@ def main(home: Path, master: str) -> dict:
     from components.common.spark import get_spark
     from components.datagen.generate import generate_dataset
     from components.etl.run import run_etl
-    from components.inference import sample
-    from components.inference.reference_model import log_reference_model
     from components.inference.run import run_batch_scoring
+    from tests.support import serving_data as sample
+    from tests.support.reference_model import log_reference_model
 
     settings = load_settings("local", environ=os.environ)
     generate_dataset(home / "raw", impressions=1500, days=2, seed=5, dirty_share=0.05)

@@ -10,11 +10,11 @@ import pytest
 from typer.testing import CliRunner
 
 from components.evaluation.baseline import score_bm25
-from components.evaluation.fixtures import log_scorer, make_training_frame, write_training_set
 from components.evaluation.frames import dedupe_pairs
 from components.registry.lookup import use_mlflow
 from components.registry.register import register_model
 from pipelines.cli import build_app
+from tests.support.evaluation_data import log_scorer, make_training_frame, write_training_set
 
 METRICS = ["ndcg@5", "ndcg@10", "mrr@10", "map", "recall@5", "recall@10"]
 

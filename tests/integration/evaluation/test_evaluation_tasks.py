@@ -10,8 +10,8 @@ import pytest
 
 from components.common import plugins
 from components.common.config import load_settings
-from components.evaluation.fixtures import log_scorer, make_training_frame, write_training_set
 from components.evaluation.tasks import EvaluationTask, evaluation_task
+from tests.support.evaluation_data import log_scorer, make_training_frame, write_training_set
 
 
 def _prepare(frame, settings):

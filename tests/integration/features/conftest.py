@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import glob
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -18,7 +19,7 @@ import pytest
 from components.common.config import Settings, load_settings
 from components.common.contract import GOLD_LABELS, GOLD_QUERY, GOLD_QUERY_VIDEO, GOLD_VIDEO
 from components.etl.normalize import query_id_of, video_id_of
-from components.features.synthetic import gold_frame
+from tests.support.feature_data import gold_frame
 
 CATS, DOGS = query_id_of("cats"), query_id_of("dogs")
 VA, VB, VC = (video_id_of(f"https://videos.example/{n}") for n in ("a", "b", "c"))
@@ -100,7 +101,7 @@ def applied_local(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """A local profile with the constructed gold published, applied and materialised (shared per module)."""
     from components.features.apply import run_apply
     from components.features.materialize import run_materialize
-    from components.features.synthetic import publish_gold
+    from tests.support.feature_data import publish_gold
 
     cfg = settings_at(tmp_path_factory.mktemp("features-local"))
     publish_gold(cfg, gold_case())
@@ -155,15 +156,22 @@ def postgres_url():
 
 
 @pytest.fixture(scope="session")
-def redis_address(tmp_path_factory: pytest.TempPathFactory):
-    """A redis-server on a free loopback port (no persistence); yields host:port."""
+def redis_password() -> str:
+    """The password the test Redis requires, as the cluster's does (Secret rankops-redis)."""
+    return "rk-" + secrets.token_hex(12)
+
+
+@pytest.fixture(scope="session")
+def redis_address(tmp_path_factory: pytest.TempPathFactory, redis_password: str):
+    """A redis-server on a free loopback port (no persistence) that requires `redis_password`; yields host:port."""
     binary = shutil.which("redis-server") or "/usr/bin/redis-server"
     if not os.path.exists(binary):
         pytest.fail(MISSING)
     port = free_port()
     workdir = tmp_path_factory.mktemp("redis")
     proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--dir", str(workdir), "--requirepass", redis_password],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(100):
             try:

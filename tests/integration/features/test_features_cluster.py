@@ -19,24 +19,31 @@ D1, D3 = datetime(2026, 3, 1, 23, 59, 59), datetime(2026, 3, 3, 23, 59, 59)
 
 
 @pytest.fixture(scope="module")
-def dev(tmp_path_factory, postgres_url, redis_address, spark, settings_at, gold_case):
-    """`dev` settings pointed at the loopback servers, gold published, repo applied and materialised."""
+def dev(tmp_path_factory, postgres_url, redis_address, redis_password, spark, settings_at, gold_case):
+    """`dev` settings pointed at the loopback servers, gold published, repo applied and materialised.
+
+    Redis requires a password, given as in the cluster: the REDIS_PASSWORD variable of the rankops-redis Secret.
+    """
     from components.features.apply import run_apply
     from components.features.materialize import run_materialize
-    from components.features.synthetic import publish_gold
+    from components.features.online import clear_online_cache
+    from tests.support.feature_data import publish_gold
 
     cfg = settings_at(tmp_path_factory.mktemp("features-dev"), "dev",
                       features__registry_path=postgres_url, features__online_store_path=redis_address,
                       storage__lakehouse="lakehouse", storage__reports="reports", spark__master="local[2]")
-    publish_gold(cfg, gold_case())
-    applied = run_apply(cfg)
-    materialized = run_materialize(cfg)
-    yield cfg, applied, materialized
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("REDIS_PASSWORD", redis_password)
+        publish_gold(cfg, gold_case())
+        applied = run_apply(cfg)
+        materialized = run_materialize(cfg)
+        yield cfg, applied, materialized
+    clear_online_cache()
     # Feast's Spark store sets this on the shared session; other stages' Spark code must not inherit it
     spark.conf.unset("spark.sql.parser.quotedRegexColumnNames")
 
 
-def test_apply_registers_in_postgres_and_materialises_to_redis(dev, postgres_url, redis_address):
+def test_apply_registers_in_postgres_and_materialises_to_redis(dev, postgres_url, redis_address, redis_password):
     import redis
     import sqlalchemy
 
@@ -49,7 +56,7 @@ def test_apply_registers_in_postgres_and_materialises_to_redis(dev, postgres_url
     assert names == {"query_features", "video_catalog", "video_engagement", "query_video_features"} and sources == 3
     host, port = redis_address.split(":")
     # Feast keys: one hash per entity key: 2 queries + 2 videos + 3 (query, video) pairs
-    assert redis.Redis(host=host, port=int(port)).dbsize() == 7
+    assert redis.Redis(host=host, port=int(port), password=redis_password).dbsize() == 7
 
 
 def test_online_on_redis_returns_latest_values_and_defaults(dev):
@@ -64,8 +71,8 @@ def test_online_on_redis_returns_latest_values_and_defaults(dev):
 
 def test_spark_training_set_is_point_in_time_correct_and_matches_local(dev, settings_at, gold_case, tmp_path):
     from components.features.apply import run_apply
-    from components.features.synthetic import publish_gold
     from components.features.training_set import build_training_set
+    from tests.support.feature_data import publish_gold
 
     cfg, _, _ = dev
     snap = build_training_set(cfg, "ranker_v1")
@@ -98,3 +105,28 @@ def test_direct_redis_reader_returns_exactly_what_the_sdk_returns(dev):
         pd.testing.assert_frame_equal(direct_df, sdk_df)
     assert parse_connection_string("h:1,db=2,password=p,ssl=true") == {"host": "h", "port": 1, "db": 2,
                                                                         "password": "p", "ssl": True}
+
+
+def test_every_redis_client_sends_the_password_and_none_works_without_it(dev, redis_password, monkeypatch, tmp_path):
+    """Without REDIS_PASSWORD the server refuses both readers; the direct one names the variable to set."""
+    import redis
+
+    from components.features.online import clear_online_cache, get_online_features
+    from components.features.store_config import write_store_yaml
+
+    cfg, _, _ = dev
+    # the YAML for `feast` holds a reference that Feast expands on load, never the secret itself
+    text = write_store_yaml(cfg, tmp_path / "feature_store.yaml").read_text()
+    assert f"{cfg.features.online_store_path},password=${{REDIS_PASSWORD}}" in text and redis_password not in text
+    monkeypatch.delenv("REDIS_PASSWORD")
+    sdk, direct = cfg.model_copy(deep=True), cfg.model_copy(deep=True)
+    sdk.features.online_reader = "sdk"
+    clear_online_cache()
+    with pytest.raises(PermissionError, match="refused the lookup .*Authentication required.*REDIS_PASSWORD"):
+        get_online_features(direct, "cats", [VA])
+    with pytest.raises(redis.AuthenticationError, match="Authentication required"):
+        get_online_features(sdk, "cats", [VA])
+    monkeypatch.setenv("REDIS_PASSWORD", redis_password)
+    clear_online_cache()
+    assert get_online_features(direct, "cats", [VA]).loc[0, "title"] == "a title"
+    assert get_online_features(sdk, "cats", [VA]).loc[0, "title"] == "a title"

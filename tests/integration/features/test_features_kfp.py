@@ -12,7 +12,7 @@ def test_ops_chain_apply_materialize_training_set_through_artifacts(tmp_path, mo
     from kfp import dsl
 
     from components.features.kfp_io import run_apply_op, run_materialize_op, run_training_set_op
-    from components.features.synthetic import publish_gold
+    from tests.support.feature_data import publish_gold
 
     cfg = settings_at(tmp_path / "home")
     snaps = publish_gold(cfg, gold_case())

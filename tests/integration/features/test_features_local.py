@@ -128,7 +128,7 @@ def test_stale_registry_refuses_until_reapplied_and_incremental_loads_only_new_r
     from components.features.feast_registry import RegistryError
     from components.features.materialize import run_materialize
     from components.features.online import get_online_features
-    from components.features.synthetic import gold_frame, publish_gold
+    from tests.support.feature_data import gold_frame, publish_gold
 
     cfg = settings_at(tmp_path)
     gold = gold_case()
@@ -157,8 +157,8 @@ def test_stale_registry_refuses_until_reapplied_and_incremental_loads_only_new_r
 
 
 def test_cli_runs_the_local_flow_and_writes_summaries(tmp_path, settings_at, gold_case):
-    from components.features.synthetic import publish_gold
     from pipelines.cli import build_app
+    from tests.support.feature_data import publish_gold
 
     cfg = settings_at(tmp_path / "home")
     publish_gold(cfg, gold_case())
@@ -201,7 +201,7 @@ def test_definition_error_fails_apply_and_leaves_the_registry_untouched(tmp_path
     from components.features.apply import run_apply
     from components.features.definitions import DefinitionError
     from components.features.store_config import repo_dir
-    from components.features.synthetic import publish_gold
+    from tests.support.feature_data import publish_gold
 
     repo = tmp_path / "repo"
     shutil.copytree(repo_dir(settings_at(tmp_path)), repo, ignore=shutil.ignore_patterns("__pycache__"))

@@ -19,9 +19,9 @@ def feast_env(tmp_path_factory):
     """Gold (one day, so online = latest = point-in-time values) applied, materialised, training set built."""
     from components.features.apply import run_apply
     from components.features.materialize import run_materialize
-    from components.features.synthetic import make_gold, publish_gold
     from components.features.training_set import build_training_set
-    from components.inference.reference_model import log_reference_model
+    from tests.support.feature_data import make_gold, publish_gold
+    from tests.support.reference_model import log_reference_model
 
     settings = load_settings("local", environ={"RANKOPS_HOME": str(tmp_path_factory.mktemp("serving-feast"))})
     publish_gold(settings, make_gold(n_queries=8, n_videos=30, per_query=5, days=1))

@@ -9,8 +9,8 @@ import pytest
 from kfp import dsl
 
 from components.common.snapshots import SnapshotStore
-from components.inference import sample
 from components.monitoring.component import monitor_op
+from tests.support import serving_data as sample
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +24,7 @@ def test_batch_score_op_io_fills_dataset_and_metrics(settings, spark):
     from kfp.dsl import Dataset, Metrics
 
     from components.inference.kfp_io import run_batch_score_op
-    from components.inference.reference_model import log_reference_model
+    from tests.support.reference_model import log_reference_model
 
     train = sample.write_training_set(settings, sample.make_tables(n_queries=10, n_videos=60, seed=4))
     log_reference_model(settings, sample.FEATURES)

@@ -8,8 +8,8 @@ import numpy as np
 from typer.testing import CliRunner
 
 from components.common.snapshots import SnapshotStore
-from components.inference import sample
 from pipelines.cli import build_app
+from tests.support import serving_data as sample
 
 EXTRA = {"features": sample.FEATURES, "text_columns": ["query_text", "title", "description"]}
 

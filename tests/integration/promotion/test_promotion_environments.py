@@ -15,13 +15,13 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from components.evaluation.fixtures import log_scorer, make_training_frame, write_training_set
 from components.promotion.decisions import approve_request, rollback
 from components.promotion.records import read_pin
 from components.promotion.request import request_promotion
 from components.promotion.settings import TargetRegistry
 from components.registry.lookup import alias_version, use_mlflow
 from components.registry.register import register_model
+from tests.support.evaluation_data import log_scorer, make_training_frame, write_training_set
 
 PIN = "manifests/overlays/prod/model.env"
 NAME = "rankops-ranker"

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from components.evaluation.compare_run import run_compare
-from components.evaluation.fixtures import log_scorer, write_training_set
 from components.promotion.decisions import approve_request, history
 from components.promotion.evidence import check_decision
 from components.promotion.request import request_promotion
 from components.promotion.state import PromotionError
 from components.registry.lookup import use_mlflow
 from components.registry.register import register_model
+from tests.support.evaluation_data import log_scorer, write_training_set
 
 NAME = "rankops-ranker"
 

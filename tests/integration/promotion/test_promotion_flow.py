@@ -11,7 +11,6 @@ import pytest
 from typer.testing import CliRunner
 
 from components.evaluation.compare_run import run_compare
-from components.evaluation.fixtures import log_scorer, write_training_set
 from components.promotion.decisions import approve_request, history, reject_request, rollback
 from components.promotion.records import read_pin
 from components.promotion.request import request_promotion
@@ -20,6 +19,7 @@ from components.registry.gitops import Repo
 from components.registry.lookup import alias_version, use_mlflow
 from components.registry.register import register_model
 from pipelines.cli import build_app
+from tests.support.evaluation_data import log_scorer, write_training_set
 
 PIN = "manifests/overlays/prod/model.env"
 HISTORY = "manifests/promotions/history.jsonl"

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from components.evaluation.fixtures import log_scorer, write_training_set
 from components.promotion.decisions import approve_request, history, reject_request, rollback
 from components.promotion.records import read_pin
 from components.promotion.request import request_promotion
@@ -23,6 +22,7 @@ from components.registry.lookup import alias_version, use_mlflow
 from components.registry.register import register_model
 from components.registry.settings import ForgeSettings
 from pipelines.cli import build_app
+from tests.support.evaluation_data import log_scorer, write_training_set
 from tests.support.github_standin import GitHubStandIn, MergeRefused
 
 PIN = "manifests/overlays/prod/model.env"

@@ -9,11 +9,11 @@ import pytest
 from kfp import dsl
 
 from components.evaluation.component import compare_op
-from components.evaluation.fixtures import log_scorer, write_training_set
 from components.evaluation.kfp_io import run_evaluate_op
 from components.promotion.component import promotion_request_op
 from components.registry.kfp_io import run_register_op
 from pipelines.local import run_local
+from tests.support.evaluation_data import log_scorer, write_training_set
 
 
 def git_repo(path: Path) -> Path:

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from mlflow.exceptions import MlflowException
 
-from components.evaluation.fixtures import log_scorer, write_training_set
 from components.promotion.settings import TargetRegistry
 from components.registry.lookup import use_mlflow
 from components.registry.register import register_model
 from components.registry.transfer import TransferError, copy_version, target_client, version_weights
+from tests.support.evaluation_data import log_scorer, write_training_set
 from tests.support.mlflow_server import BasicAuthGate, mlflow_server
 
 pytestmark = pytest.mark.slow  # an MLflow server start (~5-10 s) and a model copy through it

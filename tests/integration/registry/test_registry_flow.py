@@ -12,12 +12,12 @@ import pytest
 from typer.testing import CliRunner
 
 from components.common.snapshots import SnapshotStore
-from components.evaluation.fixtures import log_scorer, make_training_frame, write_training_set
 from components.registry.lineage import lineage
 from components.registry.lookup import alias_version, use_mlflow
 from components.registry.register import register_model
 from components.registry.validity import InvalidModel
 from pipelines.cli import build_app
+from tests.support.evaluation_data import log_scorer, make_training_frame, write_training_set
 
 
 def git(cwd: Path, *args: str) -> str:

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from components.evaluation.fixtures import log_scorer, write_training_set
 from components.registry.forge import ForgeError, GitHub, PullRequest, forge_of
 from components.registry.lookup import use_mlflow
 from components.registry.register import register_model
 from components.registry.settings import ForgeSettings
+from tests.support.evaluation_data import log_scorer, write_training_set
 from tests.support.github_standin import GitHubStandIn
 
 TOKEN = "ghs_standin_token"

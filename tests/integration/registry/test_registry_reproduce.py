@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from components.registry.register import register_model
 from components.registry.reproduce import train_in_checkout
-from components.training.sample_data import TINY_PARAMS, write_sample_training_set
 from pipelines.cli import build_app
+from tests.support.training_data import TINY_PARAMS, write_sample_training_set
 
 ROOT = Path(__file__).resolve().parents[3]
 

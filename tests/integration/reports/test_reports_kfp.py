@@ -7,9 +7,9 @@ import pytest
 from kfp import dsl
 
 from components.evaluation.component import compare_op, evaluate_op
-from components.evaluation.fixtures import log_scorer, write_training_set
 from components.registry.register import register_model
 from pipelines.local import run_local
+from tests.support.evaluation_data import log_scorer, write_training_set
 
 pytestmark = pytest.mark.slow
 

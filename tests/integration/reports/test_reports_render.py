@@ -14,12 +14,12 @@ from components.cards.data_sheet import write_data_sheet
 from components.common.charts import BASELINE_COLOR, GOOD_COLOR, MODEL_COLOR
 from components.common.snapshots import SnapshotStore
 from components.evaluation.compare_run import run_compare
-from components.evaluation.fixtures import log_scorer, write_training_set
 from components.evaluation.run import run_evaluation
-from components.inference import sample
 from components.monitoring.run import run_monitor
 from components.registry.register import register_model
+from tests.support import serving_data as sample
 from tests.support.browser import MISSING, Rendered, chromium_path, color_share, pixels_of, render
+from tests.support.evaluation_data import log_scorer, write_training_set
 
 pytestmark = pytest.mark.slow
 

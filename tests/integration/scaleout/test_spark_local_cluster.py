@@ -50,7 +50,7 @@ def test_gold_is_identical_row_for_row(runs):
 
 
 def test_batch_scores_are_identical(runs):
-    from components.inference import sample
+    from tests.support import serving_data as sample
 
     pairs = len(sample.make_tables(n_queries=8, n_videos=60, seed=3)["training_set"])  # what the job scored
     assert runs["local[*]"]["scored"][0] == pairs

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from components.common.config import load_settings
-from components.training.sample_data import TINY_PARAMS, write_sample_training_set
 from components.training.trainjob import LAUNCH
+from tests.support.training_data import TINY_PARAMS, write_sample_training_set
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[3]

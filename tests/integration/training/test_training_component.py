@@ -11,7 +11,7 @@ from kfp import dsl, local
 from mlflow.tracking import MlflowClient
 
 from components.training.component import train_op, validate_model_op
-from components.training.sample_data import TINY_PARAMS, write_sample_training_set
+from tests.support.training_data import TINY_PARAMS, write_sample_training_set
 
 pytestmark = pytest.mark.slow
 

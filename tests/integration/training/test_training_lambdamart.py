@@ -14,7 +14,7 @@ from components.common.config import load_settings
 from components.common.snapshots import SnapshotStore
 from components.training.api import train
 from components.training.metrics import ranking_metrics
-from components.training.sample_data import TINY_PARAMS, write_sample_training_set
+from tests.support.training_data import TINY_PARAMS, write_sample_training_set
 
 pytestmark = pytest.mark.slow
 LAMBDAMART = {"model.family": "lambdamart", "model.n_estimators": 60, "model.min_data_in_leaf": 5,
@@ -133,9 +133,9 @@ def test_either_family_can_be_champion_under_the_same_paired_test(trained):
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """A LambdaMART champion trained on the serving sample tables (ids as the online store has them)."""
-    from components.inference import sample
     from components.registry.lookup import use_mlflow
     from components.registry.register import register_model
+    from tests.support import serving_data as sample
 
     home = tmp_path_factory.mktemp("lambdamart-serving")
     settings = load_settings("local", environ={"RANKOPS_HOME": str(home), "RANKOPS_REGISTRY__WRITE_BACK": "false"})
@@ -153,11 +153,11 @@ def served(tmp_path_factory):
 def test_online_rerank_and_batch_scoring_serve_the_packaged_lambdamart(served):
     from fastapi.testclient import TestClient
 
-    from components.inference import sample
     from components.inference.batch import score_pandas
     from components.inference.model import load_ranker
     from components.inference.server import create_app
     from components.inference.state import ModelHolder
+    from tests.support import serving_data as sample
 
     settings, tables = served
     uri = "models:/rankops-ranker@champion"

@@ -16,7 +16,7 @@ from mlflow.tracking import MlflowClient
 
 from components.common.config import load_settings
 from components.training.api import TrainingError, train
-from components.training.sample_data import TINY_PARAMS, write_sample_training_set
+from tests.support.training_data import TINY_PARAMS, write_sample_training_set
 
 pytestmark = pytest.mark.slow
 PARAMS = {**TINY_PARAMS, "threads": 1, "max_steps": 40, "checkpoint_every": 10, "eval_every": 20,

@@ -12,8 +12,8 @@ from mlflow.tracking import MlflowClient
 from components.common.config import load_settings
 from components.common.snapshots import SnapshotStore
 from components.training.metrics import ranking_metrics
-from components.training.sample_data import FEATURES, TINY_PARAMS, train_tiny_model
 from components.training.validity import check_model
+from tests.support.training_data import FEATURES, TINY_PARAMS, train_tiny_model
 
 pytestmark = pytest.mark.slow
 

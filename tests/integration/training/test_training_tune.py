@@ -9,8 +9,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
-from components.training.sample_data import TINY_PARAMS, write_sample_training_set
 from pipelines.cli import build_app
+from tests.support.training_data import TINY_PARAMS, write_sample_training_set
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ import components.training.validity as validity
 from components.common.mlflow_client import use_mlflow
 from components.registry.validity import check_validity
 from components.training.kfp_io import run_validate_model_op
-from components.training.sample_data import train_tiny_model
+from tests.support.training_data import train_tiny_model
 
 
 class Metrics:

@@ -115,3 +115,30 @@ def test_assemble_frame_keeps_request_order_and_fills_unknown_entities():
         {"query_text": "cats", "video_id": "zz", "title": "", "clicks": 0, "ctr": -1.0},
     ]
     assert str(df["clicks"].dtype) == "int64" and str(df["ctr"].dtype) == "float64"
+
+
+def test_the_redis_password_reaches_feast_inline_and_the_yaml_as_a_reference(rankops_home):
+    cfg = load_settings("dev", environ={"RANKOPS_HOME": str(rankops_home)})
+    environ = {"REDIS_PASSWORD": "rk-9f2c"}
+    conn = render_store_config(cfg, environ=environ)["online_store"]["connection_string"]
+    assert conn == "redis.rankops-dev.svc.cluster.local:6379,password=rk-9f2c"
+    text = render_store_yaml(cfg, environ=environ)
+    assert yaml.safe_load(text)["online_store"]["connection_string"] == (
+        "redis.rankops-dev.svc.cluster.local:6379,password=${REDIS_PASSWORD}")
+    assert "rk-9f2c" not in text
+    # no password in the environment: no AUTH (a Redis without requirepass)
+    assert render_store_config(cfg, environ={})["online_store"]["connection_string"] == (
+        "redis.rankops-dev.svc.cluster.local:6379")
+
+
+@pytest.mark.parametrize("password", ["a,b", "true", "1e5", '"quoted"', "null"])
+def test_a_redis_password_feast_would_mangle_is_refused_naming_the_variable(rankops_home, password):
+    cfg = load_settings("dev", environ={"RANKOPS_HOME": str(rankops_home)})
+    with pytest.raises(ValueError, match="environment variable REDIS_PASSWORD: a Redis password must not contain"):
+        render_store_config(cfg, environ={"REDIS_PASSWORD": password})
+
+
+def test_a_plain_integer_redis_password_passes_unchanged(rankops_home):
+    cfg = load_settings("dev", environ={"RANKOPS_HOME": str(rankops_home)})
+    conn = render_store_config(cfg, environ={"REDIS_PASSWORD": "123456"})["online_store"]["connection_string"]
+    assert conn.endswith(",password=123456")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from components.common.config import load_settings
-from components.inference import sample
+from tests.support import serving_data as sample
 
 
 @pytest.fixture(scope="module")
 def serving_env(tmp_path_factory: pytest.TempPathFactory):
     """(settings, tables, model info): a registered reference ranker with alias champion -> v1."""
-    from components.inference.reference_model import log_reference_model
+    from tests.support.reference_model import log_reference_model
 
     home = tmp_path_factory.mktemp("serving-home")
     settings = load_settings("local", environ={"RANKOPS_HOME": str(home)})

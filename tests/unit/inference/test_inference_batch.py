@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from components.common.snapshots import SnapshotStore
-from components.inference import sample
 from components.inference.batch import score_bucketed
 from components.inference.model import load_ranker
 from components.inference.run import ScoringInputError, run_batch_scoring
+from tests.support import serving_data as sample
 
 
 def test_bucketing_batches_by_length_and_restores_order():

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from components.inference import sample
 from components.inference.model import load_ranker
 from components.inference.server import create_app
 from components.inference.state import ModelHolder
+from tests.support import serving_data as sample
 
 URI = "models:/rankops-ranker@champion"
 
@@ -82,7 +82,7 @@ def test_bad_request_matrix_gets_exact_4xx(serving_env, client):
 
 
 def test_seeded_fuzz_never_gets_a_5xx(serving_env, client):
-    from components.inference.fuzz import malformed_requests
+    from tests.support.fuzz import malformed_requests
 
     _, tables, _ = serving_env
     ids = tables["videos"]["video_id"].tolist()
@@ -120,11 +120,11 @@ def test_not_ready_without_model(serving_env, tmp_path):
 def test_alias_move_reloads_without_failed_requests(serving_env):
     from mlflow import MlflowClient
 
-    from components.inference.reference_model import log_reference_model
+    from tests.support.reference_model import log_reference_model
 
     settings, tables, _ = serving_env
-    app = create_app(settings, ModelHolder(settings, URI), sample.frame_source(tables), poll_interval_s=0.2,
-                     freeze_gc=False)
+    holder = ModelHolder(settings, URI)
+    app = create_app(settings, holder, sample.frame_source(tables), poll_interval_s=0.2, freeze_gc=False)
     ids = tables["videos"]["video_id"].tolist()[:20]
     seen, codes, stop = [], [], threading.Event()
     with TestClient(app) as c:
@@ -149,6 +149,10 @@ def test_alias_move_reloads_without_failed_requests(serving_env):
             worker.join()
         assert set(codes) == {200}
         assert seen[0] == "1" and seen[-1] == v2["version"]
+        # the poll picked up that move; stop it so the next one is /admin/reload's alone (else they race)
+        poll = holder._thread
+        holder.stop()
+        assert not poll.is_alive()
         assert c.post("/admin/reload").json() == {"changed": False, "version": v2["version"]}
         MlflowClient(settings.tracking_uri, settings.tracking_uri).set_registered_model_alias(
             "rankops-ranker", "champion", "1")

@@ -68,5 +68,6 @@ def test_rendered_manifests_pass_checkov(checkov, rendered):
 def test_dockerfiles_pass_checkov(checkov):
     result = checkov["dockerfile"]
     assert result["failed"] == []
-    assert result["skipped"] == []
+    # checkov cannot see through `FROM ${BASE_IMAGE}`; test_docker_images.py checks the default is pinned
+    assert {s["check_id"] for s in result["skipped"]} == {"CKV_DOCKER_7"}
     assert {f for f, _ in result["scanned"]} == {"/Dockerfile", "/Dockerfile.gpu"}  # both images were scanned

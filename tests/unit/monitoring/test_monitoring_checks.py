@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 
 from components.common.snapshots import SnapshotStore
-from components.inference import sample
 from components.monitoring.alerts import act_on_event, act_on_pending, kfp_trigger, list_events
 from components.monitoring.drift import psi
 from components.monitoring.performance import ctr_at_k, ndcg_at_k
 from components.monitoring.run import MonitorInputError, run_monitor
+from tests.support import serving_data as sample
 
 EXTRA = {"features": sample.FEATURES, "text_columns": ["query_text", "title", "description"]}
 
@@ -236,7 +236,7 @@ def test_kfp_trigger_submits_training_pipeline_once(settings, tmp_path, monkeypa
 
 def test_gold_batch_is_checked_with_the_etl_gate_expectations(settings):
     from components.common.contract import GOLD_VIDEO
-    from components.features.synthetic import make_gold, publish_gold
+    from tests.support.feature_data import make_gold, publish_gold
 
     gold = make_gold(n_queries=5, n_videos=10, per_query=2, days=1)
     publish_gold(settings, gold)

@@ -9,9 +9,9 @@ import pandas as pd
 
 from components.common.config import load_settings
 from components.common.snapshots import SnapshotStore
-from components.inference import sample
 from components.monitoring.alerts import act_on_event, act_on_pending, list_events
 from components.monitoring.run import run_monitor
+from tests.support import serving_data as sample
 
 EXTRA = {"features": sample.FEATURES, "text_columns": ["query_text", "title", "description"]}
 
@@ -92,7 +92,7 @@ def test_rewritten_folder_is_not_the_same_input(settings, tmp_path):
 
 def test_a_gold_breach_is_one_event_across_batches(settings):
     from components.common.contract import GOLD_VIDEO
-    from components.features.synthetic import make_gold, publish_gold
+    from tests.support.feature_data import make_gold, publish_gold
 
     gold = make_gold(n_queries=5, n_videos=10, per_query=2, days=1)
     gold[GOLD_VIDEO].loc[0, "video_ctr"] = 1.5

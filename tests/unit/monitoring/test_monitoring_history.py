@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 import numpy as np
 
 from components.common.snapshots import SnapshotStore
-from components.inference import sample
 from components.monitoring.history import (
     append_history,
     drift_figure,
@@ -19,6 +18,7 @@ from components.monitoring.history import (
 )
 from components.monitoring.run import run_monitor
 from components.monitoring.settings import MonitoringSettings
+from tests.support import serving_data as sample
 
 EXTRA = {"features": sample.FEATURES, "text_columns": ["query_text", "title", "description"]}
 

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 
 from components.common.snapshots import SnapshotStore
-from components.inference import sample
 from components.monitoring.drift import entity_frame, psi
 from components.monitoring.run import run_monitor
+from tests.support import serving_data as sample
 
 EXTRA = {"features": sample.FEATURES, "text_columns": ["query_text", "title", "description"]}
 

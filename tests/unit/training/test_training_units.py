@@ -14,9 +14,9 @@ from components.training.data import TrainingSetError, micro_batches, validate_f
 from components.training.losses import listwise_loss, pairwise_loss, pointwise_loss
 from components.training.metrics import ranking_metrics
 from components.training.model import FeatureSpec, length_buckets, pad_batch
-from components.training.sample_data import FEATURES, build_sample_training_set
 from components.training.settings import TrainingSettings
 from components.training.tokenizer import train_tokenizer
+from tests.support.training_data import FEATURES, build_sample_training_set
 
 
 def test_pairwise_loss_counts_only_pairs_within_a_query():

@@ -6,8 +6,10 @@ guard, load test) without training ELECTRA: same input columns, same metadata ke
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
+import cloudpickle
 import mlflow.pyfunc
 
 if TYPE_CHECKING:
@@ -48,6 +50,8 @@ def log_reference_model(settings: Settings, features: list[str], *, weights: lis
     weights = weights or [1.0 / (i + 1) for i in range(len(features))]
     mlflow.set_experiment(settings.mlflow.experiment)
     with mlflow.start_run(run_name="reference-ranker"):
+        # pickled by value: a process that loads it (a served ranker, a KFP step) needs no tests/ on its path
+        cloudpickle.register_pickle_by_value(sys.modules[__name__])
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=LinearTextRanker(features, weights),
