@@ -30,11 +30,11 @@ def main() -> None:
     from transformers import ElectraConfig
 
     from components.cards.importance import permutation_importance, pyfunc_input
-    from components.evaluation.fixtures import make_training_frame
     from components.evaluation.frames import dedupe_pairs
     from components.training.model import CrossEncoder, FeatureSpec, Scorer
     from components.training.settings import ModelSettings
     from components.training.tokenizer import train_tokenizer
+    from tests.support.evaluation_data import make_training_frame
 
     torch.manual_seed(0)
     frame = dedupe_pairs(make_training_frame(args.queries, args.candidates, seed=1))

@@ -8,7 +8,7 @@ import pandas as pd
 from kfp import dsl
 
 from components.backtest.kfp_io import run_plan_op, run_summary_op
-from components.evaluation.fixtures import write_training_set
+from tests.support.evaluation_data import write_training_set
 
 T = pd.Timestamp("2026-01-01", tz="UTC")
 

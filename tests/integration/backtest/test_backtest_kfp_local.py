@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from components.evaluation.fixtures import write_training_set
 from pipelines.local import run_local
+from tests.support.evaluation_data import write_training_set
 
 pytestmark = pytest.mark.slow
 

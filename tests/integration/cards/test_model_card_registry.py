@@ -12,11 +12,11 @@ from typer.testing import CliRunner
 
 from components.backtest.run import summarize
 from components.evaluation.compare_run import run_compare
-from components.evaluation.fixtures import log_scorer, make_training_frame, write_training_set
 from components.promotion.request import request_promotion
 from components.registry.lookup import use_mlflow
 from components.registry.register import register_model
 from pipelines.cli import build_app
+from tests.support.evaluation_data import log_scorer, make_training_frame, write_training_set
 
 
 def git(repo: Path, *args: str) -> str:
