@@ -20,6 +20,7 @@ PIPELINES: dict[str, str] = {
     "batch_inference": "pipelines.batch_inference:batch_inference_pipeline",
     "monitoring": "pipelines.monitoring:monitoring_pipeline",
     "end_to_end": "pipelines.end_to_end:end_to_end_pipeline",
+    "backtest": "pipelines.backtest:backtest_pipeline",
 }
 
 

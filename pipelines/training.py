@@ -44,9 +44,10 @@ def add_model_stages(env, training_set, params_json, gpus: int = 1) -> dsl.Pipel
     evaluation = on_cluster(evaluate_op(model=model, training_set=training_set, env=env), needs=["mlflow"],
                             cpu="4", memory="16Gi", retries=1, cache=True, name="evaluate")
     register = on_cluster(register_op(model=model, env=env, pipeline_run=dsl.PIPELINE_JOB_ID_PLACEHOLDER),
-                          needs=["mlflow", "git"], retries=2, cache=False, name="register")
+                          needs=["mlflow", "git"], cpu="4", memory="16Gi", retries=2, cache=False,
+                          name="register")  # the model card scores the test and validation splits
     register.after(gate, evaluation)  # an invalid or unevaluated model is never registered
-    version = register.output
+    version = register.outputs["Output"]
     compare = on_cluster(compare_op(version=version, env=env), needs=["mlflow", "prod-mlflow"], cpu="4",
                          memory="16Gi", retries=1, cache=False, name="compare-with-champion")
     with dsl.If(compare.outputs["Output"] == True, name="challenger-wins"):  # noqa: E712 (KFP condition)

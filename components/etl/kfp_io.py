@@ -10,7 +10,7 @@ METRIC_KEYS = ("bronze_rows", "silver_rows", "quarantined_rows", "duplicate_rows
 
 
 def run_etl_op(gold: Any, metrics: Any, quality_report: Any, *, input_dir: str, env: str, raw: Any = None,
-               spark_executors: int = 0) -> dict[str, Any]:
+               spark_executors: int = 0, sheets: tuple[Any, Any] | None = None) -> dict[str, Any]:
     """Run `run_etl` for the profile `env`; the gate's failure fails the task after the report is kept."""
     from components.common.config import load_settings
     from components.common.spark import with_executors
@@ -28,6 +28,12 @@ def run_etl_op(gold: Any, metrics: Any, quality_report: Any, *, input_dir: str, 
     except QualityGateFailed as exc:
         summary, failure = exc.summary, exc
     shutil.copyfile(summary["report_md"], quality_report.path)
+    if sheets is not None:
+        from components.cards.data_sheet import combined
+
+        markdown, html = combined(summary["data_sheets"], summary["run_id"])
+        Path(sheets[0].path).write_text(markdown, encoding="utf-8")
+        Path(sheets[1].path).write_text(html, encoding="utf-8")
     gold.metadata.update({
         "lakehouse": summary["lakehouse"],
         "uri": summary["lakehouse"],

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from components.cards.data_sheet import write_data_sheet
 from components.common.contract import QUARANTINE_TABLE
 from components.common.snapshots import Snapshot, SnapshotStore
 from components.etl import bronze as B
@@ -228,6 +229,8 @@ def run_etl(settings: Settings, input_dir: str | Path, spark: SparkSession | Non
         if staging.parent.exists() and not any(staging.parent.iterdir()):
             staging.parent.rmdir()
 
+    say("data sheets of the gold snapshots")
+    sheets = {t: write_data_sheet(store, snaps[t], snaps.get(QUARANTINE_TABLE)) for t in contract.gold_tables}
     report = {"run_id": run_id, "passed": passed, "input_dir": str(input_dir),
               "expectations": [e.to_dict() for e in expectations], "file_problems": [p.to_dict() for p in problems]}
     report_json, report_md = Q.write_report(Path(settings.reports_dir) / "etl" / run_id, report)
@@ -242,6 +245,7 @@ def run_etl(settings: Settings, input_dir: str | Path, spark: SparkSession | Non
         "failed_expectations": [e.to_dict() for e in failed],
         "report_json": str(report_json),
         "report_md": str(report_md),
+        "data_sheets": sheets,
         "seconds": round((datetime.now(UTC) - started).total_seconds(), 2),
     })
     if failed and raise_on_failure:

@@ -29,6 +29,7 @@ def run_compare(
     test runs over exactly the same queries and candidates. Writes decision.json + decision.md,
     and records the decision as an MLflow run whose id and report hash the decision carries.
     """
+    from components.cards.card_io import add_comparison
     from components.evaluation.report import render_decision
     from components.registry.evidence import record_comparison
     from components.registry.lookup import alias_version, resolve_version, use_mlflow, version_uri
@@ -65,6 +66,7 @@ def run_compare(
         decided_at=datetime.now(UTC).isoformat(),
     )
     decision.update(record_comparison(settings, decision))  # promotion verifies requests against this run
+    add_comparison(settings, client, decision)  # the challenger's model card now shows it against the champion
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     out = Path(report_dir) if report_dir else Path(settings.reports_dir) / "compare" / f"v{ch_version}-{stamp}"
     write_json(out / "decision.json", decision)

@@ -130,6 +130,7 @@ def describe(record: dict[str, Any], evidence: dict[str, Any]) -> str:
              f"- weights sha256: `{record.get('weights_sha256')}`",
              f"- comparison run: `{evidence.get('compare_run_id')}`, report sha256 `{evidence.get('report_sha256')}`",
              f"- {d.get('metric')} delta {d.get('delta')} vs {d.get('reference')}, p = {d.get('p_value')}",
+             f"- model card: `{record.get('model_card') or 'none recorded'}`",
              f"- requested by {record.get('requested_by')}" + (" — **FORCED**: " + "; ".join(evidence["problems"])
                                                                if record.get("forced") else ""),
              "", "Merging is the approval (CODEOWNERS: the data experts). `rankops promote sync` or the merge "

@@ -17,6 +17,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from components.cards.card_io import CARD_TAG, load_card
 from components.promotion.evidence import check_decision
 from components.promotion.proposal import (
     describe,
@@ -72,7 +73,8 @@ def request_promotion(
         settle_main(settings)
     source, target = registries(settings)
     name, alias = settings.registry.model_name, settings.registry.champion_alias
-    version = str(resolve_version(source, name, version).version)
+    source_version = resolve_version(source, name, version)
+    version = str(source_version.version)
     source_champion = alias_version(source, name, alias)
     champion = alias_version(target, name, alias)
     if source_champion == version:
@@ -117,6 +119,7 @@ def request_promotion(
         "requested_by": by or getpass.getuser(), "requested_at": datetime.now(UTC).isoformat(),
         "decision": decision_digest(decision), "evidence": evidence, "staging": staging,
         "forced": not evidence["verified"], "mode": mode_of(settings),
+        "model_card": (source_version.tags or {}).get(CARD_TAG),
     }
     files = {
         p.pin: set_pin(main.pin_text, pinned["version"], name),
@@ -124,6 +127,8 @@ def request_promotion(
         p.request_file(request_id, "decision.json"): json.dumps(decision, indent=2, sort_keys=True, default=str) + "\n",
         p.request_file(request_id, "decision.md"): render_decision(decision) if "slices" in decision else "",
     }
+    if record["model_card"]:  # the reviewer reads the card in the pull request itself
+        files[p.request_file(request_id, "model_card.md")] = load_card(source, source_version.run_id)
     if record["mode"] != "local":  # the merge is the approval: main gets the entry exactly when it gets the pin
         files[p.history] = append_entry(main.history_text, approval_entry(record, p.request_file(request_id, "decision.md")))
     message = (f"promote {name} v{pinned['version']} to prod (request {request_id})\n\n"

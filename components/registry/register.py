@@ -47,6 +47,7 @@ def register_model(settings: Settings, model_uri: str, *, pipeline_run: str | No
     """Validity checks, then register (idempotent per model), tag, alias `challenger`, git write-back."""
     import mlflow
 
+    from components.cards.card_io import create_model_card
     from components.registry.writeback import model_record, write_back
 
     client = use_mlflow(settings)
@@ -73,6 +74,7 @@ def register_model(settings: Settings, model_uri: str, *, pipeline_run: str | No
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)
     client.set_registered_model_alias(name, settings.registry.challenger_alias, version)
+    card = create_model_card(settings, client, name, version)
     metrics = dict(client.get_run(run_id).data.metrics) if run_id else {}
     record = model_record(name, version, run_id, model_uri, lineage, chain, metrics, pipeline_run)
     writeback = write_back(settings, record) if settings.registry.write_back else {"skipped": "disabled in settings"}
@@ -83,4 +85,5 @@ def register_model(settings: Settings, model_uri: str, *, pipeline_run: str | No
                                      writeback["pull_request"]["html_url"])
     identity = {k: record[k] for k in ("name", "version", "model_uri", "source", "run_id", "data_snapshots")}
     return {**identity, "alias": settings.registry.challenger_alias, "reused": reused, "tags": tags,
-            "validity": report, "writeback": writeback}
+            "validity": report, "writeback": writeback,
+            "model_card": card}

@@ -4,6 +4,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from components.cards.settings import CardSettings
 from components.common.model import StrictModel
 
 
@@ -42,3 +43,4 @@ class RegistrySettings(StrictModel):
     forge: ForgeSettings = Field(
         default_factory=ForgeSettings, description="github: the write-back is a branch + pull request to the source "
         "branch, never a push to it; local: a commit on the source branch (pushed when the remote exists).")
+    card: CardSettings = Field(default_factory=CardSettings, description="The model card written at registration.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from pipelines.cli import (
+    backtest,
     containers,
     data,
     etl,
@@ -26,7 +27,7 @@ from pipelines.cli import (
 from pipelines.cli.context import configure
 
 STAGES = (data, etl, features, training, evaluation, model_registry, promotion, inference, monitoring, pipeline, project,
-          containers)
+          containers, backtest)
 
 
 def build_app() -> typer.Typer:

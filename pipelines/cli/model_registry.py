@@ -76,6 +76,27 @@ def register(app: typer.Typer) -> None:
         out.print("params: " + ", ".join(f"{k}={v}" for k, v in sorted(info["params"].items())))
         out.print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(info["metrics"].items())))
 
+    @app.command("card")
+    def card_cmd(
+        ctx: typer.Context,
+        version: Annotated[str, typer.Argument(help="Version number, vN or alias (champion, challenger).")],
+        html: Annotated[bool, typer.Option("--html", help="Print the HTML card's path instead of the Markdown's.")] = False,
+        open_it: Annotated[bool, typer.Option("--open", help="Also open the HTML card in the default browser.")] = False,
+    ) -> None:
+        """Download the model card of VERSION and print its local path."""
+        from mlflow.exceptions import MlflowException
+
+        from components.cards.card_io import fetch_card
+        from components.registry.lookup import RegistryError
+
+        paths = run_action(lambda: fetch_card(settings_of(ctx), version), errors=(RegistryError, MlflowException))
+        typer.echo(paths["html"] if html else paths["markdown"])
+        if open_it:
+            import webbrowser
+            from pathlib import Path
+
+            webbrowser.open(Path(paths["html"]).resolve().as_uri())
+
     @app.command("reproduce")
     def reproduce_cmd(
         ctx: typer.Context,

@@ -87,20 +87,44 @@ def test_second_run_is_a_no_op_with_the_same_snapshot_ids(world, first_run, spar
 
 
 def test_kfp_io_fills_gold_metrics_and_report_artifacts(world, first_run, monkeypatch, tmp_path):
-    from kfp.dsl import Dataset, Markdown, Metrics
+    from kfp.dsl import HTML, Dataset, Markdown, Metrics
 
     from components.etl.kfp_io import run_etl_op
 
     monkeypatch.setenv("RANKOPS_HOME", str(world["home"]))
     gold, metrics = Dataset(name="gold", uri=str(tmp_path / "gold")), Metrics(name="m", uri=str(tmp_path / "m"))
     report = Markdown(name="r", uri=str(tmp_path / "r.md"))
-    run_etl_op(gold, metrics, report, input_dir=str(world["raw"]), env="local")  # unchanged input: reuses
+    sheets = Markdown(name="s", uri=str(tmp_path / "s.md")), HTML(name="h", uri=str(tmp_path / "s.html"))
+    run_etl_op(gold, metrics, report, input_dir=str(world["raw"]), env="local", sheets=sheets)  # unchanged: reuses
     snaps = first_run["summary"]["snapshots"]
     assert gold.metadata["snapshots"] == snaps and gold.metadata["published"] is True
     assert gold.metadata["gold_refs"]["gold/labels"] == f"gold/labels@{snaps['gold/labels']}"
     assert gold.metadata["uri"] == world["settings"].lakehouse
     assert metrics.metadata["silver_rows"] == float(world["generated"]["valid_rows"])
     assert Path(report.path).read_text().startswith("# ETL quality report")
+    text = Path(sheets[0].path).read_text()
+    assert text.startswith(f"# Data sheets of the gold snapshots (ETL run {gold.metadata['run_id']})")
+    assert all(f"## {t}: Schema and null shares" in text for t in GOLD_TABLES)
+    assert "<title>Data sheets of the gold snapshots" in Path(sheets[1].path).read_text()
+
+
+def test_data_sheets_lie_beside_the_gold_snapshots(world, first_run):
+    from components.cards.data_sheet import FILES
+
+    gen, summary = world["generated"], first_run["summary"]
+    store = SnapshotStore(world["settings"].lakehouse)
+    reasons = {kind: {r: n for r, n in k["quarantined"].items() if n} for kind, k in gen["kinds"].items()}
+    for table in GOLD_TABLES:
+        snap = store.get(table, summary["snapshots"][table])
+        assert sorted(p.name for p in Path(snap.path).glob("datasheet.*")) == sorted(FILES)
+        facts = json.loads((Path(snap.path) / "datasheet.json").read_text())
+        frame = store.read_pandas(snap)  # every row read, against the Parquet footers' null counts
+        assert [(c["name"], c["nulls"]) for c in facts["schema"]] == [(c, int(frame[c].isna().sum())) for c in frame]
+        assert facts["quarantine"]["reasons"] == reasons  # the generator's ledger of what it spoiled
+        batches = {b["source_file"] for s in facts["lineage"] for b in s["batches"]}
+        assert batches == set(summary["files_ingested"])
+    md = Path(summary["data_sheets"]["gold/labels"]["markdown"]).read_text()
+    assert md.startswith(f"# Data sheet: gold/labels@{summary['snapshots']['gold/labels']}\n")
 
 
 def test_bad_batch_fails_the_gate_and_publishes_nothing(world, first_run, spark):

@@ -75,6 +75,11 @@ def test_end_to_end_runs_locally(rankops_home, gitops_repo, tmp_path):
     assert model["training_set"] == training_set["ref"]
     gold = tasks["etl-op"]["artifacts"]["gold"]["metadata"]
     assert gold["published"] is True
+    # the dashboard's documents: the version's model card and the gold snapshots' data sheets
+    card = Path(tasks["register-op"]["artifacts"]["card"]["uri"]).read_text()
+    assert card.startswith("# Model card: rankops-ranker v1\n") and "## Feature importance" in card
+    sheets = Path(tasks["etl-op"]["artifacts"]["data_sheets"]["uri"]).read_text()
+    assert sheets.startswith(f"# Data sheets of the gold snapshots (ETL run {gold['run_id']})")
     # no champion yet: the comparison is against BM25 and its verdict decides the request
     decision = tasks["compare-op"]["artifacts"]["decision"]["metadata"]
     assert (decision["promote"], decision["challenger_version"]) == (True, "1")

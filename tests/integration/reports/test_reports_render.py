@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from components.cards.card_io import fetch_card
+from components.cards.data_sheet import write_data_sheet
 from components.common.charts import BASELINE_COLOR, GOOD_COLOR, MODEL_COLOR
 from components.common.snapshots import SnapshotStore
 from components.evaluation.compare_run import run_compare
@@ -66,7 +68,13 @@ def test_evaluation_and_decision_reports_render_offline(settings, browser, tmp_p
     assert "NDCG@k, model vs BM25 (10 test queries)" in page.text and "ndcg@10 per slice" in page.text
     assert_clean_and_drawn(page, tmp_path / "evaluation.png", MODEL_COLOR, BASELINE_COLOR)
 
-    version = register_model(settings, uri)["version"]
+    registered = register_model(settings, uri)
+    version = registered["version"]
+    page = render(browser, Path(registered["model_card"]["html"]))
+    assert page.title == "Model card: rankops-ranker v1"
+    assert (page.tables, page.svgs) == (7, 2)  # identity, size, data, params, metrics, slices, importance; 2 bar charts
+    assert "Permutation importance (3 validation queries)" in page.text and "No comparison recorded yet" in page.text
+    assert_clean_and_drawn(page, tmp_path / "card.png", MODEL_COLOR, BASELINE_COLOR)
     decision = run_compare(settings, version, report_dir=tmp_path / "compare")
     page = render(browser, tmp_path / "compare" / "decision.html")
     assert page.title == "rankops decision: v1 vs bm25"
@@ -75,6 +83,33 @@ def test_evaluation_and_decision_reports_render_offline(settings, browser, tmp_p
     assert (page.tables, page.svgs) == (4, 1)  # interval, test figures, metrics, slices; the delta chart
     assert "Per-query ndcg@10: v1 minus bm25" in page.text
     assert_clean_and_drawn(page, tmp_path / "decision.png", GOOD_COLOR, MODEL_COLOR)
+
+    card = fetch_card(settings, version, tmp_path / "card")  # as `rankops card` gets it, now against BM25
+    page = render(browser, Path(card["html"]))
+    assert page.tables == 8 and "Compared with bm25" in page.text  # the comparison table joins
+    assert_clean_and_drawn(page, tmp_path / "card-compared.png", MODEL_COLOR, BASELINE_COLOR)
+
+
+def test_data_sheet_renders_offline(settings, browser, tmp_path):
+    lake = SnapshotStore(settings.lakehouse)
+    bronze = lake.write("bronze/search_log", pd.DataFrame({"raw": ["a", "b", "c"]}),
+                        extra={"files": [{"source_file": "day1/search_log/a.jsonl", "batch_id": "day1", "sha256": "ab" * 32,
+                                          "ingested_at": "2026-01-02T00:00:00+00:00"}]})
+    silver = lake.write("silver/search_log", pd.DataFrame({"q": ["a", "b"]}), parents={"bronze/search_log": bronze.ref})
+    quarantine = lake.write("silver/quarantine", pd.DataFrame({"reason": ["bad_url"]}),
+                            extra={"reasons": {"search_log": {"bad_url": 1}},
+                                   "outcomes": {"search_log": {"silver": 2, "quarantine": 1, "duplicate": 0}}})
+    gold = lake.write("gold/labels", pd.DataFrame({"query_id": ["q1", "q2"], "label": [1.0, None]}),
+                      parents={"silver/search_log": silver.ref})
+    paths = write_data_sheet(lake, gold, quarantine)
+    page = render(browser, Path(paths["html"]))
+    assert page.title == f"Data sheet: {gold.ref}"
+    assert page.tables == 5 and page.svgs == 0  # snapshot, schema, quarantine, outcomes, raw batches
+    assert "day1/search_log/a.jsonl" in page.text and "bad_url" in page.text
+    shot = tmp_path / "datasheet.png"
+    shot.write_bytes(page.screenshot)
+    assert page.console_errors == [] and page.page_errors == [] and page.blocked == []
+    assert page.pixels().std() > 20
 
 
 def test_monitoring_report_with_drift_over_time_renders_offline(settings, browser, tmp_path):
@@ -96,3 +131,16 @@ def test_monitoring_report_with_drift_over_time_renders_offline(settings, browse
     assert page.tables >= 1 and current in page.text  # the history table names the windows
     assert "Dataset Drift" in page.text  # Evidently's dashboard rendered below, from its inline script
     assert_clean_and_drawn(page, tmp_path / "monitoring.png", MODEL_COLOR)
+
+
+def test_backtest_report_renders_offline(settings, browser, tmp_path):
+    from components.backtest.run import summarize
+
+    rows = [{"window": {"index": i, "cutoff": f"2026-10-0{i + 2}", "end": f"2026-10-0{i + 3}"}, "train_rows": 100 * (i + 1),
+             "test_rows": 40, "model": {"ndcg@10": m, "queries": 12}, "bm25": {"ndcg@10": 0.55}, "delta": m - 0.55,
+             "p_value": 0.04, "stat_test": "student", "effect_size": 0.3} for i, m in enumerate((0.8, 0.7, 0.6))]
+    result = summarize(settings, "features/training_set_ranker_v1@x", rows, tmp_path / "bt")
+    page = render(browser, Path(result["report_dir"]) / "backtest.html")
+    assert page.title == "Backtest of features/training_set_ranker_v1@x: 3 windows"
+    assert (page.tables, page.svgs) == (2, 1) and "ndcg@10 per backtest window" in page.text
+    assert_clean_and_drawn(page, tmp_path / "backtest.png", MODEL_COLOR, BASELINE_COLOR)

@@ -121,7 +121,7 @@ def test_spark_steps_are_drivers_that_know_their_pod_and_read_the_executor_templ
     drivers = sorted(label for label, p in platform_of(name).items()
                      if p["podMetadata"]["labels"].get(SPARK_DRIVER_LABEL[0]) == SPARK_DRIVER_LABEL[1])
     spark_steps = {"etl": ["exec-etl-op", "exec-etl-op-2"], "batch_inference": ["exec-batch-score-op"],
-                   "monitoring": ["exec-batch-score-op"], "end_to_end": ["exec-etl-op"], "training": []}
+                   "monitoring": ["exec-batch-score-op"], "end_to_end": ["exec-etl-op"], "training": [], "backtest": []}
     assert drivers == spark_steps[name]
     for label in drivers:
         main = next(c for c in pods[label]["containers"] if c["name"] == "main")
