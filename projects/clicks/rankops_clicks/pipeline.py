@@ -39,8 +39,8 @@ def end_to_end_pipeline(env: str = "dev", impressions: int = 20000, days: int = 
     register = on_cluster(register_op(model=model, env=env, pipeline_run=dsl.PIPELINE_JOB_ID_PLACEHOLDER),
                           needs=["mlflow", "git"], retries=2, cache=False, name="register")
     register.after(gate, evaluation)  # an invalid or unevaluated model is never registered
-    compare = on_cluster(compare_op(version=register.output, env=env), needs=["mlflow"], cpu="2", memory="8Gi",
+    compare = on_cluster(compare_op(version=register.outputs["Output"], env=env), needs=["mlflow"], cpu="2", memory="8Gi",
                          retries=1, cache=False, name="compare-with-champion")
     with dsl.If(compare.outputs["Output"] == True, name="challenger-wins"):  # noqa: E712 (KFP condition)
-        on_cluster(promotion_request_op(version=register.output, decision=compare.outputs["decision"], env=env),
+        on_cluster(promotion_request_op(version=register.outputs["Output"], decision=compare.outputs["decision"], env=env),
                    needs=["mlflow", "git"], retries=2, cache=False, name="promotion-request")
