@@ -76,9 +76,10 @@ def measure(settings: Settings, model_dir: Path, training_set: str | None) -> di
     import mlflow
 
     from components.cards.importance import permutation_importance, pyfunc_input
-    from components.evaluation.evaluate import combine, evaluate_scores
+    from components.evaluation.evaluate import combine
     from components.evaluation.frames import feature_columns, model_input
-    from components.evaluation.run import load_frame, score_baseline, score_model
+    from components.evaluation.run import load_frame, score_model
+    from components.evaluation.tasks import RANKING, evaluation_task
     from components.registry.lookup import model_metadata
 
     cfg, card = settings.evaluation, settings.registry.card
@@ -87,11 +88,15 @@ def measure(settings: Settings, model_dir: Path, training_set: str | None) -> di
     model = mlflow.pyfunc.load_model(str(model_dir))
     meta = model_metadata(model)
     features = feature_columns(full, extra, meta)
-    evaluation = combine(evaluate_scores(full, score_model(str(model_dir), full, extra), cfg),
-                         evaluate_scores(full, score_baseline(full), cfg))
-    evaluation["primary_metric"] = cfg.primary_metric
+    task = evaluation_task(settings)  # the project's own metrics and baseline (ranking: ranx vs BM25)
+    model_scores, base_scores = score_model(str(model_dir), full, extra), task.call("baseline", full, settings)
+    evaluation = combine(task.call("evaluate", full, model_scores, settings),
+                         task.call("evaluate", full, base_scores, settings), task.baseline_name)
+    evaluation["primary_metric"], evaluation["baseline"] = cfg.primary_metric, task.baseline_name
     val = validation_frame(full, card.importance_max_queries)
-    if len(val):
+    if task.name != RANKING.name:  # the importance scorer is a ranking metric over queries
+        importance = {"error": f"permutation importance is measured for the ranking task, not {task.name!r}"}
+    elif len(val):
         inputs = model_input(val, features, meta.get("defaults") or extra.get("defaults"))
         feats = pyfunc_input(model, inputs, features)
         importance = permutation_importance(val, feats, cfg.primary_metric, relevant_label=cfg.relevant_label,

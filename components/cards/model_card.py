@@ -67,16 +67,21 @@ def metrics_blocks(facts: dict[str, Any]) -> list[Block]:
     ev = facts.get("evaluation") or {}
     if "model" not in ev:
         return [Block("Metrics", text=[f"Not measured: {ev.get('error', 'no evaluation')}."])]
-    model, bm25, primary = ev["model"], ev["bm25"], ev.get("primary_metric")
-    keys = [k for k in model if "@" in k or k in ("map", "mrr")]
-    overall = Block("Metrics against BM25 (test split)",
-                    text=[f"{model.get('queries')} judged test queries, {model.get('candidates')} candidates; BM25 "
-                          "ranks the same candidates."],
-                    header=["metric", "model", "bm25", "delta"],
-                    rows=[[k, model[k], bm25.get(k), _num(model[k]) - _num(bm25.get(k))] for k in keys])
-    slices = Block(f"Metrics per slice ({primary})", header=["slice", "queries", "model", "bm25", "delta"],
-                   rows=[[n, b["model"].get("queries"), b["model"].get(primary), b.get("bm25", {}).get(primary),
-                          _num(b["model"].get(primary)) - _num(b.get("bm25", {}).get(primary))]
+    name = ev.get("baseline", "bm25")  # the evaluation task's baseline: BM25 for ranking
+    model, base, primary = ev["model"], ev.get(name, {}), ev.get("primary_metric")
+    if name == "bm25":
+        keys = [k for k in model if "@" in k or k in ("map", "mrr")]
+        text = [f"{model.get('queries')} judged test queries, {model.get('candidates')} candidates; BM25 "
+                "ranks the same candidates."]
+    else:
+        keys = [k for k, v in model.items() if isinstance(v, int | float) and not isinstance(v, bool)]
+        text = [f"The evaluation task's metrics against its baseline, {name}, on the same rows."]
+    label = "BM25" if name == "bm25" else name
+    overall = Block(f"Metrics against {label} (test split)", text=text, header=["metric", "model", name, "delta"],
+                    rows=[[k, model[k], base.get(k), _num(model[k]) - _num(base.get(k))] for k in keys])
+    slices = Block(f"Metrics per slice ({primary})", header=["slice", "queries", "model", name, "delta"],
+                   rows=[[n, b["model"].get("queries"), b["model"].get(primary), b.get(name, {}).get(primary),
+                          _num(b["model"].get(primary)) - _num(b.get(name, {}).get(primary))]
                          for n, b in (ev.get("slices") or {}).items()])
     return [overall, slices]
 
@@ -124,16 +129,17 @@ def backtest_block(facts: dict[str, Any]) -> Block:
 def limitations(facts: dict[str, Any]) -> list[str]:
     """Stated limits plus the ones the numbers show: slices below BM25, a small test set, harmful features."""
     data = facts.get("training_data") or {}
-    out = ["Scores order the candidates of one query; they are not comparable across queries nor calibrated "
-           "probabilities.",
-           f"Trained on events up to {(data.get('time_range') or [None, None])[1]}: query mix, catalogue and "
-           "engagement drift after that; the monitors below watch for it."]
     ev = facts.get("evaluation") or {}
+    base = ev.get("baseline", "bm25")
+    out = ["Scores order the candidates of one query; they are not comparable across queries nor calibrated "
+           "probabilities."] if base == "bm25" else []
+    out += [f"Trained on events up to {(data.get('time_range') or [None, None])[1]}: query mix, catalogue and "
+           "engagement drift after that; the monitors below watch for it."]
     primary = ev.get("primary_metric")
     for name, block in (ev.get("slices") or {}).items():
-        m, b = _num(block["model"].get(primary)), _num(block.get("bm25", {}).get(primary))
+        m, b = _num(block["model"].get(primary)), _num(block.get(base, {}).get(primary))
         if m < b:
-            out.append(f"Below BM25 on slice {name}: {primary} {m:.4f} vs {b:.4f}.")
+            out.append(f"Below {'BM25' if base == 'bm25' else base} on slice {name}: {primary} {m:.4f} vs {b:.4f}.")
     queries = (ev.get("model") or {}).get("queries")
     if isinstance(queries, int) and queries < SMALL_TEST:
         out.append(f"Only {queries} judged test queries: differences of a few points are within noise.")
@@ -180,7 +186,7 @@ def render_card_html(facts: dict[str, Any]) -> str:
 
     figures = {}
     ev, imp = facts.get("evaluation") or {}, facts.get("importance") or {}
-    if ev.get("slices"):
+    if ev.get("slices") and ev.get("baseline", "bm25") == "bm25":  # the ranking task's chart
         figures[f"Metrics per slice ({ev['primary_metric']})"] = figure_block(
             slice_bars_figure(ev["slices"], ev["primary_metric"]),
             f"{ev['primary_metric']} of the model and of BM25 in each slice of the test queries.", "card-slices")

@@ -82,3 +82,21 @@ def test_backtest_stability_is_shown_when_one_was_recorded():
     md = render_card(facts(backtest=bt))
     assert "Rolling-origin backtest of `features/training_set_ranker_v1@x` on ndcg@10 (run `b1`)." in md
     assert "| windows | 3 |" in md and "| mean | 0.7000 |" in md and "| worst window | 2 |" in md
+
+
+def test_another_tasks_metrics_are_shown_against_its_own_baseline():
+    """A project's task (here a click model's) has other metrics and another baseline than ranking's BM25."""
+    from components.cards.model_card import metrics_blocks
+
+    ev = {"model": {"log_loss": 0.40, "auc": 0.70, "calibrated": True}, "position_prior": {"log_loss": 0.50, "auc": 0.60},
+          "baseline": "position_prior", "primary_metric": "auc",
+          "slices": {"top3": {"model": {"queries": 5, "auc": 0.55}, "position_prior": {"auc": 0.65}}}}
+    overall, slices = metrics_blocks({"evaluation": ev})
+    assert overall.heading == "Metrics against position_prior (test split)"
+    assert overall.header == ["metric", "model", "position_prior", "delta"]
+    assert [(r[0], r[1], r[2], round(r[3], 10)) for r in overall.rows] == [("log_loss", 0.40, 0.50, -0.1),
+                                                                          ("auc", 0.70, 0.60, 0.1)]
+    assert slices.rows[0][:4] == ["top3", 5, 0.55, 0.65]
+    notes = limitations({"evaluation": ev})
+    assert "Below position_prior on slice top3: auc 0.5500 vs 0.6500." in notes
+    assert not any("calibrated probabilities" in n for n in notes)  # a click model's scores are probabilities
