@@ -18,7 +18,7 @@ import tempfile
 def main(out: str, batch_size: int, accumulation: int) -> None:
     import torch
 
-    from components.training.api import build_model, init_distributed, seed_everything
+    from components.training.electra import build_model, init_distributed, seed_everything
     from components.training.checkpoint import CheckpointManager
     from components.training.data import encode_split
     from components.training.engine import dist_info, fit

@@ -57,11 +57,18 @@ def image_id() -> str:
     return f"sha256:{built}"
 
 
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], capture_output=True, text=True, cwd=REPO).stdout.strip()
+
+
+def source_branch() -> str:
+    """Where local mode writes the registered version back: the branch the image was built from
+    (a dirty tree records 'unknown', and the write-back then takes the GitOps remote's main)."""
+    return git("rev-parse", "--abbrev-ref", "HEAD") if git("status", "--porcelain") == "" else "main"
+
+
 def test_the_image_records_the_commit_it_was_built_from(image_id):
     """The lineage a model trained in the image records; a cached rebuild must not keep an older sha."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=REPO).stdout.strip()
-
     expected = git("rev-parse", "HEAD") if git("status", "--porcelain") == "" else "unknown"
     env = dict(e.split("=", 1) for e in json.loads(podman("image", "inspect", "--format", "{{json .Config.Env}}",
                                                                image_id)))
@@ -132,7 +139,8 @@ def test_it_ends_like_make_run_with_a_version_a_verdict_and_a_request(pipeline_r
     assert (Path(summary["lakehouse"]) / "gold" / "labels" / "_latest.json").is_file()
     # the registry write-back and the promotion request reached the GitOps remote from inside their containers
     pushed = summary["gitops"]
-    assert [b for b, c in pushed.items() if c["subject"].startswith("registry: rankops-ranker v1 ")] != []
+    record = json.loads(pushed[source_branch()]["files"]["models/rankops-ranker.json"])
+    assert (record["name"], record["version"], record["model_uri"]) == ("rankops-ranker", "1", "models:/rankops-ranker/1")
     assert pushed[f"promote/{summary['request_id']}"]["files"] == {
         "manifests/overlays/prod/model.env": "MODEL_NAME=rankops-ranker\nMODEL_VERSION=1\n"}
 
@@ -154,8 +162,9 @@ def test_the_ranker_is_not_ready_until_the_approval_then_serves_the_approved_ver
     assert ranker["rerank"]["candidates"] >= 2
     assert (ranker["uid"], ranker["configured_user"], ranker["read_only_root"]) == (10001, "10001:10001", True)
     # the approval merged the pin into main of the GitOps remote: what Argo CD would roll out to prod
-    assert summary["gitops"]["main"]["files"] == {
-        "manifests/overlays/prod/model.env": "MODEL_NAME=rankops-ranker\nMODEL_VERSION=1\n"}
+    main = summary["gitops"]["main"]["files"]
+    assert main.pop("manifests/overlays/prod/model.env") == "MODEL_NAME=rankops-ranker\nMODEL_VERSION=1\n"
+    assert set(main) == ({"models/rankops-ranker.json"} if source_branch() == "main" else set())
     assert summary["gitops"]["main"]["subject"].startswith(f"approve {summary['request_id']}: ")
 
 
