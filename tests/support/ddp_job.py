@@ -18,9 +18,9 @@ import tempfile
 def main(out: str, batch_size: int, accumulation: int) -> None:
     import torch
 
-    from components.training.electra import build_model, init_distributed, seed_everything
     from components.training.checkpoint import CheckpointManager
     from components.training.data import encode_split
+    from components.training.electra import build_model, init_distributed, seed_everything
     from components.training.engine import dist_info, fit
     from components.training.model import FeatureSpec, document_text
     from components.training.settings import ModelSettings, TrainingSettings
