@@ -25,7 +25,12 @@ STEP_HIDDEN = ("Looking for component", "Loading KFP component", "Got executor_i
                "Wrote executor output file", "Did not write output file")
 # library chatter a step cannot silence before its first line runs; shown at debug level
 CHATTER = ("Registry cache expired", "Cannot use sqlite_vec", "Setting default log level to",
-           "To adjust logging level use sc.setLogLevel", "Using incubator modules")
+           "To adjust logging level use sc.setLogLevel", "Using incubator modules",
+           "Using Spark's default log4j profile", "WARN NativeCodeLoader: Unable to load native-hadoop")
+# a library's own INFO records ("2026/11/30 14:39:32 INFO mlflow...: ...") and a library's Python warning
+# ("/…/site-packages/x.py:12: UserWarning: ..." then the indented source line)
+LIBRARY_INFO = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (?:DEBUG|INFO) ")
+LIBRARY_WARNING = re.compile(r"^/\S*/site-packages/\S+:\d+: \w*Warning: ")
 
 
 class StepOutput(io.TextIOBase):
@@ -38,6 +43,7 @@ class StepOutput(io.TextIOBase):
         self.shown, self.full_log, self.verbose = shown, full_log, verbose
         self._pending = ""
         self._hide_until: str | None = None  # the line that ends a hidden block (kept hidden too)
+        self._after_warning = False  # the source line Python prints under a warning
         self.hidden_lines = 0
 
     def writable(self) -> bool:
@@ -70,6 +76,7 @@ class StepOutput(io.TextIOBase):
             self.hidden_lines += 1
 
     def _show(self, plain: str) -> bool:
+        after_warning, self._after_warning = self._after_warning, False
         if self._hide_until is not None:
             if re.fullmatch(self._hide_until, plain):
                 self._hide_until = None
@@ -91,4 +98,9 @@ class StepOutput(io.TextIOBase):
             if step["level"] in ("DEBUG", "INFO") and step["msg"].startswith(STEP_HIDDEN + CHATTER):
                 return False
             return True
-        return not any(c in inner for c in CHATTER)
+        if LIBRARY_WARNING.match(inner):
+            self._after_warning = True
+            return False
+        if after_warning and inner.startswith("  "):
+            return False
+        return not (LIBRARY_INFO.match(inner) or any(c in inner for c in CHATTER))
