@@ -51,7 +51,7 @@ def run_probed(args, home: Path, probe_dir: Path, log: Path) -> float:
            "--summary", str(home / "reports/end-to-end.json")]
     started = time.perf_counter()
     with log.open("w") as out:
-        rc = subprocess.call(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        rc = subprocess.call(cmd, cwd=args.code or ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     seconds = time.perf_counter() - started
     if rc != 0:
         sys.exit(f"the pipeline failed (exit {rc}); its output: {log}")
@@ -87,7 +87,8 @@ def run_make(args, home: Path, log: Path) -> tuple[float, int]:
         env["PYTHONPATH"] = python_path(str(args.code))
     started = time.perf_counter()
     with log.open("w") as out:
-        rc = subprocess.call(["make", "-s", "run"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        rc = subprocess.call(["make", "-s", "run", f"VENV={ROOT / '.venv'}"], cwd=args.code or ROOT, env=env,
+                             stdout=out, stderr=subprocess.STDOUT)
     seconds = time.perf_counter() - started
     if rc != 0:
         sys.exit(f"make run failed (exit {rc}); its output: {log}")
@@ -101,8 +102,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="probed runs")
     parser.add_argument("--skip-make", action="store_true", help="no unprobed `make run`")
     parser.add_argument("--code", type=Path, default=None,
-                        help="run another copy of components/ and pipelines/ (e.g. `git archive` of a base commit) "
-                             "with this venv: it goes first on PYTHONPATH, for before/after side by side")
+                        help="run another checkout (e.g. `git archive BASE | tar -x -C DIR`) with this venv, for "
+                             "before/after side by side: the run starts in DIR (a step's `python -m` puts its working "
+                             "directory first on sys.path, before the editable install) with DIR on PYTHONPATH")
     parser.add_argument("--workdir", type=Path, default=None, help="keep homes and logs here (default: a temp dir)")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="rankops-loop-"))
