@@ -52,6 +52,8 @@ class StepOutput(io.TextIOBase):
     def write(self, text: str) -> int:
         if self.full_log is not None:
             self.full_log.write(text)
+            if "\n" in text:  # the log is read while a long step runs
+                self.full_log.flush()
         self._pending += text
         *lines, self._pending = self._pending.split("\n")
         for line in lines:
