@@ -7,8 +7,10 @@ Data sets are generated once per size under --workdir and reused. Spark is timed
 `run_etl` (bronze ingest, silver, gold, snapshots, gate) on a fresh lakehouse, with its session
 already started; DuckDB runs the same transform single-node in SQL (lines read as text,
 JSON parsed with explicit paths, the same validation, dedupe, canonical ids and daily
-cumulative gold tables, written to Parquet). Prints a table and the ratios vs the targets:
-Spark <= 3x DuckDB wall time, and 4x the rows in <= 4.4x the time. A figure, not a test.
+cumulative gold tables, written to Parquet; each distinct URL, query and timestamp checked
+once and joined back, as a competent DuckDB user would). Prints a table with the load average
+of every figure and "met"/"NOT met" per target: Spark >= 100k impressions/s, Spark <= 3x the
+DuckDB wall time, and 4x the rows in <= 4.4x the time. A figure, not a test.
 
     .venv/bin/python benchmarks/etl.py --sizes 1000000,4000000,16000000 --executors 1,2 --skip-duckdb
 
@@ -30,6 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 URL_RE = r"^([A-Za-z][A-Za-z0-9+.\-]*)://([^/?#]*)([^?#]*)(\?[^#]*)?(#.*)?$"
+TARGET_RATE = 100_000  # impressions/s bronze -> gold, gate included, at 4M on 2 cores (issue 18)
 TS_ZONE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:?[0-9]{2})$"
 
 
@@ -115,7 +118,7 @@ def run_duckdb(raw: Path, out: Path, threads: int) -> float:
         con.execute(f"""
             CREATE OR REPLACE TABLE bronze_{kind} AS
             SELECT filename AS source_file, row_number() OVER (PARTITION BY filename) AS line_number, raw
-            FROM read_csv({files!r}, columns={{'raw': 'VARCHAR'}}, header=false, delim='{chr(1)}', quote='', escape='', strict_mode=false,
+            FROM read_csv({files!r}, columns={{'raw': 'VARCHAR'}}, header=false, auto_detect=false, delim='{chr(1)}', quote='', escape='', strict_mode=false,
                           filename=true, ignore_errors=true, max_line_size=4000000, new_line='\\n')""")
         con.execute(f"COPY bronze_{kind} TO '{out}/bronze_{kind}.parquet' (FORMAT parquet)")
     fields = ("event_id", "ts", "session_id", "query", "video_url", "position", "clicked", "dwell_ms")
@@ -269,19 +272,27 @@ def main() -> None:
     for n in sizes:
         raw = ensure_data(args.workdir, n, args.days, args.dirty_share)
         spark_s, summary = run_spark(spark, raw, args.workdir / f"spark-{n}")
+        spark_load = load_average()
         duck_s = None if args.skip_duckdb else run_duckdb(raw, args.workdir / f"duckdb-{n}", args.threads)
-        rows.append((n, summary["bronze_rows"], spark_s, duck_s, summary["phases"]))
-        print(f"  {n:,}: spark {spark_s:.1f} s {summary['phases']}  duckdb {duck_s or float('nan'):.1f} s", flush=True)
+        rows.append((n, summary["bronze_rows"], spark_s, duck_s, spark_load, load_average()))
+        print(f"  {n:,}: spark {spark_s:.1f} s {summary['phases']} (load {spark_load})  "
+              f"duckdb {duck_s or float('nan'):.1f} s (load {load_average()})", flush=True)
 
-    print(f"\n{'impressions':>12} {'lines':>10} {'spark s':>8} {'rows/s':>9} {'duckdb s':>9} {'spark/duckdb':>12}")
-    for n, lines, s, d, _ in rows:
+    print(f"\n{'impressions':>12} {'lines':>10} {'spark s':>8} {'rows/s':>9} {'duckdb s':>9} {'rows/s':>9} "
+          f"{'spark/duckdb':>12} {'load spark':>15} {'load duckdb':>15}")
+    for n, lines, s, d, ls, ld in rows:
         ratio = f"{s / d:.2f}x" if d else "-"
-        print(f"{n:>12,} {lines:>10,} {s:>8.1f} {lines / s:>9,.0f} {d or float('nan'):>9.1f} {ratio:>12}")
-    for n, _, s, d, _ in rows:
+        duck_rate = f"{lines / d:,.0f}" if d else "-"
+        print(f"{n:>12,} {lines:>10,} {s:>8.1f} {lines / s:>9,.0f} {d or float('nan'):>9.1f} {duck_rate:>9} "
+              f"{ratio:>12} {ls:>15} {ld:>15}")
+    for n, _, s, d, _, _ in rows:
+        rate = n / s
+        print(f"target spark >= {TARGET_RATE:,} impressions/s at {n:,}: {rate:,.0f}/s -> "
+              f"{'met' if rate >= TARGET_RATE else 'NOT met'}")
         if d:
-            print(f"target spark <= 3x duckdb at {n:,}: {s / d:.2f}x -> {'met' if s <= 3 * d else 'NOT met'}")
+            print(f"target spark <= 3x the fair duckdb reference at {n:,}: {s / d:.2f}x -> {'met' if s <= 3 * d else 'NOT met'}")
     if len(rows) >= 2:
-        (n1, _, s1, _, _), (n2, _, s2, _, _) = rows[0], rows[-1]
+        (n1, _, s1, _, _, _), (n2, _, s2, _, _, _) = rows[0], rows[-1]
         scale = (n2 / n1) * 1.1
         print(f"target {n2 / n1:.0f}x rows in <= {scale:.1f}x time: {s2 / s1:.2f}x -> {'met' if s2 / s1 <= scale else 'NOT met'}")
 
