@@ -275,6 +275,7 @@ def create_app(settings: Settings, holder: ModelHolder, features: FeatureSource,
     @app.get("/readyz")
     async def readyz() -> JSONResponse:
         """Model loaded and feature store reachable (readiness)."""
+        experiment.refresh()  # the probe's period keeps an idle pod's experiment current too
         ranker = holder.current
         loaded, reason = holder.status()
         checks, reasons = {"model": loaded, "feature_store": True}, [f"model: {reason}"] if reason else []
@@ -297,6 +298,7 @@ def create_app(settings: Settings, holder: ModelHolder, features: FeatureSource,
     @app.get("/experiment")
     async def experiment_status() -> dict:
         """The pinned experiment, whether it is live, and why not."""
+        experiment.refresh()
         ranker = holder.current
         return experiment.status(ranker.version if ranker else None)
 

@@ -124,11 +124,13 @@ def send_traffic(url: str, queries: list[str], candidates: dict[str, list[str]],
 
     rng = random.Random(seed)
     total = 0
+    clicks_path.parent.mkdir(parents=True, exist_ok=True)
     with httpx.Client(base_url=url, timeout=30) as client, clicks_path.open("a") as out:
         for i in range(n):
             query = rng.choice(queries)
             resp = client.post("/rerank", json={"query": query, "candidates": candidates[query],
-                                                "session_id": f"sim-{seed}-{i}"})
+                                                "session_id": f"sim-{seed}-{i}"},
+                               headers={"x-request-id": f"sim-{seed}-{i}"})  # reproducible team draws
             resp.raise_for_status()
             body = resp.json()
             served = [r["video_id"] for r in body["results"]]
@@ -193,7 +195,7 @@ def offline_ab(rank_a: dict[str, list[str]], rank_b: dict[str, list[str]], grade
         query = rng.choice(queries)
         arm = assign_arm("offline", f"{seed}-{i}", share)
         ids = rank_b[query] if arm == CHALLENGER else rank_a[query]
-        rows.append({"request_id": f"{seed}-{i}", "arm": arm,
+        rows.append({"request_id": f"{seed}-{i}", "arm": arm, "fallback": False,
                      "clicks": simulate_clicks([grades[(query, v)] for v in ids], rng)})
     return rows
 
