@@ -93,7 +93,7 @@ def credit(teams: list[str], clicked_positions: list[int]) -> str:
     return CHALLENGER if won[CHALLENGER] > won[CHAMPION] else CHAMPION
 
 
-def order_of(ids: list[str], scores: np.ndarray) -> list[int]:
+def order_of(scores: np.ndarray) -> list[int]:
     """Indices best first, ties by input order (the ranker's order)."""
     import numpy as np
 
@@ -140,7 +140,7 @@ class ChallengerScorer:
 
 
 def _ranked(mode: str, arm: str | None, candidates: list[str], scores: Any, **kw: Any) -> Routed:
-    order = order_of(candidates, scores)
+    order = order_of(scores)
     return Routed(mode, arm, [candidates[i] for i in order], [float(scores[i]) for i in order], **kw)
 
 
@@ -167,8 +167,8 @@ def route(champion: Ranker, challenger: Ranker | None, exp: ExperimentSettings |
         return _ranked("shadow", CHAMPION, candidates, champ_scores, shadow_scores=shadow, **fell)
     if chall_scores is None:  # interleave without a challenger list: the champion's, no teams to credit
         return _ranked("interleave", None, candidates, champ_scores, **fell)
-    champ_ids = [candidates[i] for i in order_of(candidates, champ_scores)]
-    chall_ids = [candidates[i] for i in order_of(candidates, chall_scores)]
+    champ_ids = [candidates[i] for i in order_of(champ_scores)]
+    chall_ids = [candidates[i] for i in order_of(chall_scores)]
     ids, teams = team_draft(champ_ids, chall_ids, random.Random(request_id))
     by_team = {CHAMPION: dict(zip(candidates, champ_scores, strict=True)),
                CHALLENGER: dict(zip(candidates, chall_scores, strict=True))}
