@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from components.common.charts import chart
 from components.experiments import stats
 from components.inference.impressions import CLICK_FIELDS, IMPRESSION_FIELDS
 
@@ -90,8 +91,25 @@ def build_report(name: str, impressions: list[dict[str, Any]], clicks: list[dict
             "fallbacks": sum(bool(r["fallback"]) for r in rows), "detail": detail}
 
 
+@chart
+def p_value_figure(curve: list[list[float]], alpha: float, mode: str):
+    """The test's p-value as queries accumulate, against alpha: how soon the verdict settled."""
+    from components.common.charts import BAD_COLOR, MODEL_COLOR, new_figure
+
+    fig = new_figure(7.0, 3.2)
+    ax = fig.subplots()
+    ax.plot([n for n, _ in curve], [max(p, 1e-300) for _, p in curve], color=MODEL_COLOR, lw=1.6, label=mode)
+    ax.axhline(alpha, color=BAD_COLOR, ls="--", lw=2, label=f"alpha {alpha:g}")
+    ax.set_yscale("log")
+    ax.set_xlabel("queries")
+    ax.set_ylabel("p-value")
+    ax.legend(loc="upper right", frameon=False)
+    ax.grid(alpha=0.3)
+    return fig
+
+
 def render_html(report: dict[str, Any]) -> str:
-    from components.common.charts import fmt, html_page, html_table
+    from components.common.charts import figure_block, fmt, html_page, html_table
 
     d = report["detail"]
     title = f"Experiment {report['experiment']} ({report['mode']})"
@@ -122,6 +140,9 @@ def render_html(report: dict[str, Any]) -> str:
                   html_table(["queries", "Spearman mean", "Spearman median", f"top-{k} overlap"],
                              [[d["queries"], d["spearman_mean"], d["spearman_median"], d[f"top{k}_overlap_mean"]]]),
                   f"<p>{fmt(d['note'])}.</p>"]
+    if d.get("p_value_curve"):
+        parts.append(figure_block(p_value_figure(d["p_value_curve"], report["alpha"], report["mode"]),
+                                  f"p-value over the first n queries ({d['test']})", salt="p-curve"))
     return html_page(title, parts)
 
 

@@ -32,6 +32,13 @@ def queries_to_verdict(p_values: Sequence[float | None], alpha: float) -> int | 
     return n
 
 
+def thinned(points: Sequence[tuple[int, float | None]], most: int = 120) -> list[list[float]]:
+    """At most `most` evenly spaced (queries, p-value) points for the report's chart (always the last one)."""
+    step = max(1, len(points) // most)
+    keep = [pt for i, pt in enumerate(points) if i % step == step - 1 or i == len(points) - 1]
+    return [[n, p] for n, p in keep if p is not None]
+
+
 def interleave_test(outcomes: Sequence[str]) -> float | None:
     """Two-sided binomial sign test of challenger wins among the non-tied impressions."""
     from scipy.stats import binomtest
@@ -50,7 +57,8 @@ def interleave_summary(rows: list[dict[str, Any]], clicks: dict[str, list[int]],
     return {"wins": wins, "ties": outcomes.count("tie"), "losses": losses, "queries": len(credited),
             "fallbacks": len(rows) - len(credited), "test": "binomial sign test (scipy.stats.binomtest)",
             "p_value": p, "verdict": verdict_of(p, wins > losses, alpha),
-            "queries_to_verdict": queries_to_verdict(prefix, alpha)}
+            "queries_to_verdict": queries_to_verdict(prefix, alpha),
+            "p_value_curve": thinned(list(enumerate(prefix, 1)))}
 
 
 def _arm_stats(rows: list[dict[str, Any]], clicks: dict[str, list[int]], k: int, confidence: float) -> dict:
@@ -102,7 +110,7 @@ def ab_summary(rows: list[dict[str, Any]], clicks: dict[str, list[int]], alpha: 
     return {"arms": arms, "k": k, "confidence": confidence, "queries": len(rows),
             "test": f"two-proportion z-test of CTR@{k} (scipy chi2_contingency, no correction)", "p_value": p,
             "verdict": verdict_of(p, ahead, alpha),
-            "queries_to_verdict": prefix[first - 1][0] if first else None}
+            "queries_to_verdict": prefix[first - 1][0] if first else None, "p_value_curve": thinned(prefix)}
 
 
 def shadow_summary(rows: list[dict[str, Any]], k: int = 10) -> dict[str, Any]:
