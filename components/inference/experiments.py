@@ -124,11 +124,19 @@ class ChallengerScorer:
         return self._pool.submit(ranker.predict, frame)
 
     @staticmethod
-    def wait(future: Future, started: float, budget_ms: float) -> tuple[Any, str | None]:
-        """(scores, None) or (None, reason: 'error: ...' / 'latency: over N ms'); the budget runs from `started`."""
+    def wait(future: Future, started: float, budget_ms: float, n: int) -> tuple[Any, str | None]:
+        """(n finite scores, None) or (None, reason: 'error: ...' / 'latency: over N ms'); the budget runs
+        from `started`. Scores of the wrong length or not finite count as an error too."""
+        import numpy as np
+
         left = budget_ms / 1000.0 - (time.perf_counter() - started)
         try:
-            return future.result(timeout=max(left, 0.0)), None
+            scores = future.result(timeout=max(left, 0.0))
+            if len(scores) != n:
+                return None, f"error: challenger returned {len(scores)} scores for {n} candidates"
+            if not np.all(np.isfinite(scores)):
+                return None, f"error: challenger returned {int((~np.isfinite(scores)).sum())} non-finite score(s)"
+            return scores, None
         except FutureTimeout:
             future.cancel()
             return None, f"latency: over {budget_ms:g} ms"
@@ -153,14 +161,15 @@ def route(champion: Ranker, challenger: Ranker | None, exp: ExperimentSettings |
     if exp.mode == "ab":
         if assign_arm(exp.name, session_id, exp.share) == CHAMPION:
             return _ranked("ab", CHAMPION, candidates, champion.predict(frame))
-        scores, reason = scorer.wait(scorer.submit(challenger, frame), started, exp.latency_budget_ms)
+        scores, reason = scorer.wait(scorer.submit(challenger, frame), started, exp.latency_budget_ms,
+                                     len(candidates))
         if scores is None:
             scores = champion.predict(frame)
         return _ranked("ab", CHALLENGER, candidates, scores, fallback=reason is not None, fallback_reason=reason)
     # shadow and interleave need both lists: the challenger runs in its thread while the champion scores here
     future = scorer.submit(challenger, frame)
     champ_scores = champion.predict(frame)
-    chall_scores, reason = scorer.wait(future, started, exp.latency_budget_ms)
+    chall_scores, reason = scorer.wait(future, started, exp.latency_budget_ms, len(candidates))
     fell = {"fallback": reason is not None, "fallback_reason": reason}
     if exp.mode == "shadow":
         shadow = [float(s) for s in chall_scores] if chall_scores is not None else None

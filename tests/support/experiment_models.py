@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 
 class MisbehavingRanker(mlflow.pyfunc.PythonModel):
-    """Raises on queries containing `fail_word`, sleeps `sleep_s` on those containing `slow_word`."""
+    """Raises on queries containing `fail_word`, sleeps `sleep_s` on those containing `slow_word`, scores
+    NaN on those containing "nan"."""
 
     def __init__(self, fail_word: str = "boom", slow_word: str = "sloth", sleep_s: float = 0.5):
         self.fail_word, self.slow_word, self.sleep_s = fail_word, slow_word, sleep_s
@@ -31,6 +32,8 @@ class MisbehavingRanker(mlflow.pyfunc.PythonModel):
         query = str(model_input["query_text"].iloc[0]) if len(model_input) else ""
         if self.fail_word in query:
             raise RuntimeError("challenger exploded")
+        if "nan" in query.split():
+            return np.full(len(model_input), np.nan)
         if self.slow_word in query:
             time.sleep(self.sleep_s)
         return -np.arange(len(model_input), dtype="float64")  # keeps the candidates' input order

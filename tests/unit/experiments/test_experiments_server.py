@@ -142,17 +142,18 @@ def test_failing_or_slow_challenger_falls_back_and_is_counted(env, client):
     wait_live(client)
     ids = tables["videos"]["video_id"].tolist()[:10]
     champion = order_by(settings, "1", tables, "boom cat", ids)
-    for query in ("boom cat", "sloth cat", "cat"):
+    for query in ("boom cat", "sloth cat", "cat", "nan cat"):
         assert client.post("/rerank", json={"query": query, "candidates": ids}).status_code == 200
     rows = log_rows(home)
     assert [(r["fallback"], (r["fallback_reason"] or "").split(":")[0]) for r in rows] == [
-        (True, "error"), (True, "latency"), (False, "")]
+        (True, "error"), (True, "latency"), (False, ""), (True, "error")]
+    assert rows[3]["fallback_reason"] == "error: challenger returned 10 non-finite score(s)"
     assert rows[0]["fallback_reason"] == "error: RuntimeError: challenger exploded"
     assert rows[0]["video_ids"] == champion and rows[0]["teams"] is None
     assert rows[1]["latency_ms"] < 450  # answered at the budget, not after the challenger's 500 ms
     assert rows[2]["teams"] is not None
     metrics = client.get("/metrics").text
-    assert 'rankops_experiment_fallbacks_total{experiment="exp-bad",reason="error"} 1.0' in metrics
+    assert 'rankops_experiment_fallbacks_total{experiment="exp-bad",reason="error"} 2.0' in metrics
     assert 'rankops_experiment_fallbacks_total{experiment="exp-bad",reason="latency"} 1.0' in metrics
 
 
