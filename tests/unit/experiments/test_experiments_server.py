@@ -155,6 +155,13 @@ def test_failing_or_slow_challenger_falls_back_and_is_counted(env, client):
     metrics = client.get("/metrics").text
     assert 'rankops_experiment_fallbacks_total{experiment="exp-bad",reason="error"} 2.0' in metrics
     assert 'rankops_experiment_fallbacks_total{experiment="exp-bad",reason="latency"} 1.0' in metrics
+    # A/B: a session on the challenger arm gets the champion's list, and stays in its arm (intention to treat)
+    pin(home, "name: exp-bad-ab\nmode: ab\nchampion: 1\nchallenger: 3\nlatency_budget_ms: 150\n")
+    wait_live(client)
+    session = next(f"u{i}" for i in range(100) if assign_arm("exp-bad-ab", f"u{i}", 0.5) == "challenger")
+    client.post("/rerank", json={"query": "boom cat", "candidates": ids, "session_id": session})
+    last = log_rows(home)[-1]
+    assert (last["mode"], last["arm"], last["fallback"], last["video_ids"]) == ("ab", "challenger", True, champion)
 
 
 def test_experiment_stops_on_file_change_and_a_bad_file_says_why(env, client):
