@@ -191,3 +191,22 @@ def test_experiment_naming_another_champion_stays_idle(env, client):
         time.sleep(0.2)
     status = client.get("/experiment").json()
     assert status["active"] is False and status["error"] == "champion is version 1, the experiment names 7"
+
+
+def test_experiment_pinned_in_the_profile_without_a_file(env):
+    from components.inference.experiments import ExperimentState
+    from components.inference.settings import ExperimentSettings
+
+    settings = env[0].model_copy(deep=True)
+    settings.serving.experiment_file = None
+    settings.serving.experiment = ExperimentSettings(name="prof", mode="shadow", champion=1, challenger=2)
+    state = ExperimentState(settings, None)
+    deadline = time.monotonic() + 30
+    while state.challenger is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    exp, challenger = state.active("1")
+    assert (exp.name, exp.champion, challenger.version, challenger.name) == ("prof", "1", "2", "rankops-ranker")
+    assert state.active("2") == (None, None)  # the ranker serves another champion: idle
+    state.refresh(force=True)  # no file: nothing to re-read, the profile's experiment stays
+    assert state.active("1")[0] is exp
+    state.close()
