@@ -56,9 +56,10 @@ class Ranker:
 
         import numpy as np
 
-        frame = self.frame(df)
-        score = self.pyfunc.predict if self.cached is None else (
-            lambda f: self.cached.score(f, timings=timings))
+        if self.cached is None:
+            frame, score = self.frame(df), self.pyfunc.predict
+        else:  # reads the columns it needs by name and casts them itself: no frame copy
+            frame, score = df, lambda f: self.cached.score(f, timings=timings)
         torch = sys.modules.get("torch")  # a torch model: no autograd bookkeeping while scoring
         if torch is not None:
             with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
@@ -146,6 +147,6 @@ def load_ranker(settings: Settings | None, uri: str, *, tracking_uri: str | None
     if cache_documents:
         from components.inference.scoring import cached_scorer_of
 
-        cached = cached_scorer_of(pyfunc)
+        cached = cached_scorer_of(pyfunc, defaults)
     return Ranker(uri=uri, name=name, version=version, pyfunc=pyfunc, features=features,
                   defaults=defaults, text_columns=text_columns, bf16=bf16, cached=cached)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from components.training.lexical import tokenize
-from components.training.model import Scorer, document_text, score_encoded
+from components.training.model import CLIP, Scorer, document_text, score_encoded
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,6 +40,15 @@ class DocTerms:
     description: frozenset[str]
 
 
+def as_text(value: object) -> str:
+    """A text cell as the Ranker's frame casts it: nulls -> "", other non-strings -> str()."""
+    if isinstance(value, str):
+        return value
+    import pandas as pd
+
+    return "" if pd.isna(value) else str(value)
+
+
 def doc_terms(title: object, description: object) -> DocTerms:
     t, d = tokenize(title), tokenize(description)
     return DocTerms(dict(Counter(t + d)), len(t) + len(d), frozenset(t), frozenset(d))
@@ -48,12 +57,20 @@ def doc_terms(title: object, description: object) -> DocTerms:
 class CachedScorer:
     """`score(frame)` equal to `Scorer.score(frame)`, with documents tokenised once per process."""
 
-    def __init__(self, scorer: Scorer, *, cache_size: int = DOC_CACHE):
+    def __init__(self, scorer: Scorer, *, defaults: dict[str, float] | None = None, cache_size: int = DOC_CACHE):
+        """`defaults`: the Ranker's null fills (a feature it has no default for gets 0.0, as its frame
+        does); None: the spec's own."""
         self.scorer = scorer
         tokenizer = scorer.tokenizer
         self._encode_doc = lru_cache(maxsize=cache_size)(
             lambda text: tokenizer.encode(text, add_special_tokens=False))
         self._doc_terms = lru_cache(maxsize=cache_size)(doc_terms)
+        spec = scorer.spec
+        fills = spec.defaults if defaults is None else {f: float(defaults.get(f, 0.0)) for f in spec.features}
+        self._defaults = np.array([fills[f] for f in spec.features], dtype=np.float64)
+        self._log = np.array([f in spec.log for f in spec.features], dtype=bool)
+        self._mean = np.array([spec.mean[n] for n in spec.names], dtype=np.float64)
+        self._std = np.array([spec.std[n] for n in spec.names], dtype=np.float64)
 
     def encode(self, df: pd.DataFrame) -> tuple[list[list[int]], list[list[int]]]:
         """Token and segment ids per row, as `encode_frame` gives them."""
@@ -61,7 +78,7 @@ class CachedScorer:
         queries: dict[str, Any] = {}
         ids, types = [], []
         for q, t, d in zip(df["query_text"].tolist(), df["title"].tolist(), df["description"].tolist(), strict=True):
-            q = q if isinstance(q, str) else ""
+            q, t, d = as_text(q), as_text(t), as_text(d)
             q_enc = queries.get(q)
             if q_enc is None:
                 q_enc = queries[q] = tok.encode(q, add_special_tokens=False)
@@ -75,8 +92,9 @@ class CachedScorer:
         lex = self.scorer.spec.lexical
         n = len(df)
         out = np.zeros((n, 3), dtype=np.float64)
-        queries = df["query_text"].tolist()
-        docs = [self._doc_terms(t, d) for t, d in zip(df["title"].tolist(), df["description"].tolist(), strict=True)]
+        queries = [as_text(q) for q in df["query_text"].tolist()]
+        docs = [self._doc_terms(as_text(t), as_text(d))
+                for t, d in zip(df["title"].tolist(), df["description"].tolist(), strict=True)]
         for q in set(queries):  # one block per distinct query (one in a rerank)
             rows = np.fromiter((i for i, x in enumerate(queries) if x == q), dtype=np.int64)
             q_tokens = tokenize(q)
@@ -93,6 +111,19 @@ class CachedScorer:
             out[rows, 2] = [len(docs[i].description.intersection(terms)) / len(terms) for i in rows]
         return out
 
+    def features(self, df: pd.DataFrame) -> np.ndarray:
+        """`FeatureSpec.transform` as array operations over all columns at once (nulls -> defaults)."""
+        spec = self.scorer.spec
+        missing = [f for f in spec.features if f not in df.columns]
+        if missing:
+            raise KeyError(f"scoring frame has no numeric feature column(s) {missing} (expected {spec.features})")
+        x = df[spec.features].to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+        x = np.where(np.isnan(x), self._defaults, x)
+        x[:, self._log] = np.log1p(np.clip(x[:, self._log], 0, None))
+        if spec.lexical is not None:
+            x = np.hstack([x, self.lexical(df)])
+        return np.clip((x - self._mean) / self._std, -CLIP, CLIP).astype(np.float32)
+
     def score(self, df: pd.DataFrame, *, batch_size: int = 256, timings: dict[str, float] | None = None) -> np.ndarray:
         """Float32 scores in `df`'s order; `timings` (if given) gains seconds per stage."""
         if len(df) == 0:
@@ -101,24 +132,23 @@ class CachedScorer:
         t0 = clock()
         ids, types = self.encode(df)
         t1 = clock()
-        spec = self.scorer.spec
-        feats = spec.transform(df, lexical_values=self.lexical(df) if spec.lexical is not None else None)
+        feats = self.features(df)
         t2 = clock()
         model = self.scorer.model
         scores = score_encoded(model, ids, types, feats, batch_size=batch_size,
                                device=next(model.parameters()).device, pad_id=self.scorer.pad_id)
         if timings is not None:
             t3 = clock()
-            for key, took in (("tokenise", t1 - t0), ("lexical", t2 - t1), ("forward", t3 - t2)):
+            for key, took in (("tokenise", t1 - t0), ("features", t2 - t1), ("forward", t3 - t2)):
                 timings[key] = timings.get(key, 0.0) + took
         return scores
 
 
-def cached_scorer_of(pyfunc: Any) -> CachedScorer | None:
+def cached_scorer_of(pyfunc: Any, defaults: dict[str, float] | None = None) -> CachedScorer | None:
     """The cached path for a loaded rankops pyfunc whose scorer is the ELECTRA Scorer; None otherwise."""
     try:
         model = pyfunc.unwrap_python_model()
     except Exception:  # not a PythonModel flavour
         return None
     scorer = getattr(model, "scorer", None)
-    return CachedScorer(scorer) if isinstance(scorer, Scorer) else None
+    return CachedScorer(scorer, defaults=defaults) if isinstance(scorer, Scorer) else None

@@ -90,9 +90,8 @@ class FeatureSpec:
         std = float(col.std()) if len(col) else 1.0
         self.std[name] = std if std > 1e-9 else 1.0
 
-    def transform(self, df: pd.DataFrame, lexical_values: np.ndarray | None = None) -> np.ndarray:
-        """Normalised float32 matrix (rows x names); nulls take the feature's default.
-        `lexical_values`: the raw lexical features if the caller computed them (the online cache)."""
+    def transform(self, df: pd.DataFrame) -> np.ndarray:
+        """Normalised float32 matrix (rows x names); nulls take the feature's default."""
         out = np.zeros((len(df), len(self.names)), dtype=np.float32)
         for j, name in enumerate(self.features):
             if name not in df.columns:
@@ -102,7 +101,7 @@ class FeatureSpec:
                 col = np.log1p(np.clip(col, 0, None))
             out[:, j] = self._scaled(name, col)
         if self.lexical is not None:
-            values = self.lexical.transform(df) if lexical_values is None else lexical_values
+            values = self.lexical.transform(df)
             for j, name in enumerate(LEXICAL_NAMES):
                 out[:, len(self.features) + j] = self._scaled(name, values[:, j])
         return out

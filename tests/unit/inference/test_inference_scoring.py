@@ -34,6 +34,7 @@ def scorer():
     torch.manual_seed(0)
     train = frame_of(QUERIES)
     train["label"] = 0
+    train["clicks"] *= 20  # counts past 50: the spec log-scales them
     texts = [*QUERIES, *(t for t, _ in DOCS if t), *(d for _, d in DOCS if d)]
     tok = train_tokenizer(texts, vocab_size=200, max_length=24)  # short: most pairs are truncated
     spec = FeatureSpec.fit(train, ["clicks"], {"clicks": 0.0}, lexical=True)
@@ -65,11 +66,21 @@ def test_lexical_features_equal_the_per_row_reference(scorer):
     np.testing.assert_allclose(got, scorer.spec.lexical.transform(frame), rtol=1e-12, atol=1e-12)
 
 
+def test_feature_matrix_equals_the_spec_transform_nulls_and_log_scaled_columns_included(scorer):
+    from components.inference.scoring import CachedScorer
+
+    frame = frame_of(QUERIES)
+    frame.loc[[1, 5], "clicks"] = np.nan  # take the default
+    frame.loc[3, "clicks"] = 900.0
+    assert scorer.spec.log == ["clicks"]
+    np.testing.assert_allclose(CachedScorer(scorer).features(frame), scorer.spec.transform(frame), rtol=1e-6, atol=1e-7)
+
+
 def test_bm25_equals_rank_bm25_on_its_own_corpus():
     from rank_bm25 import BM25Okapi
 
     from components.inference.scoring import CachedScorer
-    from components.training.lexical import Lexical, tokenize
+    from components.training.lexical import NAMES, Lexical, tokenize
     from components.training.model import FeatureSpec
 
     docs = [("red apple", "apple pie recipe"), ("green apple", "orchard"), ("banana", "bread"), ("pie", "crust")]
@@ -79,7 +90,8 @@ def test_bm25_equals_rank_bm25_on_its_own_corpus():
     lex = Lexical.fit(frame)
 
     class Stub:  # only the lexical statistics are read
-        spec = FeatureSpec(features=[], defaults={}, lexical=lex)
+        spec = FeatureSpec(features=[], defaults={}, mean=dict.fromkeys(NAMES, 0.0), std=dict.fromkeys(NAMES, 1.0),
+                           lexical=lex)
         tokenizer = None
 
     got = CachedScorer(Stub()).lexical(frame)
@@ -101,17 +113,22 @@ def test_served_scores_and_top10_equal_the_fp32_packaged_model(scorer):
             return scorer.score(frame)
 
     pyfunc = Packaged()
-    reference = Ranker(uri="m", name=None, version=None, pyfunc=pyfunc, features=["clicks"])
-    served = Ranker(uri="m", name=None, version=None, pyfunc=pyfunc, features=["clicks"],
-                    cached=cached_scorer_of(pyfunc))
+    defaults = {"clicks": 3.0}  # the Ranker's null fill (metadata), not the spec's 0.0
+    reference = Ranker(uri="m", name=None, version=None, pyfunc=pyfunc, features=["clicks"], defaults=defaults)
+    served = Ranker(uri="m", name=None, version=None, pyfunc=pyfunc, features=["clicks"], defaults=defaults,
+                    cached=cached_scorer_of(pyfunc, defaults))
     for query in QUERIES:
         frame = frame_of([query] * 2)  # 14 candidates: each document twice
+        frame.loc[[2, 9], "clicks"] = np.nan
+        frame.loc[4, "title"] = 42  # a non-string cell: str() as the frame casts it
+        frame["unused"] = "x"
         timings: dict[str, float] = {}
         got = served.predict(frame, timings=timings)
         want = reference.predict(frame)
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
         assert list(np.argsort(-got, kind="stable")[:10]) == list(np.argsort(-want, kind="stable")[:10])
-        assert sorted(timings) == ["forward", "lexical", "tokenise"]
+        assert sorted(timings) == ["features", "forward", "tokenise"]
+    assert served.cached._defaults.tolist() == [3.0]
 
 
 def test_a_model_without_the_electra_scorer_keeps_the_pyfunc_path():
