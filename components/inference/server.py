@@ -67,7 +67,6 @@ class Metrics:
 
 def rank(ranker: Ranker, features: FeatureSource, req: RerankRequest, *, reject_unknown: bool) -> RerankResponse:
     """Score the candidates with one batched feature lookup; best first, ties by input order."""
-    import numpy as np
 
     try:
         frame = features.lookup(req.query, req.candidates)
@@ -78,7 +77,13 @@ def rank(ranker: Ranker, features: FeatureSource, req: RerankRequest, *, reject_
         if missing:
             raise BadRequest(404, f"{len(missing)} candidate id(s) unknown to the feature store",
                              {"unknown": missing[:50]})
-    scores = ranker.predict(frame)
+    return ranked_response(ranker, req, ranker.predict(frame))
+
+
+def ranked_response(ranker: Ranker, req: RerankRequest, scores) -> RerankResponse:
+    """The candidates best first, ties by input order."""
+    import numpy as np
+
     order = np.argsort(-scores, kind="stable")
     results = [{"video_id": req.candidates[i], "score": float(scores[i]), "rank": r + 1}
                for r, i in enumerate(order)]
