@@ -210,9 +210,12 @@ def fuzz(url: str, data: dict, *, n: int, seconds: float) -> dict:
 
 
 VARIANTS = {  # name -> server environment (the profile's settings as RANKOPS_ variables)
-    "baseline": {"RANKOPS_SERVING__CACHE_DOCUMENTS": "false", "RANKOPS_SERVING__AUTOCAST_BF16": "false"},
-    "optimised": {"RANKOPS_SERVING__CACHE_DOCUMENTS": "true", "RANKOPS_SERVING__AUTOCAST_BF16": "false"},
-    "optimised_bf16": {"RANKOPS_SERVING__CACHE_DOCUMENTS": "true", "RANKOPS_SERVING__AUTOCAST_BF16": "true"},
+    "baseline": {"RANKOPS_SERVING__CACHE_DOCUMENTS": "false", "RANKOPS_SERVING__AUTOCAST_BF16": "false",
+                 "RANKOPS_FEATURES__ONLINE_READER": "sdk"},
+    "optimised": {"RANKOPS_SERVING__CACHE_DOCUMENTS": "true", "RANKOPS_SERVING__AUTOCAST_BF16": "false",
+                  "RANKOPS_FEATURES__ONLINE_READER": "sqlite_direct"},
+    "optimised_bf16": {"RANKOPS_SERVING__CACHE_DOCUMENTS": "true", "RANKOPS_SERVING__AUTOCAST_BF16": "true",
+                       "RANKOPS_FEATURES__ONLINE_READER": "sqlite_direct"},
 }
 
 
@@ -232,9 +235,11 @@ def request_split(home: Path, payloads: list[bytes], n: int) -> tuple[dict, dict
     from components.training.model import encode_frame, score_encoded
 
     torch.set_num_threads(1)  # as the server (serving.torch_threads)
-    settings = load_settings("local", environ={"RANKOPS_HOME": str(home)})
+    settings = load_settings("local", environ={"RANKOPS_HOME": str(home), "RANKOPS_FEATURES__ONLINE_READER": "sdk"})
     uri = f"models:/{settings.registry.model_name}@champion"
     source = online_source(settings)
+    direct = online_source(load_settings("local", environ={"RANKOPS_HOME": str(home),
+                                                           "RANKOPS_FEATURES__ONLINE_READER": "sqlite_direct"}))
     base = load_ranker(settings, uri)
     fast = load_ranker(settings, uri, cache_documents=True)
     scorer = fast.cached.scorer
@@ -255,7 +260,7 @@ def request_split(home: Path, payloads: list[bytes], n: int) -> tuple[dict, dict
             ids, types = timed("baseline", "tokenise", encode_frame, scorer.tokenizer, frame)
             feats = timed("baseline", "features", scorer.spec.transform, frame)  # lexical included
             timed("baseline", "forward", score_encoded, scorer.model, ids, types, feats, pad_id=scorer.pad_id)
-        df = timed("optimised", "lookup", source.lookup, req.query, req.candidates)
+        df = timed("optimised", "lookup", direct.lookup, req.query, req.candidates)
         split: dict[str, float] = {}
         with torch.inference_mode():
             fast.cached.score(df, timings=split)
