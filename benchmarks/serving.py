@@ -210,11 +210,11 @@ def fuzz(url: str, data: dict, *, n: int, seconds: float) -> dict:
 
 
 VARIANTS = {  # name -> server environment (the profile's settings as RANKOPS_ variables)
-    "baseline": {"RANKOPS_SERVING__CACHE_DOCUMENTS": "false", "RANKOPS_SERVING__AUTOCAST_BF16": "false",
+    "baseline": {"RANKOPS_SERVING__CACHE_DOCUMENTS": "0", "RANKOPS_SERVING__AUTOCAST_BF16": "false",
                  "RANKOPS_FEATURES__ONLINE_READER": "sdk"},
-    "optimised": {"RANKOPS_SERVING__CACHE_DOCUMENTS": "true", "RANKOPS_SERVING__AUTOCAST_BF16": "false",
+    "optimised": {"RANKOPS_SERVING__CACHE_DOCUMENTS": "20000", "RANKOPS_SERVING__AUTOCAST_BF16": "false",
                   "RANKOPS_FEATURES__ONLINE_READER": "sqlite_direct"},
-    "optimised_bf16": {"RANKOPS_SERVING__CACHE_DOCUMENTS": "true", "RANKOPS_SERVING__AUTOCAST_BF16": "true",
+    "optimised_bf16": {"RANKOPS_SERVING__CACHE_DOCUMENTS": "20000", "RANKOPS_SERVING__AUTOCAST_BF16": "true",
                        "RANKOPS_FEATURES__ONLINE_READER": "sqlite_direct"},
 }
 
@@ -241,7 +241,7 @@ def request_split(home: Path, payloads: list[bytes], n: int) -> tuple[dict, dict
     direct = online_source(load_settings("local", environ={"RANKOPS_HOME": str(home),
                                                            "RANKOPS_FEATURES__ONLINE_READER": "sqlite_direct"}))
     base = load_ranker(settings, uri)
-    fast = load_ranker(settings, uri, cache_documents=True)
+    fast = load_ranker(settings, uri, cache_documents=20_000)
     scorer = fast.cached.scorer
     reqs = [RerankRequest.model_validate_json(p) for p in payloads]
     stages: dict[str, dict[str, list[float]]] = {"baseline": {}, "optimised": {}}

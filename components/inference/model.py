@@ -118,9 +118,9 @@ def pinned_uri(settings: Settings, uri: str) -> str:
 
 
 def load_ranker(settings: Settings | None, uri: str, *, tracking_uri: str | None = None,
-                bf16: bool | None = None, cache_documents: bool = False) -> Ranker:
+                bf16: bool | None = None, cache_documents: int = 0) -> Ranker:
     """Load `uri` (models:/NAME@ALIAS, models:/NAME/V, runs:/..., or a path) with its metadata.
-    `cache_documents`: score through the CachedScorer when the model is ELECTRA (the online ranker)."""
+    `cache_documents` > 0: score through a CachedScorer of that many documents when the model is ELECTRA."""
     import mlflow
 
     if settings is not None:
@@ -147,6 +147,6 @@ def load_ranker(settings: Settings | None, uri: str, *, tracking_uri: str | None
     if cache_documents:
         from components.inference.scoring import cached_scorer_of
 
-        cached = cached_scorer_of(pyfunc, defaults)
+        cached = cached_scorer_of(pyfunc, defaults, cache_size=cache_documents)
     return Ranker(uri=uri, name=name, version=version, pyfunc=pyfunc, features=features,
                   defaults=defaults, text_columns=text_columns, bf16=bf16, cached=cached)

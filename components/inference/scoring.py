@@ -5,7 +5,7 @@ after request. Tokenising a document (WordPiece) and splitting it into lexical t
 on its text, so both are cached, keyed by the text itself (title, description): a catalogue
 refresh that changes a title is a new key, so the cache can never serve stale text. The pair
 encoding is then the tokenizer's own `post_process` (truncation + [CLS]/[SEP] template) of the
-query's and the document's encodings: the same ids as encoding the pair from scratch.
+query's and the document's whole encodings: the same ids as encoding the pair from scratch.
 
 The lexical features are computed from the cached term counts as arrays over the batch, the same
 BM25Okapi formula as `components.training.lexical` (summation order aside: equal to ~1e-12).
@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from tokenizers import Tokenizer
 
 from components.training.lexical import tokenize
 from components.training.model import CLIP, Scorer, document_text, score_encoded
@@ -27,7 +28,7 @@ from components.training.model import CLIP, Scorer, document_text, score_encoded
 if TYPE_CHECKING:
     import pandas as pd
 
-DOC_CACHE = 100_000  # distinct documents kept (a few KiB each): a whole catalogue of this size
+DOC_CACHE = 20_000  # distinct documents kept (~5 KB each at 40 words: the Rust Encoding with offsets)
 
 
 @dataclass(frozen=True)
@@ -61,9 +62,11 @@ class CachedScorer:
         """`defaults`: the Ranker's null fills (a feature it has no default for gets 0.0, as its frame
         does); None: the spec's own."""
         self.scorer = scorer
-        tokenizer = scorer.tokenizer
-        self._encode_doc = lru_cache(maxsize=cache_size)(
-            lambda text: tokenizer.encode(text, add_special_tokens=False))
+        # segments are encoded whole and truncated only as a pair by `post_process`: longest_first
+        # compares the two lengths, so a segment truncated on its own would split the pair differently
+        whole = self._segment_encoder = Tokenizer.from_str(scorer.tokenizer.to_str())
+        whole.no_truncation()
+        self._encode_doc = lru_cache(maxsize=cache_size)(lambda text: whole.encode(text, add_special_tokens=False))
         self._doc_terms = lru_cache(maxsize=cache_size)(doc_terms)
         spec = scorer.spec
         fills = spec.defaults if defaults is None else {f: float(defaults.get(f, 0.0)) for f in spec.features}
@@ -81,7 +84,7 @@ class CachedScorer:
             q, t, d = as_text(q), as_text(t), as_text(d)
             q_enc = queries.get(q)
             if q_enc is None:
-                q_enc = queries[q] = tok.encode(q, add_special_tokens=False)
+                q_enc = queries[q] = self._segment_encoder.encode(q, add_special_tokens=False)
             pair = tok.post_process(q_enc, self._encode_doc(document_text(t, d)), add_special_tokens=True)
             ids.append(pair.ids)
             types.append(pair.type_ids)
@@ -144,11 +147,12 @@ class CachedScorer:
         return scores
 
 
-def cached_scorer_of(pyfunc: Any, defaults: dict[str, float] | None = None) -> CachedScorer | None:
+def cached_scorer_of(pyfunc: Any, defaults: dict[str, float] | None = None, *,
+                     cache_size: int = DOC_CACHE) -> CachedScorer | None:
     """The cached path for a loaded rankops pyfunc whose scorer is the ELECTRA Scorer; None otherwise."""
     try:
         model = pyfunc.unwrap_python_model()
     except Exception:  # not a PythonModel flavour
         return None
     scorer = getattr(model, "scorer", None)
-    return CachedScorer(scorer, defaults=defaults) if isinstance(scorer, Scorer) else None
+    return CachedScorer(scorer, defaults=defaults, cache_size=cache_size) if isinstance(scorer, Scorer) else None

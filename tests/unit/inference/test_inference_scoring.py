@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-QUERIES = ["cook pasta", "pasta pasta dish", "", "guitar lesson for beginners and experts", "café crème"]
+QUERIES = ["cook pasta", "pasta pasta dish", "", "guitar lesson for beginners and experts", "café crème",
+           "pasta guitar kitchen " * 12]  # a query past the length limit by itself: both segments truncated
 DOCS = [  # (title, description): short, long (truncated), empty and null parts, unicode, repeats
     ("pasta dish", "chef cooks pasta in a small kitchen"),
     ("guitar", None),
@@ -78,6 +79,7 @@ def test_feature_matrix_equals_the_spec_transform_nulls_and_log_scaled_columns_i
 
 def test_bm25_equals_rank_bm25_on_its_own_corpus():
     from rank_bm25 import BM25Okapi
+    from tokenizers import Tokenizer, models
 
     from components.inference.scoring import CachedScorer
     from components.training.lexical import NAMES, Lexical, tokenize
@@ -92,7 +94,7 @@ def test_bm25_equals_rank_bm25_on_its_own_corpus():
     class Stub:  # only the lexical statistics are read
         spec = FeatureSpec(features=[], defaults={}, mean=dict.fromkeys(NAMES, 0.0), std=dict.fromkeys(NAMES, 1.0),
                            lexical=lex)
-        tokenizer = None
+        tokenizer = Tokenizer(models.WordLevel({"[UNK]": 0}, unk_token="[UNK]"))
 
     got = CachedScorer(Stub()).lexical(frame)
     np.testing.assert_allclose(got[:, 0], BM25Okapi(corpus).get_scores(["apple", "pie", "apple"]), rtol=1e-12)
