@@ -1,15 +1,19 @@
-"""Online ranker load test and fuzz (loopback only, bounded in count and time, stops by itself).
+"""Online ranker: baseline vs optimised side by side, load test and fuzz (loopback only, bounded).
 
-    .venv/bin/python benchmarks/serving.py --requests 2000 --seconds 60 --fuzz 10000
+    .venv/bin/python benchmarks/serving.py --seconds 30 --rate 30 --fuzz 2000 [--home DIR]
 
 Builds a throw-away RANKOPS_HOME: synthetic gold -> Feast apply + materialise (SQLite online
-store), a tiny ELECTRA trained for a few steps and registered as `champion`, then starts the real
-`rankops serve` in a subprocess and measures POST /rerank with 50 candidates: requests/s, p50/p99
-latency (client side, feature lookup included) and errors; then sends malformed requests and
-counts the status codes. Target: p99 <= 50 ms, 0 errors, 0 x 5xx in the fuzz run.
+store), a tiny ELECTRA trained for a few steps and registered as `champion`. Then:
+- the per-request split in process (lookup, frame, tokenise, features, forward, serialise; p50/p99)
+  of the baseline (Feast SDK lookup, packaged pyfunc) and the optimised path (direct SQLite read,
+  cached documents), and the top-10 of the cached path (fp32 and bf16) against the fp32 pyfunc;
+- per variant (`--variants`), the real `rankops serve` in a subprocess, one after the other:
+  POST /rerank with 50 candidates in an open loop (Poisson arrivals at `--rate`) and a closed
+  loop (saturation), errors, the load average, and (not for the baseline) malformed requests.
+Targets (issue 18): p99 <= 20 ms at 30 req/s open loop, >= 80 req/s saturation, 0 errors, top-10
+identical to fp32 for >= 99 % of queries, 0 x 5xx; "met"/"NOT met" each, flagged when loaded.
 `--model reference` swaps ELECTRA for the linear reference ranker (serving overhead only).
 """
-
 from __future__ import annotations
 
 import argparse
