@@ -13,6 +13,9 @@ store), a tiny ELECTRA trained for a few steps and registered as `champion`. The
 Targets (issue 18): p99 <= 20 ms at 30 req/s open loop, >= 80 req/s saturation, 0 errors, top-10
 identical to fp32 for >= 99 % of queries, 0 x 5xx; "met"/"NOT met" each, flagged when loaded.
 `--model reference` swaps ELECTRA for the linear reference ranker (serving overhead only).
+`--experiment MODE` (shadow, ab, interleave) then pins an A/A experiment (the champion version as its
+own challenger) through the experiment file of each non-baseline server and repeats the closed-loop
+phase: the side-by-side figure of the champion-only path against the experiment's cost.
 """
 from __future__ import annotations
 
@@ -81,7 +84,10 @@ def build_home(home: Path, model: str, n_videos: int) -> dict:
 
 def start_server(home: Path, port: int, log: Path, env_extra: dict[str, str] | None = None) -> subprocess.Popen:
     env = {**os.environ, "RANKOPS_HOME": str(home), "RANKOPS_ENV": "local",
-           "RANKOPS_SERVING__RELOAD_INTERVAL_S": "0", "OMP_NUM_THREADS": "2", **(env_extra or {})}
+           "RANKOPS_SERVING__RELOAD_INTERVAL_S": "0", "OMP_NUM_THREADS": "2",
+           "RANKOPS_SERVING__EXPERIMENT_FILE": str(home / "experiment.yaml"),
+           "RANKOPS_SERVING__EXPERIMENT_CHECK_S": "0.5", **(env_extra or {})}
+    (home / "experiment.yaml").write_text("")
     cmd = [str(ROOT / ".venv/bin/rankops"), "serve", "--port", str(port)]
     if not Path(cmd[0]).exists():
         cmd = [sys.executable, "-m", "pipelines.cli", "serve", "--port", str(port)]
@@ -187,6 +193,20 @@ def open_loop(url: str, payloads: list[bytes], *, rate: float, seconds: float, s
             pool.submit(send, i, due)
     out = summarise(latencies, errors, time.perf_counter() - started)
     return {"mode": "open", "rate": rate, "sent_late": late, **out}
+
+
+def pin_experiment(home: Path, url: str, mode: str, version: str, timeout: float = 120) -> None:
+    """An A/A experiment in `mode` through the running server's experiment file; waits until it is live."""
+    import httpx
+
+    (home / "experiment.yaml").write_text(f"name: bench-{mode}\nmode: {mode}\nchampion: '{version}'\n"
+                                          f"challenger: '{version}'\nlatency_budget_ms: 1000\n")
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        if httpx.get(f"{url}/experiment", timeout=5).json()["active"]:
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"experiment {mode} not live after {timeout} s")
 
 
 def fuzz(url: str, data: dict, *, n: int, seconds: float) -> dict:
@@ -314,6 +334,10 @@ def run_variant(home: Path, name: str, payloads: list[bytes], data: dict, args) 
         opened = open_loop(url, payloads, rate=args.rate, seconds=args.seconds)
         closed = load_test(url, payloads, requests=args.requests, seconds=args.seconds, clients=args.clients)
         after = loadavg()
+        with_exp = None
+        if args.experiment != "off" and name != "baseline":
+            pin_experiment(home, url, args.experiment, data["version"])
+            with_exp = load_test(url, payloads, requests=args.requests, seconds=args.seconds, clients=args.clients)
         fz = fuzz(url, data, n=args.fuzz,
                   seconds=args.fuzz_seconds) if args.fuzz and name != "baseline" else None
         metrics = httpx.get(f"{url}/metrics").text
@@ -326,7 +350,7 @@ def run_variant(home: Path, name: str, payloads: list[bytes], data: dict, args) 
     internal = sum(float(line.split()[-1]) for line in metrics.splitlines()
                    if line.startswith('rankops_errors_total{kind="internal"}'))
     return {"server_ready_s": round(ready_s, 1), "load_before": before, "load_after": after,
-            "open_loop": opened, "saturation": closed, "fuzz": fz, "metrics_errors_internal": internal}
+            "open_loop": opened, "saturation": closed, "saturation_with_experiment": with_exp, "fuzz": fz, "metrics_errors_internal": internal}
 
 
 def verdicts(best: dict, agreement: dict, args) -> dict[str, bool]:
@@ -351,6 +375,8 @@ def main() -> int:
     ap.add_argument("--fuzz-seconds", type=float, default=60)
     ap.add_argument("--model", choices=["electra", "reference"], default="electra")
     ap.add_argument("--videos", type=int, default=500)
+    ap.add_argument("--experiment", choices=["off", "shadow", "ab", "interleave"], default="off",
+                    help="Repeat the closed loop with an A/A experiment of this mode (side-by-side figure).")
     ap.add_argument("--home", help="Build (or reuse) the RANKOPS_HOME here instead of a temp dir.")
     ap.add_argument("--out", help="Write the figures as JSON here.")
     args = ap.parse_args()
@@ -393,6 +419,10 @@ def report(result: dict, args) -> int:
         print(f"{name:>15}: open loop {op['rate']:g}/s p50 {op['p50_ms']} ms p99 {op['p99_ms']} ms "
               f"({op['error_count']} errors) | saturation {sat['req_per_s']} req/s p99 {sat['p99_ms']} ms "
               f"({sat['error_count']} errors) | load {v['load_before']} -> {v['load_after']}")
+        exp = v.get("saturation_with_experiment")
+        if exp:
+            print(f"{'':>15}  side by side: experiment off p50 {sat['p50_ms']} / p99 {sat['p99_ms']} ms, "
+                  f"{args.experiment} (A/A) p50 {exp['p50_ms']} / p99 {exp['p99_ms']} ms, {exp['error_count']} errors")
     for path, stages in result.get("split", {}).items():
         print(f"{path:>15} split p50/p99 ms: " + ", ".join(
             f"{k} {s['p50_ms']:.2f}/{s['p99_ms']:.2f}" for k, s in stages.items()))
