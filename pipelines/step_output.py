@@ -24,7 +24,8 @@ OUTER_HIDDEN = ("Streamed logs:", "has no outputs")
 STEP_HIDDEN = ("Looking for component", "Loading KFP component", "Got executor_input:",
                "Wrote executor output file", "Did not write output file")
 # library chatter a step cannot silence before its first line runs; shown at debug level
-CHATTER = ("Registry cache expired", "Cannot use sqlite_vec", "Setting default log level to",
+CHATTER = ("Registry cache expired", "Registry file not found", "Closing down clientserver connection",
+           "Cannot use sqlite_vec", "Setting default log level to",
            "To adjust logging level use sc.setLogLevel", "Using incubator modules",
            "Using Spark's default log4j profile", "WARN NativeCodeLoader: Unable to load native-hadoop")
 # a library's own INFO records ("2026/11/30 14:39:32 INFO mlflow...: ...") and a library's Python warning
