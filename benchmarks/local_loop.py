@@ -102,7 +102,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="probed runs")
     parser.add_argument("--skip-make", action="store_true", help="no unprobed `make run`")
     parser.add_argument("--code", type=Path, default=None,
-                        help="run another checkout (e.g. `git archive BASE | tar -x -C DIR`) with this venv, for "
+                        help="run another git checkout (e.g. `git clone -q --shared . DIR && git -C DIR checkout BASE`; "
+                             "the promotion step needs a git repository) with this venv, for "
                              "before/after side by side: the run starts in DIR (a step's `python -m` puts its working "
                              "directory first on sys.path, before the editable install) with DIR on PYTHONPATH")
     parser.add_argument("--workdir", type=Path, default=None, help="keep homes and logs here (default: a temp dir)")
