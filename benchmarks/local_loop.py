@@ -59,9 +59,9 @@ def run_probed(args, home: Path, probe_dir: Path, log: Path) -> float:
 
 
 def step_table(probe_dir: Path, total: float) -> None:
-    records = [json.loads(p.read_text()) for p in probe_dir.glob("*.json")]
+    records = [{**json.loads(p.read_text()), "ended": p.stat().st_mtime} for p in probe_dir.glob("*.json")]
     records = [r for r in records if r["task"]]
-    records.sort(key=lambda r: r["pid"])
+    records.sort(key=lambda r: r["ended"] - r["wall"])  # in the order the steps started
     head = f"  {'step':<26} {'wall':>6} {'interp':>6} {'import':>6} {'start-up':>22} {'work':>6}"
     print(head)
     sums = dict.fromkeys(("wall", "interpreter", "imports", "startup", "work"), 0.0)
