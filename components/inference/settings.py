@@ -29,4 +29,8 @@ class ServingSettings(StrictModel):
     autocast_bf16: bool = Field(False, description="bf16 autocast for torch models (batch and online alike). "
                                 "Off: on the 2-core box it was not faster and changed the top-10 of 19/20 queries.")
     batch_size: int = Field(256, gt=0, description="Pairs per model call in batch scoring (the model buckets inside).")
+    batch_min_partition_rows: int = Field(10_000, gt=0, description="Batch scoring uses one partition per task "
+                                          "slot, fewer when each would get fewer pairs than this.")
+    batch_arrow_records: int = Field(10_000, gt=0, description="Pairs per Arrow batch sent to a scoring task "
+                                     "(spark.sql.execution.arrow.maxRecordsPerBatch while scoring).")
     scored_table: str = "inference/scored"
