@@ -9,6 +9,7 @@ a few large calls, so what is left on top of the bare model is Arrow transfer an
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -69,11 +70,16 @@ def scoring_partitions(rows: int, slots: int, min_rows: int) -> int:
 
 
 def _worker_ranker(model_uri: str, tracking_uri: str, bf16: bool, threads: int) -> tuple[Ranker, float]:
-    """(the ranker of this Python worker, seconds spent loading it now: 0 when cached)."""
+    """(the ranker of this Python worker, seconds spent loading it now: 0 when cached).
+
+    The worker's torch and tokenizer threads are capped at the task's `threads` cores.
+    """
     key = f"{tracking_uri}|{model_uri}|{bf16}"
     if key in _WORKER_MODELS:
         return _WORKER_MODELS[key], 0.0
     started = time.perf_counter()
+    if threads == 1:  # the Rust tokenizer's pool would otherwise take every core of the machine
+        os.environ["TOKENIZERS_PARALLELISM"] = "false"
     from components.inference.model import load_ranker
 
     ranker = load_ranker(None, model_uri, tracking_uri=tracking_uri, bf16=bf16)
