@@ -165,6 +165,11 @@ def _check_text(rule: FieldRule, value: str, limit: int, what: str) -> None:
         raise Reject(rule.blank_reason, f"{what}: blank")
 
 
+def _check_allowed(rule: FieldRule, value: str, what: str) -> None:
+    if rule.allowed is not None and value not in rule.allowed:
+        raise Reject(Reason.OUT_OF_RANGE, f"{what}: {value[:40]!r} not one of {', '.join(rule.allowed)}")
+
+
 def _number(rule: FieldRule, value: Any) -> int | Decimal:
     """The number of a JSON number value, range-checked while still a Decimal (``1e999999999`` is
     never expanded into an int)."""
@@ -218,6 +223,10 @@ class LineChecker:
                     raise Reject(Reason.INVALID_URL, f"{rule.name}: not an http(s) URL with a valid host")
             elif rule.name == "query":
                 out["query_norm"], out["query_id"] = self._id("query", out[rule.name])
+        if self.spec.row_check is not None:  # rules across fields (e.g. one team per served video)
+            failed = self.spec.row_check(out)
+            if failed is not None:
+                raise Reject(*failed)
         return out
 
     def _value(self, rule: FieldRule, obj: dict[str, Any]) -> Any:
@@ -242,10 +251,12 @@ class LineChecker:
                 raise Reject(Reason.WRONG_TYPE, f"{name}: expected an array of strings")
             for i, item in enumerate(value):
                 _check_text(rule, item, self.limits[name], f"{name}[{i}]")
+                _check_allowed(rule, item, f"{name}[{i}]")
             return value
         if type(value) is not str:
             raise Reject(Reason.WRONG_TYPE, f"{name}: expected {t} (a string), got {JSON_TYPE.get(type(value), 'null')}")
         _check_text(rule, value, self.limits[name], name)
+        _check_allowed(rule, value, name)
         if t is FieldType.TIMESTAMP:
             return self._timestamp(name, value)
         return value
