@@ -75,7 +75,7 @@ def to_impression_positions(impressions: DataFrame, clicks: DataFrame) -> DataFr
         F.count(F.lit(1)).alias("clicks"), F.min("ts").alias("first_click_ts"))
     joined = served.join(per_video, ["request_id", "video_id"], "left")
     return joined.select(
-        *POSITION_COLUMNS[:12],
+        *POSITION_COLUMNS[:-3],  # all but clicked, clicks, first_click_ts
         F.col("clicks").isNotNull().alias("clicked"),
         F.coalesce("clicks", F.lit(0)).cast("bigint").alias("clicks"),
         "first_click_ts",
