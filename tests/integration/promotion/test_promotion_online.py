@@ -74,7 +74,7 @@ def test_required_online_evidence_refuses_missing_stale_and_losing_then_attaches
     with pytest.raises(PromotionError, match=r"experiment 'exp-electra-v2' \(interleave, 1800 queries\) found the "
                                              r"champion better \(p = 0.003\)$"):
         request_promotion(settings, v2, by="alice", force=True, online_evidence=losing)
-    assert promote_branches(gitops) == []  # v1's branch was merged and deleted; nothing opened for v2
+    assert [b for b in promote_branches(gitops) if b.startswith(f"promote/v{v2}-")] == []  # nothing opened for v2
 
     winning = write_report(tmp_path / "winning")
     req = request_promotion(settings, v2, by="alice", force=True, online_evidence=tmp_path / "winning")
@@ -90,7 +90,9 @@ def test_required_online_evidence_refuses_missing_stale_and_losing_then_attaches
     record = json.loads(git(gitops, "show", f"{branch}:{folder}/request.json"))
     assert record["online_evidence"] == expected
     approve_request(settings, req["request_id"], by="dora")
-    assert history(settings)[-1]["online_evidence"] == expected
+    newest, first_approval = history(settings)  # newest first
+    assert (newest["to_version"], newest["online_evidence"]) == (v2, expected)
+    assert (first_approval["to_version"], first_approval["online_evidence"]) == (v1, None)
 
 
 def test_not_required_attaches_what_is_given_and_a_bad_report_is_refused_naming_file_and_field(
