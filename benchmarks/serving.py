@@ -8,6 +8,9 @@ store), a tiny ELECTRA trained for a few steps and registered as `champion`, the
 latency (client side, feature lookup included) and errors; then sends malformed requests and
 counts the status codes. Target: p99 <= 50 ms, 0 errors, 0 x 5xx in the fuzz run.
 `--model reference` swaps ELECTRA for the linear reference ranker (serving overhead only).
+`--experiment MODE` (shadow, ab, interleave) then pins an A/A experiment (the champion version as its
+own challenger) through the experiment file of the running server and repeats the load phase: the
+side-by-side figure of the champion-only path against the experiment's cost.
 """
 
 from __future__ import annotations
@@ -77,7 +80,10 @@ def build_home(home: Path, model: str, n_videos: int) -> dict:
 
 def start_server(home: Path, port: int, log: Path) -> subprocess.Popen:
     env = {**os.environ, "RANKOPS_HOME": str(home), "RANKOPS_ENV": "local",
-           "RANKOPS_SERVING__RELOAD_INTERVAL_S": "0", "OMP_NUM_THREADS": "2"}
+           "RANKOPS_SERVING__RELOAD_INTERVAL_S": "0", "OMP_NUM_THREADS": "2",
+           "RANKOPS_SERVING__EXPERIMENT_FILE": str(home / "experiment.yaml"),
+           "RANKOPS_SERVING__EXPERIMENT_CHECK_S": "0.5"}
+    (home / "experiment.yaml").write_text("")
     cmd = [str(ROOT / ".venv/bin/rankops"), "serve", "--port", str(port)]
     if not Path(cmd[0]).exists():
         cmd = [sys.executable, "-m", "pipelines.cli", "serve", "--port", str(port)]
@@ -146,6 +152,20 @@ def load_test(url: str, data: dict, *, requests: int, seconds: float, clients: i
             "max_ms": round(float(ms.max()), 2) if len(ms) else None}
 
 
+def pin_experiment(home: Path, url: str, mode: str, version: str, timeout: float = 120) -> None:
+    """An A/A experiment in `mode` through the running server's experiment file; waits until it is live."""
+    import httpx
+
+    (home / "experiment.yaml").write_text(f"name: bench-{mode}\nmode: {mode}\nchampion: '{version}'\n"
+                                          f"challenger: '{version}'\nlatency_budget_ms: 1000\n")
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        if httpx.get(f"{url}/experiment", timeout=5).json()["active"]:
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"experiment {mode} not live after {timeout} s")
+
+
 def fuzz(url: str, data: dict, *, n: int, seconds: float) -> dict:
     import httpx
 
@@ -179,6 +199,8 @@ def main() -> int:
     ap.add_argument("--fuzz-seconds", type=float, default=120)
     ap.add_argument("--model", choices=["electra", "reference"], default="electra")
     ap.add_argument("--videos", type=int, default=500)
+    ap.add_argument("--experiment", choices=["off", "shadow", "ab", "interleave"], default="off",
+                    help="Repeat the load phase with an A/A experiment of this mode (side-by-side figure).")
     ap.add_argument("--home", help="Build (or reuse) the RANKOPS_HOME here instead of a temp dir.")
     ap.add_argument("--out", help="Write the figures as JSON here.")
     args = ap.parse_args()
@@ -203,6 +225,11 @@ def main() -> int:
                 ready_s = wait_ready(c, url, proc, timeout=120)
             load = load_test(url, data, requests=args.requests, seconds=args.seconds, clients=args.clients,
                              candidates=args.candidates)
+            with_exp = None
+            if args.experiment != "off":
+                pin_experiment(home, url, args.experiment, data["version"])
+                with_exp = load_test(url, data, requests=args.requests, seconds=args.seconds, clients=args.clients,
+                                     candidates=args.candidates)
             fz = fuzz(url, data, n=args.fuzz, seconds=args.fuzz_seconds) if args.fuzz else None
             metrics = httpx.get(f"{url}/metrics").text
         finally:
@@ -214,6 +241,7 @@ def main() -> int:
         alive = proc.returncode is not None
         result = {"model": args.model, "model_version": data["version"], "setup_s": round(setup_s, 1),
                   "server_ready_s": round(ready_s, 1), "cores": os.cpu_count(), "load": load, "fuzz": fz,
+                  "experiment": args.experiment, "load_with_experiment": with_exp,
                   "server_stopped": alive,
                   "metrics_errors_internal": sum(float(line.split()[-1]) for line in metrics.splitlines()
                                                  if line.startswith('rankops_errors_total{kind="internal"}'))}
@@ -224,6 +252,10 @@ def main() -> int:
     print(f"\n{args.model}: {load['req_per_s']} req/s, p50 {load['p50_ms']} ms, p99 {load['p99_ms']} ms, "
           f"{load['error_count']} errors; fuzz {fz['sent'] if fz else 0} malformed -> "
           f"{fz['server_errors'] if fz else 0} x 5xx; target {'MET' if ok else 'NOT MET'}")
+    if with_exp:
+        print(f"side by side: experiment off p50 {load['p50_ms']} / p99 {load['p99_ms']} ms, "
+              f"{args.experiment} (A/A) p50 {with_exp['p50_ms']} / p99 {with_exp['p99_ms']} ms, "
+              f"{with_exp['error_count']} errors")
     return 0 if ok else 1
 
 

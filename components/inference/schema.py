@@ -14,6 +14,8 @@ class RerankRequest(BaseModel):
 
     query: StrictStr
     candidates: list[StrictStr]
+    session_id: StrictStr | None = Field(None, max_length=128, description="Keys the A/B arm; default: per request.")
+    query_id: StrictStr | None = Field(None, max_length=128, description="Logged with the impression.")
 
 
 class ScoredCandidate(BaseModel):
@@ -23,6 +25,7 @@ class ScoredCandidate(BaseModel):
 
 
 class RerankResponse(BaseModel):
+    request_id: str | None = Field(None, description="Joins clicks to the impression log (also X-Request-Id).")
     query: str
     model_name: str | None
     model_version: str | None

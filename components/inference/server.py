@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 import time
+import uuid
 from collections.abc import MutableMapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -21,7 +22,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from components.inference.experiments import ExperimentState, Routed, route
 from components.inference.features import FeatureSource, unknown_ids
+from components.inference.impressions import ImpressionLog, utc_now
 from components.inference.schema import BadRequest, RerankRequest, RerankResponse, parse_rerank
 from components.inference.state import ModelHolder
 
@@ -54,6 +57,10 @@ class Metrics:
         self.model = Gauge("rankops_model_info", "Served model (1 = current)", ["name", "version"],
                            registry=self.registry)
         self.reloads = Counter("rankops_model_reloads", "Model swaps", registry=self.registry)
+        self.arms = Counter("rankops_experiment_requests", "Responses by experiment and arm",
+                            ["experiment", "mode", "arm"], registry=self.registry)
+        self.fallbacks = Counter("rankops_experiment_fallbacks", "Challenger failures or over-budget answers "
+                                 "replaced by the champion", ["experiment", "reason"], registry=self.registry)
         self._served: tuple[str, str] | None = None
 
     def set_model(self, ranker: Ranker) -> None:
@@ -69,6 +76,17 @@ def rank(ranker: Ranker, features: FeatureSource, req: RerankRequest, *, reject_
     """Score the candidates with one batched feature lookup; best first, ties by input order."""
     import numpy as np
 
+    frame = lookup_checked(features, req, reject_unknown=reject_unknown)
+    scores = ranker.predict(frame)
+    order = np.argsort(-scores, kind="stable")
+    results = [{"video_id": req.candidates[i], "score": float(scores[i]), "rank": r + 1}
+               for r, i in enumerate(order)]
+    return RerankResponse(query=req.query, model_name=ranker.name, model_version=ranker.version,
+                          results=results)
+
+
+def lookup_checked(features: FeatureSource, req: RerankRequest, *, reject_unknown: bool):
+    """The candidates' feature frame; 503 when the store fails, 404 for unknown ids."""
     try:
         frame = features.lookup(req.query, req.candidates)
     except Exception as exc:  # the store, not the request, failed: 503 so clients retry elsewhere
@@ -78,12 +96,25 @@ def rank(ranker: Ranker, features: FeatureSource, req: RerankRequest, *, reject_
         if missing:
             raise BadRequest(404, f"{len(missing)} candidate id(s) unknown to the feature store",
                              {"unknown": missing[:50]})
-    scores = ranker.predict(frame)
-    order = np.argsort(-scores, kind="stable")
-    results = [{"video_id": req.candidates[i], "score": float(scores[i]), "rank": r + 1}
-               for r, i in enumerate(order)]
-    return RerankResponse(query=req.query, model_name=ranker.name, model_version=ranker.version,
-                          results=results)
+    return frame
+
+
+def impression_of(req: RerankRequest, routed: Routed, *, request_id: str, session_id: str, champion: Ranker,
+                  experiment: ExperimentState, exp_active: bool, latency_ms: float) -> dict:
+    """The impression line of one response (fields: `impressions.IMPRESSION_FIELDS`, in that order)."""
+    exp = experiment.config if exp_active else None
+    return {"request_id": request_id, "ts": utc_now(), "session_id": session_id, "query_id": req.query_id,
+            "query": req.query, "experiment": exp.name if exp else None, "mode": routed.mode, "arm": routed.arm,
+            "champion_version": champion.version or "", "challenger_version": exp.challenger if exp else None,
+            "video_ids": routed.video_ids, "teams": routed.teams, "latency_ms": round(latency_ms, 3),
+            "fallback": routed.fallback, "fallback_reason": routed.fallback_reason}
+
+
+def request_id_of(header: str | None) -> str:
+    """The gateway's X-Request-Id when it is a plain token (so traces and clicks share it), else a new uuid."""
+    if header and len(header) <= 64 and all(c.isalnum() or c in "._:-" for c in header):
+        return header
+    return uuid.uuid4().hex
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -110,10 +141,17 @@ def warm_up(ranker: Ranker, features: FeatureSource) -> None:
 
 
 def create_app(settings: Settings, holder: ModelHolder, features: FeatureSource, *,
-               poll_interval_s: float | None = None, freeze_gc: bool = True) -> FastAPI:
+               poll_interval_s: float | None = None, freeze_gc: bool = True,
+               experiment: ExperimentState | None = None) -> FastAPI:
     """The ranker app; the model loads (and the alias poll starts) in the lifespan."""
+    from components.inference.model import parse_registry_uri
+
     limits = settings.serving
     metrics = Metrics()
+    if experiment is None:
+        experiment = ExperimentState(settings, parse_registry_uri(holder.uri)[0],
+                                     prepare=lambda ranker: warm_up(ranker, features))
+    impressions = ImpressionLog(settings.resolve(limits.impression_log_dir)) if limits.impression_log_dir else None
     interval = limits.reload_interval_s if poll_interval_s is None else poll_interval_s
 
     def on_swap(ranker: Ranker) -> None:
@@ -133,15 +171,50 @@ def create_app(settings: Settings, holder: ModelHolder, features: FeatureSource,
         # the first load runs in the poll thread: wait for it a bounded time, then serve /healthz
         # regardless, so a registry without the model (or out of reach) means "not ready", not a crash loop
         holder.start(interval)
+        experiment.refresh(force=True)
         await run_in_threadpool(holder.first_attempt.wait, limits.startup_wait_s)
         if freeze_gc:
             gc.collect()
             gc.freeze()  # start-up objects (Feast, torch) leave the GC's scans: no 150 ms pauses
         yield
         holder.stop()
+        experiment.close()
+        if impressions:
+            impressions.close()
 
     app = FastAPI(title="rankops ranker", version="1", lifespan=lifespan)
     app.state.holder, app.state.features, app.state.metrics = holder, features, metrics
+    app.state.experiment = experiment
+
+    def serve_rerank(ranker: Ranker, req: RerankRequest, request_id: str, started: float) -> dict:
+        """Lookup, route under the experiment, log the impression: the whole request off the event loop."""
+        frame = lookup_checked(features, req, reject_unknown=limits.reject_unknown_ids)
+        exp, challenger = experiment.active(ranker.version)
+        session_id = req.session_id or request_id
+        routed = route(ranker, challenger, exp, frame, req.candidates, session_id=session_id,
+                       request_id=request_id, scorer=experiment.scorer)
+        latency_ms = (time.perf_counter() - started) * 1000
+        if exp is not None:
+            metrics.arms.labels(experiment=exp.name, mode=routed.mode, arm=routed.arm or "interleave").inc()
+            if routed.fallback:
+                metrics.fallbacks.labels(experiment=exp.name, reason=(routed.fallback_reason or "").split(":")[0]).inc()
+        if impressions is not None:
+            row = impression_of(req, routed, request_id=request_id, session_id=session_id, champion=ranker,
+                                experiment=experiment, exp_active=exp is not None, latency_ms=latency_ms)
+            try:
+                impressions.write(row)
+                if routed.shadow_scores is not None:  # the challenger's view, for the shadow report only
+                    served = dict(zip(routed.video_ids, routed.scores, strict=True))
+                    impressions.write({"request_id": request_id, "ts": row["ts"], "experiment": row["experiment"],
+                                       "candidates": req.candidates, "champion_scores": [served[c] for c in
+                                       req.candidates], "challenger_scores": routed.shadow_scores}, kind="shadow")
+            except OSError as exc:  # a full or read-only log volume must not cost the user the answer
+                log.warning("impression log: %s", exc)
+                metrics.errors.labels(kind="impression_log").inc()
+        results = [{"video_id": v, "score": s, "rank": r} for r, (v, s) in
+                   enumerate(zip(routed.video_ids, routed.scores, strict=True), 1)]
+        return {"request_id": request_id, "query": req.query, "model_name": ranker.name,
+                "model_version": ranker.version, "results": results}
 
     def respond(endpoint: str, status: int, body: dict, started: float) -> JSONResponse:
         metrics.requests.labels(endpoint=endpoint, status=str(status)).inc()
@@ -180,7 +253,9 @@ def create_app(settings: Settings, holder: ModelHolder, features: FeatureSource,
             if ranker is None:
                 return respond("rerank", 503, {"error": "no model loaded yet"}, started)
             metrics.candidates.observe(len(req.candidates))
-            result = await run_in_threadpool(rank, ranker, features, req, reject_unknown=limits.reject_unknown_ids)
+            experiment.refresh()
+            request_id = request_id_of(request.headers.get("x-request-id"))
+            result = await run_in_threadpool(serve_rerank, ranker, req, request_id, started)
         except BadRequest as exc:
             metrics.errors.labels(kind=f"client_{exc.status}").inc()
             return respond("rerank", exc.status, {"error": exc.message, "detail": exc.detail}, started)
@@ -188,7 +263,9 @@ def create_app(settings: Settings, holder: ModelHolder, features: FeatureSource,
             log.warning("%s", exc)
             metrics.errors.labels(kind="feature_store").inc()
             return respond("rerank", 503, {"error": str(exc)}, started)
-        return respond("rerank", 200, result.model_dump(), started)
+        response = respond("rerank", 200, result, started)
+        response.headers["X-Request-Id"] = request_id
+        return response
 
     @app.get("/healthz")
     async def healthz() -> dict:
@@ -198,6 +275,7 @@ def create_app(settings: Settings, holder: ModelHolder, features: FeatureSource,
     @app.get("/readyz")
     async def readyz() -> JSONResponse:
         """Model loaded and feature store reachable (readiness)."""
+        experiment.refresh()  # the probe's period keeps an idle pod's experiment current too
         ranker = holder.current
         loaded, reason = holder.status()
         checks, reasons = {"model": loaded, "feature_store": True}, [f"model: {reason}"] if reason else []
@@ -217,9 +295,17 @@ def create_app(settings: Settings, holder: ModelHolder, features: FeatureSource,
 
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    @app.get("/experiment")
+    async def experiment_status() -> dict:
+        """The pinned experiment, whether it is live, and why not."""
+        experiment.refresh()
+        ranker = holder.current
+        return experiment.status(ranker.version if ranker else None)
+
     @app.post("/admin/reload")
     async def admin_reload() -> JSONResponse:
-        """Re-resolve the alias now and swap if it moved (same path as the background poll)."""
+        """Re-resolve the alias now and swap if it moved (same path as the background poll); re-read the experiment."""
+        experiment.refresh(force=True)
         result = await run_in_threadpool(holder.reload)
         return JSONResponse(result, status_code=200 if "error" not in result else 502)
 

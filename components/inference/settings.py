@@ -1,8 +1,24 @@
 """Serving section of the configuration: the online ranker's limits and batch scoring knobs."""
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import ConfigDict, Field
 
 from components.common.model import StrictModel
+
+
+class ExperimentSettings(StrictModel):
+    """One online experiment between two registry versions of serving's model (see `inference/experiments.py`)."""
+
+    model_config = ConfigDict(coerce_numbers_to_str=True)  # `champion: 3` in YAML is version "3"
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="Names the log rows and the report.")
+    mode: Literal["shadow", "ab", "interleave"]
+    champion: str = Field(min_length=1, description="Must be the version the ranker serves, or the experiment idles.")
+    challenger: str = Field(min_length=1)
+    share: float = Field(0.5, gt=0, lt=1, description="ab: share of sessions assigned to the challenger.")
+    latency_budget_ms: float = Field(50.0, gt=0, description="A slower (or failing) challenger falls back to the "
+                                     "champion for that request.")
 
 
 class ServingSettings(StrictModel):
@@ -30,3 +46,9 @@ class ServingSettings(StrictModel):
                                 "Off: on the 2-core box it was not faster and changed the top-10 of 19/20 queries.")
     batch_size: int = Field(256, gt=0, description="Pairs per model call in batch scoring (the model buckets inside).")
     scored_table: str = "inference/scored"
+    experiment: ExperimentSettings | None = Field(None, description="The running experiment; None = champion only.")
+    experiment_file: str | None = Field(None, description="YAML holding the experiment section (an overlay's "
+                                        "ConfigMap mount); re-read when its mtime changes, wins over `experiment`.")
+    experiment_check_s: float = Field(2.0, ge=0, description="How often a request may stat `experiment_file`.")
+    impression_log_dir: str | None = Field("serving/impressions", description="One JSON line per response, a "
+                                           "file per UTC day (under home unless absolute); None = no log.")

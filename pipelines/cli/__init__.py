@@ -15,6 +15,7 @@ from pipelines.cli import (
     data,
     etl,
     evaluation,
+    experiment,
     features,
     inference,
     model_registry,
@@ -27,7 +28,7 @@ from pipelines.cli import (
 from pipelines.cli.context import configure
 
 STAGES = (data, etl, features, training, evaluation, model_registry, promotion, inference, monitoring, pipeline, project,
-          containers, backtest)
+          containers, backtest, experiment)
 
 
 def build_app() -> typer.Typer:

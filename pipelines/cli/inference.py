@@ -47,7 +47,7 @@ def register(app: typer.Typer) -> None:
                                                           help="Pin a version (wins over --alias).")] = None,
         alias: Annotated[str | None, typer.Option("--alias", help="Registry alias (default champion).")] = None,
     ) -> None:
-        """Run the online ranker (POST /rerank, /healthz, /readyz, /metrics, POST /admin/reload)."""
+        """Run the online ranker (POST /rerank, /healthz, /readyz, /metrics, GET /experiment, POST /admin/reload)."""
         from components.inference.model import model_uri_of
         from components.inference.server import run_server
 

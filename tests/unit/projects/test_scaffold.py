@@ -72,6 +72,7 @@ def demo(tmp_path: Path):
     `pip install -e` would through its entry points)."""
     new_project("demo", tmp_path)
     root = tmp_path / "demo"
+    before = set(sys.modules)
     sys.path.insert(0, str(root))
     groups = {plugins.PROJECTS: ("demo", "project:PROJECT"), plugins.SETTINGS: ("demo", "settings:ProjectSettings"),
               plugins.CONTRACTS: ("demo", "contract:CONTRACT"), plugins.FAMILIES: ("demo_gbdt", "model:FAMILY"),
@@ -85,7 +86,10 @@ def demo(tmp_path: Path):
     for group, (name, _) in groups.items():
         plugins.unregister_plugin(group, name)
     sys.path.remove(str(root))
-    for module in [m for m in sys.modules if m == "rankops_demo" or m.startswith("rankops_demo.")]:
+    # the demo's modules, and platform pipeline modules first imported under RANKOPS_PROJECT=demo (a
+    # @dsl.pipeline is built at import, so theirs would carry the project into later compilations)
+    for module in [m for m in sys.modules if m == "rankops_demo" or m.startswith("rankops_demo.")
+                   or (m.startswith("pipelines.") and m not in before)]:
         del sys.modules[module]
 
 
