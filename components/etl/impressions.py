@@ -90,3 +90,13 @@ def write_impression_positions(spark: Any, store: SnapshotStore, silver: dict[st
                                     store.read_spark(spark, silver[SILVER_CLICKS]))
     parents = {t: silver[t].ref for t in (SILVER_IMPRESSIONS, SILVER_CLICKS)}
     return {C.SILVER_IMPRESSION_POSITIONS: store.write(C.SILVER_IMPRESSION_POSITIONS, frame, parents=parents)}
+
+
+def published_positions(store: SnapshotStore, snaps: dict[str, Snapshot]) -> dict[str, Snapshot]:
+    """On a run that reuses the published state: the published ``silver/impression_positions`` beside it."""
+    from components.etl.gate import latest_or_none
+
+    if SILVER_IMPRESSIONS not in snaps or SILVER_CLICKS not in snaps:
+        return {}
+    published = latest_or_none(store, C.SILVER_IMPRESSION_POSITIONS)
+    return {} if published is None else {C.SILVER_IMPRESSION_POSITIONS: published}
