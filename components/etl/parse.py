@@ -57,6 +57,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROS_MIN, MICROS_MAX = (int((datetime.fromisoformat(t) - EPOCH).total_seconds()) * 1_000_000 for t in (TS_MIN, TS_MAX))
 CSV_CELL_CAP = 2**31 - 1
 CACHE_MAX = 200_000  # entries per id / timestamp cache (per Spark task)
+_SLOW = object()  # a value the fast path of a rule leaves to the full check
 JSON_TYPE = {str: "string", bool: "bool", int: "number", Decimal: "number", list: "array", dict: "object"}
 
 
@@ -203,6 +204,13 @@ class LineChecker:
         self.columns = self.spec.silver_columns
         self._ids: dict[tuple[str, str], tuple[str | None, str | None]] = {}
         self._ts: dict[str, int] = {}
+        derived = {r.name: "url" if r.type is FieldType.URL else "query" if r.name == "query" else None for r in self.rules}
+        self._plan = [(r, self._fast(r), derived[r.name]) for r in self.rules]
+        ids = {"url": ID_COLUMNS[FieldType.URL], "query": QUERY_ID_COLUMNS}
+        self._names = [n for r in self.rules for n in (r.name, *ids.get(derived[r.name] or "", ()))]
+        last = {n: i for i, n in enumerate(self._names)}  # a field named like a derived id (an impression's
+        order = [last[c] for c in self.columns]          # query_id): the derived value, as in check()
+        self._pick = None if order == list(range(len(self._names))) else order
 
     def fields(self, raw: bytes, file_sha256: str | None = None) -> dict[str, Any]:
         """The parsed fields of one line, before the field checks (Reject on a line-level error)."""
@@ -213,21 +221,58 @@ class LineChecker:
 
     def check(self, raw: bytes, file_sha256: str | None = None) -> dict[str, Any]:
         """The silver values of one line (fields and ids); raises Reject with the first failure."""
+        return dict(zip(self._names, self._check_values(raw, file_sha256), strict=True))
+
+    def _check_values(self, raw: bytes, file_sha256: str | None = None) -> list[Any]:
+        """``check`` as a list in field order (the batch path: no dict per line)."""
         obj = self.fields(raw, file_sha256)
-        out: dict[str, Any] = {}
-        for rule in self.rules:
-            out[rule.name] = self._value(rule, obj)
-            if rule.type is FieldType.URL:
-                out["canonical_url"], out["video_id"] = self._id("url", out[rule.name])
-                if out["video_id"] is None:
+        out: list[Any] = []
+        for rule, fast, derived in self._plan:
+            value = fast(obj)
+            if value is _SLOW:
+                value = self._value(rule, obj)
+            out.append(value)
+            if derived == "url":
+                canonical, video_id = self._id("url", value)
+                if video_id is None:
                     raise Reject(Reason.INVALID_URL, f"{rule.name}: not an http(s) URL with a valid host")
-            elif rule.name == "query":
-                out["query_norm"], out["query_id"] = self._id("query", out[rule.name])
+                out += (canonical, video_id)
+            elif derived == "query":
+                out += self._id("query", value)
         if self.spec.row_check is not None:  # rules across fields (e.g. one team per served video)
-            failed = self.spec.row_check(out)
+            failed = self.spec.row_check(dict(zip(self._names, out, strict=True)))
             if failed is not None:
                 raise Reject(*failed)
         return out
+
+    def _fast(self, rule: FieldRule) -> Callable[[dict[str, Any]], Any]:
+        """The value of `rule` for the common valid case, else _SLOW (then ``_value`` decides the
+        outcome and its message: this only skips work on values it has fully checked)."""
+        name, t = rule.name, rule.type
+        if t is FieldType.INT and rule.minimum is not None and rule.maximum is not None:
+            lo, hi = rule.minimum, rule.maximum
+            return lambda obj: v if type(v := obj.get(name, _SLOW)) is int and lo <= v <= hi else _SLOW
+        if t is FieldType.BOOL:
+            return lambda obj: v if type(v := obj.get(name, _SLOW)) is bool else _SLOW
+        if t in (FieldType.STRING, FieldType.URL) and rule.allowed is None:
+            limit, search, blank = self.limits[name], FORBIDDEN_RE[rule.chars].search, rule.blank
+
+            def text(obj: dict[str, Any]) -> Any:
+                v = obj.get(name, _SLOW)
+                if type(v) is str and len(v) <= limit and (blank or (v and not v.isspace())) and not search(v):
+                    return v
+                return _SLOW
+
+            return text
+        if t is FieldType.TIMESTAMP:
+            ts, limit = self._ts, self.limits[name]
+
+            def stamp(obj: dict[str, Any]) -> Any:  # a cached text parsed: it is ISO-8601, no control or blank
+                v = obj.get(name, _SLOW)
+                return ts.get(v, _SLOW) if type(v) is str and len(v) <= limit else _SLOW
+
+            return stamp
+        return lambda obj: _SLOW
 
     def _value(self, rule: FieldRule, obj: dict[str, Any]) -> Any:
         name = rule.name
@@ -294,19 +339,23 @@ class LineChecker:
 
         raws = batch.column("raw").to_pylist()
         shas = batch.column("file_sha256").to_pylist()
-        values: dict[str, list[Any]] = {c: [] for c in self.columns}
+        rows: list[list[Any]] = []
         reasons: list[str | None] = []
         details: list[str | None] = []
-        empty = dict.fromkeys(self.columns)
+        empty = [None] * len(self.columns)
+        check, pick = self._check_values, self._pick
         for raw, sha in zip(raws, shas, strict=True):
             try:
-                row, reason, detail = self.check(raw, sha), None, None
+                row = check(raw, sha)
+                rows.append(row if pick is None else [row[i] for i in pick])
+                reasons.append(None)
+                details.append(None)
             except Reject as exc:
-                row, reason, detail = empty, str(exc.reason), exc.detail
-            reasons.append(reason)
-            details.append(detail)
-            for c in self.columns:
-                values[c].append(row[c])
+                rows.append(empty)
+                reasons.append(str(exc.reason))
+                details.append(exc.detail)
+        values = dict(zip(self.columns, map(list, zip(*rows, strict=True)), strict=True)) if rows else \
+            {c: [] for c in self.columns}
         arrays = [batch.column(c) for c in LINEAGE]
         arrays += [pa.array(reasons, pa.string()), pa.array(details, pa.string())]
         types = arrow_types(self.spec)

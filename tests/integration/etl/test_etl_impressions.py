@@ -100,6 +100,9 @@ def test_clicks_join_back_by_request_id_one_row_per_served_position(etl):
         ("r2", 1, "a", None, "challenger", "ab", True, 1, True),
         ("r2", 2, "b", None, "challenger", "ab", False, 0, True),
     ]
+    from components.etl.normalize import id_of, normalize_query
+
+    assert set(frame["query_id"]) == {id_of(normalize_query("lofi"))}  # the search log's id, not the ranker's null
     first = frame.set_index(["request_id", "position"])["first_click_ts"]
     assert first[("r1", 2)].to_pydatetime().astimezone(UTC) == datetime(2026, 10, 1, 10, 0, 5, tzinfo=UTC)
     clicks = store.read_pandas(store.latest("silver/clicks"))
