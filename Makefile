@@ -7,7 +7,7 @@ export RANKOPS_HOME ?= $(CURDIR)/.rankops
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install tools run test test-fast lint services browsers compile clean container-tools images image-cpu run-containers
+.PHONY: install tools run test test-fast lint services browsers compile clean container-tools images image-cpu run-containers scaleout
 
 install: $(VENV)/.installed
 
@@ -76,6 +76,11 @@ image-cpu: install container-tools
 # the ranker from the image: ready only after the approval, serving the approved version.
 run-containers: image-cpu services
 	$(RANKOPS) containers run --summary $(RANKOPS_HOME)/reports/run-containers.json
+
+# Issue 16 on this machine: the ETL and batch scoring on a Spark standalone master and two workers in
+# containers (equal to local[*]), two-container DDP (equal to one process), the TrainJob restart.
+scaleout: install container-tools
+	RANKOPS_REQUIRE_CONTAINERS=1 $(VENV)/bin/pytest -q tests/integration/scaleout
 
 compile: install
 	$(RANKOPS) pipeline compile

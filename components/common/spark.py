@@ -2,6 +2,8 @@
 
 The transforms never know where they run: only this configuration differs. `local[*]` (laptop,
 tests) and `local-cluster[...]` (several executor JVMs on one machine) run in the process; a
+`spark://` standalone master gets the profile's executor memory and cores (pipelines/containers/
+spark_cluster.py starts one from the image); a
 `k8s://` master makes the pipeline step's pod the driver (client mode), which starts executor pods
 from the pod template of manifests/components/spark, grows and shrinks them with dynamic
 allocation (shuffle tracking: no external shuffle service) and removes them when the session stops.
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from components.common.config import Settings
 
 K8S_PREFIX = "k8s://"
+STANDALONE_PREFIX = "spark://"
 # The step pod learns its own name and address through the downward API (pipelines/placement.py).
 POD_NAME_ENV = "POD_NAME"
 POD_IP_ENV = "POD_IP"
@@ -85,12 +88,21 @@ def _kubernetes_conf(settings: Settings, environ: Mapping[str, str]) -> dict[str
     }
 
 
+def _standalone_conf(settings: Settings) -> dict[str, str]:
+    """A standalone master (spark://): the profile's executors, as many as `instances` x `cores` allow."""
+    executor = settings.spark.executor
+    return {"spark.executor.memory": executor.memory, "spark.executor.cores": str(executor.cores),
+            "spark.cores.max": str(executor.instances * executor.cores)}
+
+
 def spark_conf(settings: Settings, environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """Every option the session starts with: base, then the master's, then the profile's `conf`."""
     environ = os.environ if environ is None else environ
     conf = _base_conf(settings)
     if on_kubernetes(settings):
         conf.update(_kubernetes_conf(settings, environ))
+    elif settings.spark.master.startswith(STANDALONE_PREFIX):
+        conf.update(_standalone_conf(settings))
     conf.update(settings.spark.conf)
     return conf
 

@@ -2,6 +2,8 @@
 
     python -m tests.support.ddp_job OUT BATCH_SIZE GRAD_ACCUMULATION           # one process
     torchrun --nproc-per-node 2 -m tests.support.ddp_job OUT BATCH_SIZE 1       # two gloo ranks
+    torchrun --nnodes 2 --nproc-per-node 1 --rdzv-backend c10d ... -m tests.support.ddp_job OUT BATCH_SIZE 1
+                                                                 # one rank per node (container)
 
 `components.training.engine.fit` (DDP under torchrun), `encode_split`, `build_model` and the
 tokenizer are the production code; only the data is a fixed tiny table. Dropout is 0 so that
@@ -11,6 +13,7 @@ of 2 x BATCH_SIZE so every micro-batch is full and both layouts see the same glo
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 
@@ -48,7 +51,8 @@ def main(out: str, batch_size: int, accumulation: int) -> None:
         state = fit(model, data, data, cfg, device=device, ckpt=CheckpointManager(tmp, keep=1), run_id="ddp",
                     pad_id=tokenizer.token_to_id("[PAD]") or 0)
     if rank == 0:
-        torch.save({"state": model.state_dict(), "steps": state.step, "rows": len(frame)}, out)
+        torch.save({"state": model.state_dict(), "steps": state.step, "rows": len(frame), "world": world,
+                    "local_world": int(os.environ.get("LOCAL_WORLD_SIZE", 1))}, out)
     if world > 1:
         torch.distributed.destroy_process_group()
 

@@ -4,15 +4,17 @@
 
 One JVM holds one SparkContext, so each master gets its own process. Everything else is the
 production path: the generator, `run_etl`, a registered reference ranker, `run_batch_scoring`,
-with only RANKOPS_SPARK__MASTER differing. Prints one JSON line: the master Spark reports, how
-many executors registered with the driver, and (row count, content hash) of every gold table
-and of the scored snapshot.
+with only the profile's Spark settings differing (RANKOPS_SPARK__* from the caller's environment).
+Prints one JSON line: the master Spark reports, how many executors registered with the driver,
+the Python version of the driver and of the executors' Python workers, and (row count, content
+hash) of every gold table and of the scored snapshot.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import platform
 import sys
 from pathlib import Path
 
@@ -44,7 +46,9 @@ def main(home: Path, master: str) -> dict:
                                spark=spark, partitions=4)
     scored_snap = store.get(settings.serving.scored_table, scored["snapshot_id"])
     executors = spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size() - 1  # minus the driver
+    workers = spark.sparkContext.parallelize(range(4), 4).map(lambda _: platform.python_version()).distinct()
     result = {"master": spark.sparkContext.master, "executors": executors, "gold": gold,
+              "python": {"driver": platform.python_version(), "executors": sorted(workers.collect())},
               "scored": [scored_snap.row_count, scored_snap.manifest["content_hash"]]}
     spark.stop()
     return result

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from components.common.image import GPU_IMAGE, IMAGE
+from tests.support.containers import podman
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
 
@@ -28,33 +28,6 @@ REPO = Path(__file__).resolve().parents[3]
 RANKOPS = str(Path(sys.executable).with_name("rankops"))
 STEPS = {"generate-data-op", "etl-op", "features-apply-op", "materialize-op", "training-set-op", "train-op",
          "validate-model-op", "evaluate-op", "register-op", "compare-op", "promotion-request-op"}
-
-
-def containers_or_skip() -> None:
-    """Skip (or fail where RANKOPS_REQUIRE_CONTAINERS=1, as in .ci/run) without podman."""
-    if shutil.which("podman") and shutil.which("buildah"):
-        return
-    message = "podman/buildah not installed: run `make container-tools` (tests/integration/containers needs them)"
-    if os.environ.get("RANKOPS_REQUIRE_CONTAINERS") == "1":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def podman(*args: str) -> str:
-    env = {**os.environ, "CONTAINERS_CONF": str(REPO / "docker" / "containers.conf")}
-    return subprocess.run(["podman", *args], capture_output=True, text=True, check=True, env=env).stdout.strip()
-
-
-@pytest.fixture(scope="module")
-def image_id() -> str:
-    """`make images`' CPU build (cached layers: seconds when nothing changed)."""
-    containers_or_skip()
-    proc = subprocess.run([str(REPO / "docker" / "build-image.sh")], capture_output=True, text=True, cwd=REPO,
-                          timeout=3600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    built = proc.stdout.strip().splitlines()[-1]
-    assert built == podman("image", "inspect", "--format", "{{.Id}}", IMAGE)
-    return f"sha256:{built}"
 
 
 def git(*args: str) -> str:

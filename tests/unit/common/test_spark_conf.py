@@ -138,3 +138,15 @@ def test_feast_keeps_its_own_spark_in_the_features_step(tmp_path):
     conf = render_store_config(cfg)["offline_store"]["spark_conf"]
     assert conf["spark.master"] == "local[*]"
     assert not [k for k in conf if k.startswith("spark.kubernetes.")]
+
+
+def test_a_standalone_master_gets_the_profiles_executors(tmp_path):
+    """spark://: executor memory and cores from the profile, and a core cap of instances x cores."""
+    settings = load_settings("local", environ={"RANKOPS_HOME": str(tmp_path),
+                                               "RANKOPS_SPARK__MASTER": "spark://127.0.0.1:7077",
+                                               "RANKOPS_SPARK__EXECUTOR__MEMORY": "1g",
+                                               "RANKOPS_SPARK__EXECUTOR__CORES": "2",
+                                               "RANKOPS_SPARK__EXECUTOR__INSTANCES": "3"})
+    assert spark_conf(settings, environ={}) == {
+        **_base(tmp_path, "spark://127.0.0.1:7077", "2g", "4"),
+        "spark.executor.memory": "1g", "spark.executor.cores": "2", "spark.cores.max": "6"}
