@@ -29,7 +29,7 @@ class OnlineContext:
     service: Any
     spec: FeatureSpec
     columns: list[str]
-    reader: Any = None  # RedisFeatureReader when features.online_reader == "redis_direct"
+    reader: Any = None  # RedisFeatureReader / SqliteFeatureReader when features.online_reader is *_direct
 
 
 _CONTEXTS: dict[tuple[str, str, str], OnlineContext] = {}
@@ -66,6 +66,12 @@ def online_context(settings: Settings, service: str) -> OnlineContext:
 
             reader = RedisFeatureReader(store, service, redis_connection_string(settings),
                                         password_env=settings.features.redis_password_env)
+        elif settings.features.online_reader == "sqlite_direct":
+            if settings.features.online_store_type != "sqlite":
+                raise ValueError(f"profile {settings.env!r}: features.online_reader=sqlite_direct needs a sqlite online store")
+            from components.features.sqlite_direct import SqliteFeatureReader
+
+            reader = SqliteFeatureReader(store, service, settings.resolve(settings.features.online_store_path))
         ctx = OnlineContext(store, store.get_feature_service(service), spec, columns, reader)
         _CONTEXTS[key] = ctx
         return ctx

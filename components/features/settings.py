@@ -26,9 +26,9 @@ class FeaturesSettings(StrictModel):
         "REDIS_PASSWORD", description="Environment variable holding the Redis password (the rankops-redis Secret); "
         "unset or empty = no AUTH. Every Redis client (Feast's online store, the direct reader) sends it.")
     offline_store_type: Literal["file", "spark"] = "file"
-    online_reader: Literal["sdk", "redis_direct"] = Field(
-        "sdk", description="Online lookups through the Feast SDK, or a batched direct read of Feast's Redis layout "
-        "(redis only; see benchmarks/features.py).",
+    online_reader: Literal["sdk", "redis_direct", "sqlite_direct"] = Field(
+        "sdk", description="Online lookups through the Feast SDK, or a batched direct read of Feast's Redis "
+        "(redis_direct) or SQLite (sqlite_direct) layout (see benchmarks/features.py, benchmarks/serving.py).",
     )
     config_dir: str = Field("feast", description="Where the generated feature_store.yaml is written (under RANKOPS_HOME).")
     default_service: str = "ranker_v1"

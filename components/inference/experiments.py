@@ -279,7 +279,7 @@ class ExperimentState:
 
         uri = f"models:/{self.model_name}/{exp.challenger}"
         try:
-            ranker = load_ranker(self.settings, uri)
+            ranker = load_ranker(self.settings, uri, cache_documents=self.settings.serving.cache_documents)
             if self._prepare:
                 self._prepare(ranker)
         except Exception as exc:  # the experiment waits; the champion keeps serving alone

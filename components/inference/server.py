@@ -74,10 +74,14 @@ class Metrics:
 
 def rank(ranker: Ranker, features: FeatureSource, req: RerankRequest, *, reject_unknown: bool) -> RerankResponse:
     """Score the candidates with one batched feature lookup; best first, ties by input order."""
+    frame = lookup_checked(features, req, reject_unknown=reject_unknown)
+    return ranked_response(ranker, req, ranker.predict(frame))
+
+
+def ranked_response(ranker: Ranker, req: RerankRequest, scores) -> RerankResponse:
+    """The candidates best first, ties by input order."""
     import numpy as np
 
-    frame = lookup_checked(features, req, reject_unknown=reject_unknown)
-    scores = ranker.predict(frame)
     order = np.argsort(-scores, kind="stable")
     results = [{"video_id": req.candidates[i], "score": float(scores[i]), "rank": r + 1}
                for r, i in enumerate(order)]

@@ -44,6 +44,8 @@ class ServingSettings(StrictModel):
                                       "on 2 shared cores: 1 thread p50 25-30 ms vs 100-250 ms with 2 (oversubscription).")
     autocast_bf16: bool = Field(False, description="bf16 autocast for torch models (batch and online alike). "
                                 "Off: on the 2-core box it was not faster and changed the top-10 of 19/20 queries.")
+    cache_documents: int = Field(20_000, ge=0, description="Online ranker: documents whose encoding and lexical terms "
+                                 "are kept (LRU, keyed by the text; ~5 KB each at 40 words); 0 = the pyfunc path.")
     batch_size: int = Field(256, gt=0, description="Pairs per model call in batch scoring (the model buckets inside).")
     batch_min_partition_rows: int = Field(10_000, gt=0, description="Batch scoring uses one partition per task "
                                           "slot, fewer when each would get fewer pairs than this.")

@@ -52,7 +52,7 @@ class ModelHolder:
             _, version = resolve_version(self.settings, self.uri)
             if self.current is not None and version == old and not force:
                 return {"changed": False, "version": old}
-            ranker = load_ranker(self.settings, self.uri)
+            ranker = load_ranker(self.settings, self.uri, cache_documents=self.settings.serving.cache_documents)
         except Exception as exc:  # keep serving the old model; report the failure
             self.last_error = str(exc)
             log.warning("model reload of %s failed, keeping version %s: %s", self.uri, old, exc)
