@@ -20,18 +20,6 @@ NAME = "rankops-ranker"
 REQUESTS = "manifests/promotions/requests"
 
 
-@pytest.fixture
-def gitops(tmp_path: Path, settings) -> Path:
-    repo = tmp_path / "gitops"
-    (repo / "manifests/overlays/prod").mkdir(parents=True)
-    (repo / "manifests/overlays/prod/model.env").write_text(f"MODEL_NAME={NAME}\nMODEL_VERSION=0\n")
-    for args in (["init", "-q", "-b", "main"], ["add", "."], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "i"]):
-        subprocess.run(["git", *args], cwd=repo, check=True)
-    settings.promotion.git_repo = str(repo)
-    settings.registry.write_back = False
-    return repo
-
-
 def write_report(folder: Path, *, verdict: str = "challenger_better", age: timedelta = timedelta(hours=2),
                  html: bool = True, **changes) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
