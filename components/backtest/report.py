@@ -24,6 +24,9 @@ def blocks_of(result: dict[str, Any]) -> list[Block]:
         summary += [["first-cutoff model, first window", s["origin_first"]],
                     ["first-cutoff model, last window", s["origin_last"]],
                     ["first-cutoff model trend per window", s["origin_trend_per_window"]]]
+    if "origin_drop" in s:
+        summary += [["first-cutoff model, drop first → last window", s["origin_drop"]],
+                    ["retrained minus first-cutoff model, last window", s["retrain_gain_last"]]]
     return [
         Block("Windows", text=[f"Each window trains on the labels up to its cutoff and is evaluated on those up to its "
                                f"end; {metric} of the model and of BM25 on the same candidates, paired "

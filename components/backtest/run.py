@@ -128,10 +128,35 @@ def summarize(settings: Settings, training_set: str, rows: list[dict[str, Any]],
 
 def run_backtest(settings: Settings, windows: int, horizon_days: float | None = None, *,
                  training_set: str | None = None, params: dict[str, Any] | None = None,
-                 report_dir: str | Path | None = None) -> dict[str, Any]:
-    """Plan the windows over the training set's time range, train the origin model, run each window, summarize."""
+                 report_dir: str | Path | None = None, version: str | None = None) -> dict[str, Any]:
+    """Plan the windows over the training set's time range, train the origin model, run each window, summarize.
+
+    With `version` (a registered version), the backtest runs on that version's training set and its
+    model card is re-rendered with the result (the card's "Backtest stability" section)."""
+    if version is not None:
+        training_set = version_training_set(settings, version, training_set)
     planned = plan(settings, windows, horizon_days, training_set)
     source, spans = planned["training_set"], [Window.from_dict(w) for w in planned["windows"]]
     origin_uri = train_origin(settings, source, spans[0], params)
     rows = [run_window(settings, source, w, params, origin_uri) for w in spans]
-    return summarize(settings, planned["training_set"], rows, report_dir)
+    result = summarize(settings, planned["training_set"], rows, report_dir)
+    if version is not None:
+        from components.cards.card_io import add_backtest
+        from components.registry.lookup import use_mlflow
+
+        card = add_backtest(settings, use_mlflow(settings), version)
+        result["model_card"] = card["artifact_uri"] if card else None
+    return result
+
+
+def version_training_set(settings: Settings, version: str, training_set: str | None) -> str:
+    """The training set `version` was trained on (a different --training-set would not describe it)."""
+    from components.registry.lineage import lineage
+
+    own = lineage(settings, version)["training_set"]
+    if not own:
+        raise BacktestError(f"v{version} records no training set (tag rankops.training_set): nothing to backtest")
+    if training_set is not None and training_set != own:
+        raise BacktestError(f"v{version} was trained on {own}, not {training_set}: drop --training-set to "
+                            "backtest the version")
+    return own

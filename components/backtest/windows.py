@@ -82,7 +82,10 @@ def stability(rows: list[dict[str, Any]], metric: str) -> dict[str, Any]:
         origin = np.array([r["origin"][metric] for r in rows], dtype=float)
         ageing = {"origin_first": float(origin[0]), "origin_last": float(origin[-1]),
                   "origin_trend_per_window": float(np.polyfit(np.arange(len(rows)), origin, 1)[0])
-                  if len(rows) > 1 else math.nan}
+                  if len(rows) > 1 else math.nan,
+                  # paired on the same queries, so a window's difficulty cancels: what drift cost the unretrained
+                  # model and what retraining won back in the newest window
+                  "origin_drop": float(origin[0] - origin[-1]), "retrain_gain_last": float(model[-1] - origin[-1])}
     return {"metric": metric, "windows": len(rows), "mean": float(model.mean()),
             "std": float(model.std(ddof=1)) if len(rows) > 1 else 0.0,
             "min": float(model.min()), "max": float(model.max()), "worst_window": rows[worst]["window"]["index"],

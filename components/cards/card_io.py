@@ -226,6 +226,20 @@ def add_comparison(settings: Settings, client: MlflowClient, decision: dict[str,
     return store_card(settings, client, facts)
 
 
+def add_backtest(settings: Settings, client: MlflowClient, version: str) -> dict[str, str] | None:
+    """Re-render `version`'s card with the newest backtest of its training set (the run a later
+    `rankops backtest --version` just recorded); None when the version has no card."""
+    from components.backtest.record import latest_backtest
+    from components.registry.lookup import resolve_version
+
+    mv = resolve_version(client, settings.registry.model_name, version)
+    facts = stored_facts(client, mv.run_id) if mv.run_id else None
+    if facts is None:
+        return None
+    facts["backtest"] = latest_backtest(client, settings, (facts.get("training_data") or {}).get("training_set"))
+    return store_card(settings, client, facts)
+
+
 def fetch_card(settings: Settings, version: str, dst: str | Path | None = None) -> dict[str, str]:
     """Download the card of `version` (number, vN or alias); the local paths of its files."""
     import mlflow

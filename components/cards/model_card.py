@@ -120,7 +120,9 @@ def backtest_block(facts: dict[str, Any]) -> Block:
     s = bt["stability"]
     names = [("windows", "windows"), ("mean", "mean"), ("std", "std over windows"), ("min", "worst window's value"),
              ("worst_window", "worst window"), ("trend_per_window", "trend per window"),
-             ("mean_delta_vs_bm25", "mean lead over BM25"), ("origin_trend_per_window", "first-cutoff model trend")]
+             ("mean_delta_vs_bm25", "mean lead over BM25"), ("origin_trend_per_window", "first-cutoff model trend"),
+             ("origin_drop", "first-cutoff model drop, first to last window"),
+             ("retrain_gain_last", "retrained over first-cutoff model, last window")]
     rows = [[label, int(s[k]) if k in ("windows", "worst_window") else s[k]] for k, label in names if k in s]
     return Block("Backtest stability", text=[f"Rolling-origin backtest of `{training_set}` on {bt['metric']} "
                                              f"(run `{bt['run_id']}`)."], header=["", "value"], rows=rows)

@@ -77,7 +77,8 @@ class FieldRule:
     """One field of a raw kind: every silver check of the field is read from here.
 
     Unknown extra fields are accepted and dropped. ``blank``: whether an empty or whitespace-only
-    string is allowed (``blank_reason`` when not). ``max_chars``
+    string is allowed (``blank_reason`` when not). ``allowed`` closes a string field (each element of a list) to a set
+of values. ``max_chars``
     caps a text field (each element of a list) below the configured ``etl.max_field_chars``,
     which caps every text field. ``minimum``/``maximum`` bound a number, both inclusive.
     ``sql`` is the silver column type.
@@ -94,6 +95,7 @@ class FieldRule:
     chars: Chars = Chars.LINE
     blank_reason: Reason = Reason.BLANK_FIELD
     sql: str = "string"
+    allowed: tuple[str, ...] | None = None  # a string (each list element) must be one of these, else out_of_range
 
 
 ID_CHARS = 1_000  # event, session and annotator ids
@@ -127,6 +129,37 @@ RULES: dict[Kind, tuple[FieldRule, ...]] = {
         FieldRule("ts", T.TIMESTAMP, sql="timestamp"),
     ),
 }
+# The online ranker's logs (issue 17), two more raw kinds of the search contract, outside `Kind` (the
+# generator and the defect catalogue cover the three offline kinds): one impression per response,
+# and the clicks on it, joined back by request_id in silver (components/etl/impressions.py).
+IMPRESSIONS, CLICKS = "impressions", "clicks"
+MODES = ("champion", "shadow", "ab", "interleave")
+ARMS = ("champion", "challenger")
+IMPRESSION_RULES: tuple[FieldRule, ...] = (
+    FieldRule("request_id", T.STRING, max_chars=ID_CHARS),
+    FieldRule("ts", T.TIMESTAMP, sql="timestamp"),
+    FieldRule("session_id", T.STRING, max_chars=ID_CHARS),
+    FieldRule("query_id", T.STRING, nullable=True, max_chars=ID_CHARS),  # silver recomputes it from query
+    FieldRule("query", T.STRING, blank_reason=Reason.EMPTY_QUERY),
+    FieldRule("experiment", T.STRING, nullable=True, max_chars=ID_CHARS),
+    FieldRule("mode", T.STRING, allowed=MODES),
+    FieldRule("arm", T.STRING, nullable=True, allowed=ARMS),
+    FieldRule("champion_version", T.STRING, max_chars=ID_CHARS),
+    FieldRule("challenger_version", T.STRING, nullable=True, max_chars=ID_CHARS),
+    FieldRule("video_ids", T.STRING_LIST, max_chars=ID_CHARS, sql="array<string>"),
+    FieldRule("teams", T.STRING_LIST, nullable=True, allowed=ARMS, sql="array<string>"),
+    FieldRule("latency_ms", T.NUMBER, minimum=0, maximum=3_600_000, sql="double"),  # <= one hour
+    FieldRule("fallback", T.BOOL, sql="boolean"),
+    FieldRule("fallback_reason", T.STRING, nullable=True, chars=Chars.TEXT),
+)
+CLICK_RULES: tuple[FieldRule, ...] = (
+    FieldRule("request_id", T.STRING, max_chars=ID_CHARS),
+    FieldRule("video_id", T.STRING, max_chars=ID_CHARS),
+    FieldRule("position", T.INT, minimum=1, maximum=10_000, sql="int"),
+    FieldRule("ts", T.TIMESTAMP, sql="timestamp"),
+)
+SILVER_IMPRESSION_POSITIONS = "silver/impression_positions"  # one row per served position, with its click
+
 SEARCH_LOG_FIELDS = tuple(r.name for r in RULES[Kind.SEARCH_LOG])
 VIDEO_FIELDS = tuple(r.name for r in RULES[Kind.VIDEOS])
 JUDGEMENT_FIELDS = tuple(r.name for r in RULES[Kind.JUDGEMENTS])

@@ -10,6 +10,7 @@ and its gold: the tables, their columns and pandera checks, and the function tha
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,8 @@ class KindSpec:
     rules: tuple[C.FieldRule, ...]
     silver_columns: tuple[str, ...]  # the fields plus ids derived from URL (canonical_url, video_id) and query
     dedup_key: tuple[str, ...]  # equal key = one event; equal key + content = exact duplicate
+    # A check across the typed fields of a valid row: (reason, detail naming the fields) or None.
+    row_check: Callable[[dict[str, Any]], tuple[C.Reason, str] | None] | None = None
 
     def __post_init__(self) -> None:
         if self.suffix not in FORMATS:
@@ -112,10 +115,14 @@ def search_gold(silver: dict[str, DataFrame], settings: Any) -> dict[str, DataFr
 
 
 def _search_kinds() -> tuple[KindSpec, ...]:
-    return tuple(KindSpec(k.value, C.KIND_SUFFIX[k], C.RULES[k], C.SILVER_COLUMNS[k], C.DEDUP_KEY[k]) for k in C.Kind)
+    from components.etl.impressions import IMPRESSION_KINDS
+
+    offline = tuple(KindSpec(k.value, C.KIND_SUFFIX[k], C.RULES[k], C.SILVER_COLUMNS[k], C.DEDUP_KEY[k]) for k in C.Kind)
+    return offline + IMPRESSION_KINDS
 
 
 def _search() -> Contract:
+    from components.etl.impressions import IMPRESSION_NULLABLE, IMPRESSION_RANGES
     from components.etl.quality import SILVER_NULLABLE, SILVER_RANGES
 
     return Contract(
@@ -125,9 +132,10 @@ def _search() -> Contract:
         build_gold=search_gold,
         gold_checks="components.etl.quality:gold_schemas",
         labels_table=C.GOLD_LABELS,
-        silver_ranges=SILVER_RANGES,
-        silver_nullable={t: frozenset(c) for t, c in SILVER_NULLABLE.items()},
-        description="Search logs, video catalogue and graded judgements -> ranking features and labels.",
+        silver_ranges={**SILVER_RANGES, **IMPRESSION_RANGES},
+        silver_nullable={t: frozenset(c) for t, c in {**SILVER_NULLABLE, **IMPRESSION_NULLABLE}.items()},
+        description="Search logs, video catalogue and graded judgements -> ranking features and labels; "
+                    "the online ranker's impressions and clicks -> served positions with their clicks.",
     )
 
 

@@ -166,6 +166,11 @@ def _check_text(rule: FieldRule, value: str, limit: int, what: str) -> None:
         raise Reject(rule.blank_reason, f"{what}: blank")
 
 
+def _check_allowed(rule: FieldRule, value: str, what: str) -> None:
+    if rule.allowed is not None and value not in rule.allowed:
+        raise Reject(Reason.OUT_OF_RANGE, f"{what}: {value[:40]!r} not one of {', '.join(rule.allowed)}")
+
+
 def _number(rule: FieldRule, value: Any) -> int | Decimal:
     """The number of a JSON number value, range-checked while still a Decimal (``1e999999999`` is
     never expanded into an int)."""
@@ -203,7 +208,8 @@ class LineChecker:
         self._plan = [(r, self._fast(r), derived[r.name]) for r in self.rules]
         ids = {"url": ID_COLUMNS[FieldType.URL], "query": QUERY_ID_COLUMNS}
         self._names = [n for r in self.rules for n in (r.name, *ids.get(derived[r.name] or "", ()))]
-        order = [self._names.index(c) for c in self.columns]
+        last = {n: i for i, n in enumerate(self._names)}  # a field named like a derived id (an impression's
+        order = [last[c] for c in self.columns]          # query_id): the derived value, as in check()
         self._pick = None if order == list(range(len(self._names))) else order
 
     def fields(self, raw: bytes, file_sha256: str | None = None) -> dict[str, Any]:
@@ -233,6 +239,10 @@ class LineChecker:
                 out += (canonical, video_id)
             elif derived == "query":
                 out += self._id("query", value)
+        if self.spec.row_check is not None:  # rules across fields (e.g. one team per served video)
+            failed = self.spec.row_check(dict(zip(self._names, out, strict=True)))
+            if failed is not None:
+                raise Reject(*failed)
         return out
 
     def _fast(self, rule: FieldRule) -> Callable[[dict[str, Any]], Any]:
@@ -244,7 +254,7 @@ class LineChecker:
             return lambda obj: v if type(v := obj.get(name, _SLOW)) is int and lo <= v <= hi else _SLOW
         if t is FieldType.BOOL:
             return lambda obj: v if type(v := obj.get(name, _SLOW)) is bool else _SLOW
-        if t in (FieldType.STRING, FieldType.URL):
+        if t in (FieldType.STRING, FieldType.URL) and rule.allowed is None:
             limit, search, blank = self.limits[name], FORBIDDEN_RE[rule.chars].search, rule.blank
 
             def text(obj: dict[str, Any]) -> Any:
@@ -286,10 +296,12 @@ class LineChecker:
                 raise Reject(Reason.WRONG_TYPE, f"{name}: expected an array of strings")
             for i, item in enumerate(value):
                 _check_text(rule, item, self.limits[name], f"{name}[{i}]")
+                _check_allowed(rule, item, f"{name}[{i}]")
             return value
         if type(value) is not str:
             raise Reject(Reason.WRONG_TYPE, f"{name}: expected {t} (a string), got {JSON_TYPE.get(type(value), 'null')}")
         _check_text(rule, value, self.limits[name], name)
+        _check_allowed(rule, value, name)
         if t is FieldType.TIMESTAMP:
             return self._timestamp(name, value)
         return value

@@ -24,6 +24,7 @@ from components.etl import quality as Q
 from components.etl.accounting import bronze_counts, outcome_counts
 from components.etl.contracts import Contract, contract_of, resolve_contract
 from components.etl.gate import latest_or_none, run_gate
+from components.etl.impressions import published_positions, write_impression_positions
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -209,12 +210,14 @@ def run_etl(settings: Settings, input_dir: str | Path, spark: SparkSession | Non
         if reused is not None:
             say("nothing new: the published snapshots already hold this input")
             snaps.update(reused)
+            snaps.update(published_positions(store, reused))
             outcomes = reused[QUARANTINE_TABLE].manifest["extra"]["outcomes"]
             expectations = [Q.Expectation("unchanged input, settings and code", "*", fp, "published fingerprint", True)]
         else:
             say("silver: parsing, validating, deduplicating")
             silver, outcomes = build_silver(spark, store, bronze, staging, settings, fp, contract)
             snaps.update(silver)
+            snaps.update(write_impression_positions(spark, store, silver))
             say("gold: feature tables and labels")
             snaps.update(build_gold(spark, store, silver, settings, contract))
             say("quality gate")

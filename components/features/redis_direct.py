@@ -30,6 +30,15 @@ def parse_connection_string(conn: str) -> dict[str, Any]:
     return kwargs
 
 
+def decode_value(value_cls, raw: bytes | None) -> Any:
+    """The Python value of one serialised Feast `Value` (None for a missing or null one)."""
+    if raw is None:
+        return None
+    value = value_cls.FromString(raw)
+    kind = value.WhichOneof("val")
+    return None if kind is None or kind == "null_val" else getattr(value, kind)
+
+
 class RedisFeatureReader:
     """HMGETs of one feature service's features for (query_id, video_id) rows, in one pipeline."""
 
@@ -93,8 +102,4 @@ class RedisFeatureReader:
         return out
 
     def _decode(self, raw: bytes | None) -> Any:
-        if raw is None:
-            return None
-        value = self._value_cls.FromString(raw)
-        kind = value.WhichOneof("val")
-        return None if kind is None or kind == "null_val" else getattr(value, kind)
+        return decode_value(self._value_cls, raw)

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
+from components.features.redis_direct import decode_value
+
 
 class SqliteFeatureReader:
     """One SELECT per feature view of a service for (query_id, video_id) rows."""
@@ -66,8 +68,4 @@ class SqliteFeatureReader:
         return out
 
     def _decode(self, raw: bytes | None) -> Any:
-        if raw is None:
-            return None
-        value = self._value_cls.FromString(raw)
-        kind = value.WhichOneof("val")
-        return None if kind is None or kind == "null_val" else getattr(value, kind)
+        return decode_value(self._value_cls, raw)

@@ -1,7 +1,7 @@
 """The impression log: one JSON line per /rerank response, a file per UTC day.
 
 The field names are a contract (the ETL ingests these files as a bronze kind, clicks join back
-by `request_id`), so `IMPRESSION_FIELDS` is the one list both sides read.
+by `request_id`), so the field lists are read from the contract (`components/common/contract.py`).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-IMPRESSION_FIELDS = ("request_id", "ts", "session_id", "query_id", "query", "experiment", "mode", "arm",
-                     "champion_version", "challenger_version", "video_ids", "teams", "latency_ms", "fallback",
-                     "fallback_reason")
-CLICK_FIELDS = ("request_id", "video_id", "position", "ts")
+from components.common.contract import CLICK_RULES, IMPRESSION_RULES
+
+IMPRESSION_FIELDS = tuple(rule.name for rule in IMPRESSION_RULES)  # the contract the ETL checks them against
+CLICK_FIELDS = tuple(rule.name for rule in CLICK_RULES)
 
 
 class ImpressionLog:

@@ -47,6 +47,10 @@ class ServingSettings(StrictModel):
     cache_documents: int = Field(20_000, ge=0, description="Online ranker: documents whose encoding and lexical terms "
                                  "are kept (LRU, keyed by the text; ~5 KB each at 40 words); 0 = the pyfunc path.")
     batch_size: int = Field(256, gt=0, description="Pairs per model call in batch scoring (the model buckets inside).")
+    batch_min_partition_rows: int = Field(10_000, gt=0, description="Batch scoring uses one partition per task "
+                                          "slot, fewer when each would get fewer pairs than this.")
+    batch_arrow_records: int = Field(10_000, gt=0, description="Pairs per Arrow batch sent to a scoring task "
+                                     "(spark.sql.execution.arrow.maxRecordsPerBatch while scoring).")
     scored_table: str = "inference/scored"
     experiment: ExperimentSettings | None = Field(None, description="The running experiment; None = champion only.")
     experiment_file: str | None = Field(None, description="YAML holding the experiment section (an overlay's "

@@ -171,7 +171,8 @@ def approve_request(settings: Settings, request_id: str, *, by: str, note: str |
         entry = {"action": "approve", "request_id": request_id, "model_name": req["model_name"],
                  "from_version": champion, "to_version": version, "by": by, "at": at, "note": note,
                  "decision": req.get("decision"), "report": p.request_file(request_id, "decision.md"),
-                 "requested_by": req.get("requested_by"), "forced": bool(req.get("forced"))}
+                 "requested_by": req.get("requested_by"), "forced": bool(req.get("forced")),
+                 "online_evidence": req.get("online_evidence")}
         files = {p.pin: set_pin(main.pin_text, version, req["model_name"]),
                  p.history: append_entry(main.history_text, entry)}
         files.update(request_record(repo, p, req_tip, request_id))

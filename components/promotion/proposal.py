@@ -121,6 +121,16 @@ def title_of(record: dict[str, Any]) -> str:
     return f"Promote {record['model_name']} v{record['version']} to prod" + (" (forced)" if record.get("forced") else "")
 
 
+def online_line(online: dict[str, Any] | None) -> str:
+    """The online evidence in one line of the pull request's body."""
+    if not online:
+        return "none attached"
+    return (f"experiment `{online['experiment']}` ({online['mode']}, {online['queries']} queries): "
+            f"{online['verdict']}, p = {online['p_value']}, generated {online['generated_at']} "
+            f"(`online_evidence.json`{', `online_evidence.html`' if online['html'] else ''})"
+            + (" — problems: " + "; ".join(online["problems"]) if online["problems"] else ""))
+
+
 def describe(record: dict[str, Any], evidence: dict[str, Any]) -> str:
     """The pull request's body: what is pinned, from where, backed by which comparison."""
     d = record.get("decision") or {}
@@ -131,6 +141,7 @@ def describe(record: dict[str, Any], evidence: dict[str, Any]) -> str:
              f"- comparison run: `{evidence.get('compare_run_id')}`, report sha256 `{evidence.get('report_sha256')}`",
              f"- {d.get('metric')} delta {d.get('delta')} vs {d.get('reference')}, p = {d.get('p_value')}",
              f"- model card: `{record.get('model_card') or 'none recorded'}`",
+             f"- online evidence: {online_line(record.get('online_evidence'))}",
              f"- requested by {record.get('requested_by')}" + (" — **FORCED**: " + "; ".join(evidence["problems"])
                                                                if record.get("forced") else ""),
              "", "Merging is the approval (CODEOWNERS: the data experts). `rankops promote sync` or the merge "

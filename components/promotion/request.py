@@ -15,10 +15,12 @@ import getpass
 import json
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from components.cards.card_io import CARD_TAG, load_card
 from components.promotion.evidence import check_decision
+from components.promotion.online import load_online_evidence, online_digest, online_problems
 from components.promotion.proposal import (
     describe,
     forge_for,
@@ -61,14 +63,16 @@ def pin_in_target(settings: Settings, source, target, version: str) -> dict[str,
 
 def request_promotion(
     settings: Settings, version: str, *, decision: dict[str, Any] | None = None, by: str | None = None,
-    force: bool = False,
+    force: bool = False, online_evidence: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Verify the decision (or compare now), staging checks, copy to prod's registry, open branch promote/<id>."""
+    """Verify the decision (or compare now), check the online evidence, staging checks, copy to prod's
+    registry, open branch promote/<id>. `online_evidence`: an experiment report (promotion/online.py)."""
     from components.evaluation.compare_run import run_compare
     from components.evaluation.report import render_decision
     from components.registry.lookup import alias_version, resolve_version, version_uri
     from components.registry.transfer import TransferError, public_uri
 
+    online = load_online_evidence(online_evidence) if online_evidence is not None else None
     if forge_for(settings) is not None:  # a forge without a token fails here, before any work
         settle_main(settings)
     source, target = registries(settings)
@@ -79,6 +83,11 @@ def request_promotion(
     champion = alias_version(target, name, alias)
     if source_champion == version:
         raise PromotionError(f"{name} v{version} is already the champion")
+    required = settings.promotion.require_online_evidence and source_champion is not None
+    online_issues = online_problems(online, max_age_days=settings.promotion.online_evidence_max_age_days)
+    if required and online_issues:
+        raise PromotionError(f"promotion.require_online_evidence: v{version} cannot be requested: "
+                             + "; ".join(online_issues))
     repo = repo_of(settings)
     main = read_main(settings, repo)
     decision = decision if decision is not None else run_compare(settings, version)
@@ -120,6 +129,7 @@ def request_promotion(
         "decision": decision_digest(decision), "evidence": evidence, "staging": staging,
         "forced": not evidence["verified"], "mode": mode_of(settings),
         "model_card": (source_version.tags or {}).get(CARD_TAG),
+        "online_evidence": online_digest(online, online_issues, required),
     }
     files = {
         p.pin: set_pin(main.pin_text, pinned["version"], name),
@@ -129,6 +139,10 @@ def request_promotion(
     }
     if record["model_card"]:  # the reviewer reads the card in the pull request itself
         files[p.request_file(request_id, "model_card.md")] = load_card(source, source_version.run_id)
+    if online is not None:  # attached like the card: the reviewer reads the experiment in the request
+        files[p.request_file(request_id, "online_evidence.json")] = online["json_text"]
+        if online["html_text"] is not None:
+            files[p.request_file(request_id, "online_evidence.html")] = online["html_text"]
     if record["mode"] != "local":  # the merge is the approval: main gets the entry exactly when it gets the pin
         files[p.history] = append_entry(main.history_text, approval_entry(record, p.request_file(request_id, "decision.md")))
     message = (f"promote {name} v{pinned['version']} to prod (request {request_id})\n\n"
@@ -171,7 +185,7 @@ def approval_entry(record: dict[str, Any], report: str) -> dict[str, Any]:
             "from_version": record["champion_seen"], "to_version": record["version"], "by": None,
             "requested_by": record["requested_by"], "requested_at": record["requested_at"],
             "decision": record.get("decision"), "report": report, "forced": record.get("forced", False),
-            "note": record.get("note")}
+            "note": record.get("note"), "online_evidence": record.get("online_evidence")}
 
 
 def request_rollback(settings: Settings, repo, main, *, from_version: str, to_version: str, by: str,

@@ -33,6 +33,10 @@ class PromotionSettings(StrictModel):
     lock_timeout_s: float = Field(5.0, ge=0, description="How long a promotion waits for another one to finish.")
     staging_queries: int = Field(20, gt=0, description="Fixed set of test queries batch-scored by the staging checks.")
     latency_budget_ms: float = Field(1000.0, gt=0, description="p95 budget (ms) for scoring one query's candidates.")
+    require_online_evidence: bool = Field(
+        False, description="A request must carry an experiment report (--online-evidence) that is fresh and does not "
+        "find the champion better; waived while there is no champion to run an experiment against.")
+    online_evidence_max_age_days: float = Field(14.0, gt=0, description="Older online evidence is stale.")
     forge: ForgeSettings = Field(
         default_factory=ForgeSettings, description="github: a request is a pull request whose merge by the CODEOWNERS "
         "approves it and `promote sync` completes; local: a branch decided by `rankops promote approve`.")

@@ -25,6 +25,8 @@ def register(app: typer.Typer) -> None:
         params: Annotated[str | None, typer.Option("--params", help="Training overrides as JSON, e.g. "
                                                    '\'{"max_steps": 60}\'.')] = None,
         report: Annotated[Path | None, typer.Option("--report", help="Report directory.")] = None,
+        version: Annotated[str | None, typer.Option(
+            "--version", help="A registered version: backtest its training set and update its model card.")] = None,
         summary: SummaryOption = None,
     ) -> None:
         """Train on the labels up to t, evaluate on (t, t + D], for K windows; print the stability summary."""
@@ -32,14 +34,16 @@ def register(app: typer.Typer) -> None:
         from components.backtest.windows import BacktestError
         from components.common.snapshots import SnapshotNotFound
         from components.evaluation.frames import EvaluationDataError
+        from components.registry.lookup import RegistryError
 
         try:
             overrides = json.loads(params) if params else None
         except json.JSONDecodeError as exc:
             raise fail(f"--params is not JSON: {exc}") from None
         result = run_action(lambda: run_backtest(settings_of(ctx), windows, horizon_days, training_set=training_set,
-                                                 params=overrides, report_dir=report),
-                            errors=(BacktestError, SnapshotNotFound, EvaluationDataError), summary=summary,
+                                                 params=overrides, report_dir=report, version=version),
+                            errors=(BacktestError, SnapshotNotFound, EvaluationDataError, RegistryError),
+                            summary=summary,
                             status=f"backtesting over {windows} window(s)")
         s, metric = result["stability"], result["metric"]
         for row in result["windows"]:
@@ -48,3 +52,5 @@ def register(app: typer.Typer) -> None:
                           f"{row['model'][metric]:.4f} vs bm25 {row['bm25'][metric]:.4f} (p={row['p_value']:.3g})")
         console.print(f"[green]backtest[/green] {metric} mean {s['mean']:.4f} ± {s['std']:.4f}, worst window "
                       f"{s['worst_window']} ({s['min']:.4f}); report {result['report_dir']}")
+        if version is not None:
+            console.print(f"model card of v{version}: {result['model_card'] or 'none (registered without a card)'}")

@@ -62,6 +62,9 @@ def register(app: typer.Typer) -> None:
         by: Annotated[str | None, typer.Option("--by", help="Who asks (default: the OS user).")] = None,
         force: Annotated[bool, typer.Option(
             "--force", help="Open the request without a passing, verified comparison (recorded as forced).")] = False,
+        online_evidence: Annotated[Path | None, typer.Option(
+            "--online-evidence", help="The JSON (or its folder) of `rankops experiment report`: attached to the "
+            "request; required when promotion.require_online_evidence is set.")] = None,
         summary: SummaryOption = None,
     ) -> None:
         """Verified comparison + staging checks, then a branch pinning VERSION in the prod overlay (a pull request)."""
@@ -69,7 +72,8 @@ def register(app: typer.Typer) -> None:
 
         settings = settings_of(ctx)
         result = run_action(
-            lambda: request_promotion(settings, version, decision=read_json(decision), by=by, force=force),
+            lambda: request_promotion(settings, version, decision=read_json(decision), by=by, force=force,
+                                      online_evidence=online_evidence),
             errors=(*_expected_errors(), OSError, json.JSONDecodeError), summary=summary,
             status=f"comparing and staging-checking {version}")
         d = result["decision"]

@@ -14,6 +14,10 @@ from components.common.config import load_settings
 from components.common.snapshots import SnapshotStore
 from components.etl.contracts import SEARCH, Contract, KindSpec, get_contract
 
+IMPRESSION_COLUMNS = ("request_id", "ts", "session_id", "query_id", "query", "query_norm", "experiment", "mode", "arm",
+                      "champion_version", "challenger_version", "video_ids", "teams", "latency_ms", "fallback",
+                      "fallback_reason")
+
 T = C.FieldType
 METERS = KindSpec(
     name="meters", suffix=".jsonl",
@@ -58,9 +62,12 @@ def write(path: Path, lines: list[str]) -> None:
 def test_the_search_contract_is_the_field_table_of_contract_py() -> None:
     assert get_contract("search") is SEARCH
     assert [(k.name, k.suffix, k.rules, k.silver_columns, k.dedup_key) for k in SEARCH.kinds] == [
-        (k.value, C.KIND_SUFFIX[k], C.RULES[k], C.SILVER_COLUMNS[k], C.DEDUP_KEY[k]) for k in C.Kind]
+        (k.value, C.KIND_SUFFIX[k], C.RULES[k], C.SILVER_COLUMNS[k], C.DEDUP_KEY[k]) for k in C.Kind] + [
+        ("impressions", ".jsonl", C.IMPRESSION_RULES, IMPRESSION_COLUMNS, ("request_id",)),  # the ranker's logs
+        ("clicks", ".jsonl", C.CLICK_RULES, tuple(r.name for r in C.CLICK_RULES), tuple(r.name for r in C.CLICK_RULES))]
     assert SEARCH.gold_tables == C.GOLD_TABLES and SEARCH.labels_table == C.GOLD_LABELS
-    assert SEARCH.layout() == "<batch>/search_log/*.jsonl, videos/*.jsonl, judgements/*.csv"
+    assert SEARCH.layout() == ("<batch>/search_log/*.jsonl, videos/*.jsonl, judgements/*.csv, impressions/*.jsonl, "
+                               "clicks/*.jsonl")
     with pytest.raises(ValueError, match=r"unknown data contract 'nope'; registered: search"):
         get_contract("nope")
 

@@ -20,18 +20,6 @@ from tests.support.evaluation_data import log_scorer, write_training_set
 NAME = "rankops-ranker"
 
 
-@pytest.fixture
-def gitops(tmp_path: Path, settings) -> Path:
-    repo = tmp_path / "gitops"
-    (repo / "manifests/overlays/prod").mkdir(parents=True)
-    (repo / "manifests/overlays/prod/model.env").write_text(f"MODEL_NAME={NAME}\nMODEL_VERSION=0\n")
-    for args in (["init", "-q", "-b", "main"], ["add", "."], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "i"]):
-        subprocess.run(["git", *args], cwd=repo, check=True)
-    settings.promotion.git_repo = str(repo)
-    settings.registry.write_back = False
-    return repo
-
-
 def test_decision_checks_name_each_broken_claim(settings, gitops, tmp_path):
     snap = write_training_set(settings)
     v1, v2 = (register_model(settings, log_scorer(settings, w, snapshot=snap))["version"]

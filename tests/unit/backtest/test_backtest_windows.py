@@ -51,3 +51,14 @@ def test_stability_mean_spread_worst_and_trend():
     assert (s["worst_window"], s["min"], s["max"], s["windows_beating_bm25"]) == (2, 0.4, 0.8, 2)
     assert s["mean_delta_vs_bm25"] == pytest.approx(0.1) and s["worst_delta_vs_bm25"] == pytest.approx(-0.1)
     assert s["trend_per_window"] == pytest.approx(-0.2)
+
+
+def test_stability_reports_what_drift_cost_the_first_cutoff_model_and_what_retraining_won_back():
+    figures = [(0.834, 0.834), (0.828, 0.810), (0.861, 0.789)]  # (retrained, first-cutoff) per window
+    rows = [{"window": {"index": i}, "model": {"ndcg@10": m}, "bm25": {"ndcg@10": 0.7}, "origin": {"ndcg@10": o}}
+            for i, (m, o) in enumerate(figures)]
+    s = stability(rows, "ndcg@10")
+    assert (s["origin_first"], s["origin_last"]) == (0.834, 0.789)
+    assert s["origin_drop"] == pytest.approx(0.045)  # 0.834 - 0.789
+    assert s["retrain_gain_last"] == pytest.approx(0.072)  # 0.861 - 0.789
+    assert s["origin_trend_per_window"] == pytest.approx(-0.0225)  # least squares over (0, .834), (1, .810), (2, .789)

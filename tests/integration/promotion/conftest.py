@@ -1,0 +1,23 @@
+"""The GitOps repository the promotion tests open requests against: a real git repo in a temp dir."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+NAME = "rankops-ranker"
+
+
+@pytest.fixture
+def gitops(tmp_path: Path, settings) -> Path:
+    """A prod overlay pinning version 0 of the model, committed on main; requests open against it."""
+    repo = tmp_path / "gitops"
+    (repo / "manifests/overlays/prod").mkdir(parents=True)
+    (repo / "manifests/overlays/prod/model.env").write_text(f"MODEL_NAME={NAME}\nMODEL_VERSION=0\n")
+    for args in (["init", "-q", "-b", "main"], ["add", "."], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "i"]):
+        subprocess.run(["git", *args], cwd=repo, check=True)
+    settings.promotion.git_repo = str(repo)
+    settings.registry.write_back = False
+    return repo
