@@ -27,7 +27,8 @@ STEP_HIDDEN = ("Looking for component", "Loading KFP component", "Got executor_i
 CHATTER = ("Registry cache expired", "Registry file not found", "Closing down clientserver connection",
            "Cannot use sqlite_vec", "Setting default log level to",
            "To adjust logging level use sc.setLogLevel", "Using incubator modules",
-           "Using Spark's default log4j profile", "WARN NativeCodeLoader: Unable to load native-hadoop")
+           "Using Spark's default log4j profile", "WARN NativeCodeLoader: Unable to load native-hadoop",
+           "Downloading artifacts: ")  # MLflow's progress bars
 # a library's own INFO records ("2026/11/30 14:39:32 INFO mlflow...: ...") and a library's Python warning
 # ("/…/site-packages/x.py:12: UserWarning: ..." then the indented source line)
 LIBRARY_INFO = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (?:DEBUG|INFO) ")
