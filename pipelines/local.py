@@ -7,6 +7,9 @@ Outputs land under `<RANKOPS_HOME>/kfp-local/<pipeline>-<timestamp>-<id>/<task>/
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -14,6 +17,7 @@ from typing import Any
 
 from components.common.config import Settings
 from pipelines.catalogue import load_pipeline
+from pipelines.step_output import StepOutput
 
 
 def local_root(settings: Settings) -> Path:
@@ -55,8 +59,9 @@ def run_local(name: str, settings: Settings, params: dict[str, Any] | None = Non
               cache: bool = False, pipeline_func: Any = None) -> dict[str, Any]:
     """Run pipeline `name` (or `pipeline_func`) locally with `env` = the settings' profile.
 
-    Returns {pipeline, seconds, pipeline_root, outputs}; a failing step raises RuntimeError
-    naming the task (kfp.local's message).
+    Returns {pipeline, seconds, pipeline_root, outputs, log}; a failing step raises RuntimeError
+    naming the task (kfp.local's message). Progress lines are printed; kfp.local's bookkeeping only
+    at debug level, and every line goes to `log` (under the local root's logs/).
     """
     from kfp import local
 
@@ -66,16 +71,24 @@ def run_local(name: str, settings: Settings, params: dict[str, Any] | None = Non
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root),
                raise_on_error=True, enable_caching=cache)
     arguments = {"env": settings.env, **(params or {})}
+    log = root / "logs" / f"{func.pipeline_spec.pipeline_info.name}-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    log.parent.mkdir(exist_ok=True)
+    verbose = logging.getLogger().getEffectiveLevel() <= logging.DEBUG
     started = time.perf_counter()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), log.open("w", encoding="utf-8") as full:
         # The subprocess runner warns about non-"python" image names; ours has Python inside.
         warnings.filterwarnings("ignore", message=".*non-Python base image.*", category=RuntimeWarning)
         # cluster placement (resources, GPU, retries) is meant for KFP; locally it is a no-op by design
         warnings.filterwarnings("ignore", message=".*have no effect in the current local runner.*")
-        task = func(**arguments)
+        output = StepOutput(sys.stdout, full, verbose=verbose)
+        try:
+            with contextlib.redirect_stdout(output):
+                task = func(**arguments)
+        finally:
+            output.close_pending()
     seconds = round(time.perf_counter() - started, 2)
     outputs = getattr(task, "outputs", None) or {}
     run_dir = latest_run_dir(root, func.pipeline_spec.pipeline_info.name)
     return {"pipeline": name, "env": settings.env, "seconds": seconds, "pipeline_root": str(root),
-            "run_dir": str(run_dir) if run_dir else None, "params": arguments,
+            "run_dir": str(run_dir) if run_dir else None, "params": arguments, "log": str(log),
             "outputs": describe_outputs(outputs), "tasks": task_outputs(run_dir) if run_dir else {}}

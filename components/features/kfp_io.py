@@ -1,4 +1,7 @@
-"""Artifact I/O of the feature components, kept out of component.py so it is testable without KFP."""
+"""Artifact I/O of the feature components, kept out of component.py so it is testable without KFP.
+
+Each step imports Feast lean first (lean_import: no torch, no typeguard recompiling), once per process.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,11 @@ from typing import Any
 
 from components.common.artifacts import SnapshotMeta, gold_refs_of
 from components.common.config import load_settings
+from components.features.lean_import import import_feast
 
 
 def run_apply_op(gold: Any, registry: Any, *, env: str) -> dict[str, Any]:
+    import_feast()
     from components.features.apply import run_apply
 
     result = run_apply(load_settings(env), gold=gold_refs_of(gold))
@@ -18,6 +23,7 @@ def run_apply_op(gold: Any, registry: Any, *, env: str) -> dict[str, Any]:
 
 
 def run_materialize_op(metrics: Any, *, env: str, full: bool) -> dict[str, Any]:
+    import_feast()
     from components.features.materialize import run_materialize
 
     result = run_materialize(load_settings(env), incremental=not full)
@@ -27,6 +33,7 @@ def run_materialize_op(metrics: Any, *, env: str, full: bool) -> dict[str, Any]:
 
 
 def run_training_set_op(training_set: Any, *, env: str, service: str) -> dict[str, Any]:
+    import_feast()
     from components.features.training_set import build_training_set, summarize
 
     snap = build_training_set(load_settings(env), service)

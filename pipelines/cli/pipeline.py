@@ -128,6 +128,8 @@ def print_where_to_look(result: dict[str, Any], settings: Any) -> None:
     out.print(f"[green]pipeline {result['pipeline']} finished[/green] in {result['seconds']:.1f} s "
               f"(env {settings.env}, {len(result['tasks'])} steps)")
     out.print(f"  step outputs:  {result['run_dir'] or result['pipeline_root']}")
+    if result.get("log"):
+        out.print(f"  full log:      {result['log']}")
     for key, value in result["outputs"].items():
         out.print(f"  {key}: {json.dumps(value, default=str)}")
     tasks = result["tasks"]

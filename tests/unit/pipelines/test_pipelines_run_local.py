@@ -54,3 +54,28 @@ def test_failing_step_is_one_line(rankops_home, monkeypatch):
     flat = " ".join(res.output.split())  # rich wraps the error line at the terminal width
     assert ("error: pipeline toy failed: Pipeline 'toy' finished with status FAILURE. "
             "Inner task failed: 'fit-op'.") in flat
+
+
+def test_local_run_prints_progress_and_keeps_the_bookkeeping_in_its_log(rankops_home, settings, capsys):
+    """kfp.local's executor JSON and artifact listings are hidden; task start/end show; the log has all."""
+    import re
+
+    from kfp_toy_pipeline import toy
+
+    from pipelines.local import run_local
+
+    result = run_local("toy", settings, pipeline_func=toy)
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)
+    lines = [line for line in shown.splitlines() if line.strip()]
+    assert [line.split(" - ", 2)[2] for line in lines] == [
+        "Running pipeline: 'toy'",
+        "Executing task 'prepare-op'", "Task 'prepare-op' finished with status SUCCESS",
+        "Executing task 'fit-op'", "Task 'fit-op' finished with status SUCCESS",
+        "Executing task 'prepare-op-2'", "Task 'prepare-op-2' finished with status SUCCESS",
+        "Pipeline 'toy' finished with status SUCCESS",
+    ]
+    log = Path(result["log"])
+    assert log.parent == rankops_home / "kfp-local" / "logs"
+    full = re.sub(r"\x1b\[[0-9;]*m", "", log.read_text())
+    assert full.count("Got executor_input:") == 3 and full.count("Wrote executor output file") == 3
+    assert "Task 'fit-op' outputs:" in full and "Executing task 'fit-op'" in full
