@@ -56,12 +56,12 @@ def test_spark_scoring_writes_versioned_snapshot_equal_to_bare_predict(serving_e
                               spark=spark, batch_size=7)
     assert first["profile"]["partitions"] == 1 and first["profile"]["tasks"] == 1 and first["profile"]["rows"] == n
     assert first["profile"]["model_loads"] <= 1  # 0 when a worker of an earlier test already holds the model
-    # Spark hands a task to any idle Python worker: local[2] keeps at most two, and earlier tests of the
-    # session may have left the other one idle without this model. Over two more runs each worker
-    # loads it at most once, so at most one more load, and no new worker (a per-task load would give 2)
+    # Spark hands a task to any idle Python worker (local[2] keeps up to two; an idle one may be
+    # replaced by a new one), so a warm run loads the model only in a worker that has not held it:
+    # a new worker or the one other idle worker. A per-run or per-task load would exceed that
     warm = [run_batch_scoring(settings, model_uri="models:/rankops-ranker/1", input_ref=train.ref, spark=spark,
                               batch_size=7) for _ in range(2)]
-    assert sum(w["profile"]["model_loads"] for w in warm) <= 1 and {w["profile"]["new_workers"] for w in warm} == {0}
+    assert sum(w["profile"]["model_loads"] for w in warm) <= 1 + sum(w["profile"]["new_workers"] for w in warm)
     assert {w["snapshot_id"] for w in warm} == {first["snapshot_id"]}
     summary = run_batch_scoring(settings, model_uri="models:/rankops-ranker@champion", input_ref=train.ref,
                                 spark=spark, batch_size=7, partitions=3)
