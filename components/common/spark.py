@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -135,3 +136,19 @@ def with_executors(settings: Settings, instances: int) -> Settings:
         "instances": instances, "max_instances": max(instances, settings.spark.executor.max_instances),
         "min_instances": min(instances, settings.spark.executor.min_instances)})
     return settings.model_copy(update={"spark": settings.spark.model_copy(update={"executor": executor})})
+
+
+@contextmanager
+def sql_conf(spark, values: dict[str, str]) -> Iterator[None]:
+    """Session SQL options set for the block, restored (or unset) after it."""
+    before = {key: spark.conf.get(key, None) for key in values}
+    for key, value in values.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)

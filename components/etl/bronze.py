@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from components.common.contract import FileDefect
+from components.common.spark import sql_conf
 from components.etl.contracts import Contract, resolve_contract
 
 if TYPE_CHECKING:
@@ -169,17 +170,8 @@ def whole_file_partitions(spark: SparkSession, files: list[RawFile]):
     """
     huge = str(max(max((f.size for f in files), default=0) + 1, 1 << 40))
     keys = ("spark.sql.files.maxPartitionBytes", "spark.sql.files.openCostInBytes")
-    old = {k: spark.conf.get(k, None) for k in keys}
-    try:
-        for key in keys:
-            spark.conf.set(key, huge)
+    with sql_conf(spark, dict.fromkeys(keys, huge)):
         yield
-    finally:
-        for key, value in old.items():
-            if value is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, value)
 
 
 def read_lines(spark: SparkSession, files: list[RawFile]) -> DataFrame:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
+
+from components.common.spark import sql_conf
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -98,22 +98,6 @@ def scoring_frame(settings: Settings, df: DataFrame, partitions: int | None) -> 
     if partitions > current:
         return df.repartition(partitions)
     return df.coalesce(partitions) if partitions < current else df
-
-
-@contextmanager
-def sql_conf(spark: SparkSession, values: dict[str, str]) -> Iterator[None]:
-    """Session SQL options set for the block, restored (or unset) after it."""
-    before = {key: spark.conf.get(key, None) for key in values}
-    for key, value in values.items():
-        spark.conf.set(key, value)
-    try:
-        yield
-    finally:
-        for key, value in before.items():
-            if value is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, value)
 
 
 def run_batch_scoring(settings: Settings, *, model_uri: str, input_ref: str, out_table: str | None = None,
