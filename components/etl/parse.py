@@ -265,8 +265,6 @@ class LineChecker:
             if value is _SLOW:
                 value = self._value(rule, obj)
             out.append(value)
-            if derived is None:
-                continue
             if derived == "url":
                 canonical, video_id = self._id("url", value)
                 if video_id is None:
