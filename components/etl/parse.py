@@ -31,8 +31,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from components.common.contract import (
     FORBIDDEN,
     TS_MAX,
@@ -102,35 +100,6 @@ def _has_surrogate(value: Any) -> bool:
     if isinstance(value, dict):
         return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
     return isinstance(value, list) and any(_has_surrogate(v) for v in value)
-
-
-def plain_json_object(raw: bytes) -> dict[str, Any] | None:
-    """The object of a plain line read by orjson (C, ~4x the stdlib), or None: then the strict
-    path decides, with its messages. Plain: no backslash (so no escapes, no lone surrogates, and
-    every ``"`` delimits a string), and only strings, ints, bools, nulls and lists of strings as
-    values (orjson reads big integers as floats; floats here are Decimals). orjson keeps the last
-    of repeated keys, so they are counted: a line without them has exactly two quotes per key and
-    per string value."""
-    if b"\\" in raw:
-        return None
-    try:
-        value = orjson.loads(raw)  # strict RFC 8259 and UTF-8; rejects a BOM, NaN, a lone surrogate
-    except orjson.JSONDecodeError:
-        return None
-    if type(value) is not dict:
-        return None
-    strings = len(value)
-    for v in value.values():
-        kind = type(v)
-        if kind is str:
-            strings += 1
-        elif kind is list:
-            if any(type(x) is not str for x in v):
-                return None
-            strings += len(v)
-        elif kind is float or kind is dict:
-            return None
-    return value if raw.count(b'"') == 2 * strings else None
 
 
 def parse_json_line(text: str) -> dict[str, Any]:
@@ -245,8 +214,6 @@ class LineChecker:
 
     def fields(self, raw: bytes, file_sha256: str | None = None) -> dict[str, Any]:
         """The parsed fields of one line, before the field checks (Reject on a line-level error)."""
-        if not self.spec.csv and (obj := plain_json_object(raw)) is not None:
-            return obj
         text = decode_line(raw)
         if self.spec.csv:
             return parse_csv_line(text, self.headers.get(file_sha256 or "", self.default_columns), self.rules)
