@@ -60,8 +60,8 @@ class ServingSettings(StrictModel):
                                            "(under home unless absolute); None = no log. In the cluster each "
                                            "replica writes its own sub-folder of it on the lakehouse volume.")
     impression_rotate_s: float = Field(300.0, gt=0, description="An impression file is closed (`.open` -> "
-                                       "`.jsonl`, then collectable) once it is this old ...")
-    impression_rotate_bytes: int = Field(64 << 20, gt=0, description="... or this big.")
+                                       "`.jsonl`, then collectable) once it is this old or ...")
+    impression_rotate_bytes: int = Field(64 << 20, gt=0, description="... this big (bytes).")
     impression_stale_s: float = Field(3600.0, gt=0, description="The collector closes an `.open` file untouched "
                                       "this long (its replica died); must exceed impression_rotate_s.")
 

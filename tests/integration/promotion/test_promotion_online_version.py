@@ -135,3 +135,28 @@ def test_the_step_refuses_another_version_a_losing_and_a_stale_report_when_requi
         run_promotion_request_op(v2, decision, online_evidence="")
     branches = git(Path(settings.promotion.git_repo), "branch", "--list", f"promote/v{v2}-*")
     assert branches == ""  # nothing was opened for v2
+
+
+@pytest.mark.slow
+def test_the_pipeline_parameter_reaches_the_step_on_the_kfp_local_runner(settings, versions, tmp_path):
+    """The operator's `online_evidence` (a path under storage.reports) through kfp.local's subprocess step."""
+    from components.promotion.component import promotion_request_op
+    from pipelines.local import run_local
+
+    v1, v2 = versions
+    out = Path(settings.reports_dir) / "experiments" / "electra-v2"
+    report_of(tmp_path, out, champion=v1, challenger=v2, clicked_team="challenger", name="electra-v2")
+    decision = decision_artifact(settings, v2, tmp_path / "d").uri
+
+    @dsl.pipeline(name="rankops-request-evidence-test")
+    def flow(env: str = "local", version: str = v2, online_evidence: str = ""):
+        imported = dsl.importer(artifact_uri=decision, artifact_class=dsl.Artifact)
+        promotion_request_op(version=version, decision=imported.output, env=env, online_evidence=online_evidence)
+
+    run = run_local("rankops-request-evidence-test", settings, {"online_evidence": "experiments/electra-v2"},
+                    pipeline_func=flow)
+    request_id = run["tasks"]["promotion-request-op"]["parameters"]["Output"]
+    assert request_id.startswith(f"v{v2}-")
+    shown = git(Path(settings.promotion.git_repo), "show",
+                f"promote/{request_id}:{REQUESTS}/{request_id}/online_evidence.json")
+    assert shown == (out / "report.json").read_text()
