@@ -87,7 +87,7 @@ def test_the_cli_refuses_a_report_about_another_challenger_naming_both_versions_
                                            str(tmp_path / "other" / "report.json")])
     assert res.exit_code == 1
     text = " ".join(res.output.split())  # rich wraps long lines (and may fold the long path)
-    assert text.startswith("error: online evidence: ") and "other/report.json" in text.replace(" ", "")
+    assert "error: online evidence: " in text and "other/report.json" in text.replace(" ", "")
     assert text.endswith(f"is about challenger version 7, not the requested version {v2}: run the experiment "
                          f"with challenger {v2} and attach its report")
     assert git(Path(settings.promotion.git_repo), "branch", "--list", f"promote/v{v2}-*") == ""  # nothing opened
