@@ -6,8 +6,7 @@ Real MLflow (SQLite) and a real git repo; the step runs as `run_promotion_reques
 artifact and settings from the environment, as its KFP body does.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: KFP reads the pipeline function's real annotation objects.
 import json
 import subprocess
 import time
