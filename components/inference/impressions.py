@@ -5,7 +5,7 @@ by `request_id`), so the field lists are read from the contract (`components/com
 
 A file is appended to as ``<kind>-<opened UTC>.jsonl.open`` and closed by renaming it to
 ``<kind>-<opened UTC>.jsonl`` once it is `rotate_s` old or `rotate_bytes` big, at shutdown, and (for
-the leftovers of a killed process) at the next start. So a reader that takes only ``*.jsonl`` files
+the leftovers of a killed process, once untouched for `stale_s`) at the next start. So a reader that takes only ``*.jsonl`` files
 (the collector, `components/inference/collect.py`) never sees a file that is still growing.
 """
 
@@ -63,9 +63,9 @@ class ImpressionLog:
     """
 
     def __init__(self, directory: str | Path, *, rotate_s: float = 300.0, rotate_bytes: int = 64 << 20,
-                 clock=time.time):
+                 stale_s: float = 3600.0, clock=time.time):
         self.dir = Path(directory)
-        self.rotate_s, self.rotate_bytes, self._clock = rotate_s, rotate_bytes, clock
+        self.rotate_s, self.rotate_bytes, self.stale_s, self._clock = rotate_s, rotate_bytes, stale_s, clock
         self._lock = threading.Lock()
         self._files: dict[str, tuple[Path, float, TextIO]] = {}  # kind -> (open path, opened at, handle)
         self._started = False
@@ -73,10 +73,12 @@ class ImpressionLog:
         self._ticker: threading.Thread | None = None
 
     def _start(self) -> None:
-        """Seal what a killed process of this directory left open (before writing anything new)."""
+        """Seal what a killed process of this directory left open, once untouched for `stale_s` (a younger
+        `.open` file may belong to a live process sharing the folder, e.g. two local servers)."""
         self.dir.mkdir(parents=True, exist_ok=True)
         for leftover in sorted(self.dir.glob(f"*.jsonl{OPEN_SUFFIX}")):
-            seal(leftover)
+            if self._clock() - leftover.stat().st_mtime >= self.stale_s:
+                seal(leftover)
         self._started = True
 
     def _open(self, kind: str) -> TextIO:
@@ -92,6 +94,8 @@ class ImpressionLog:
     def _close(self, kind: str) -> Path:
         path, _, handle = self._files.pop(kind)
         handle.close()
+        if not path.exists():  # the collector sealed it as stale (a long-stalled process): nothing left to do
+            return path.with_name(path.name.removesuffix(OPEN_SUFFIX))
         return seal(path)
 
     def _due(self, kind: str) -> bool:

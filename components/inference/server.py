@@ -156,7 +156,8 @@ def create_app(settings: Settings, holder: ModelHolder, features: FeatureSource,
         experiment = ExperimentState(settings, parse_registry_uri(holder.uri)[0],
                                      prepare=lambda ranker: warm_up(ranker, features))
     impressions = (ImpressionLog(settings.resolve(limits.impression_log_dir), rotate_s=limits.impression_rotate_s,
-                                 rotate_bytes=limits.impression_rotate_bytes) if limits.impression_log_dir else None)
+                                 rotate_bytes=limits.impression_rotate_bytes, stale_s=limits.impression_stale_s)
+                   if limits.impression_log_dir else None)
     interval = limits.reload_interval_s if poll_interval_s is None else poll_interval_s
 
     def on_swap(ranker: Ranker) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 
 import pytest
@@ -82,15 +83,31 @@ def test_seal_of_a_file_without_a_whole_line_leaves_no_empty_jsonl(tmp_path):
     assert names(tmp_path) == ["impressions-y.jsonl.fragment"]
 
 
-def test_a_restart_closes_what_the_killed_process_left_open_before_writing(tmp_path):
-    (tmp_path / "impressions-20261130T110000000000Z.jsonl.open").write_text('{"request_id":"old"}\n{"req')
-    log = ImpressionLog(tmp_path, clock=Clock())
+def test_a_restart_closes_what_a_killed_process_left_open_and_leaves_a_live_ones_file(tmp_path):
+    dead = tmp_path / "impressions-20261130T100000000000Z.jsonl.open"
+    dead.write_text('{"request_id":"old"}\n{"req')
+    os.utime(dead, (T0 - 3600, T0 - 3600))  # untouched for stale_s
+    live = tmp_path / "impressions-20261130T115959000000Z.jsonl.open"
+    live.write_text('{"request_id":"other server"}\n')
+    os.utime(live, (T0 - 1, T0 - 1))
+    log = ImpressionLog(tmp_path, stale_s=3600, clock=Clock())
     log.write({"request_id": "new"})
-    assert names(tmp_path) == ["impressions-20261130T110000000000Z.jsonl",
-                               "impressions-20261130T110000000000Z.jsonl.fragment",
+    assert names(tmp_path) == ["impressions-20261130T100000000000Z.jsonl",
+                               "impressions-20261130T100000000000Z.jsonl.fragment",
+                               "impressions-20261130T115959000000Z.jsonl.open",
                                "impressions-20261130T120000000000Z.jsonl.open"]
-    assert (tmp_path / "impressions-20261130T110000000000Z.jsonl").read_text() == '{"request_id":"old"}\n'
+    assert (tmp_path / "impressions-20261130T100000000000Z.jsonl").read_text() == '{"request_id":"old"}\n'
     log.close()
+
+
+def test_a_file_the_collector_closed_under_a_stalled_writer_is_not_an_error(tmp_path):
+    log = ImpressionLog(tmp_path, clock=Clock())
+    log.write({"request_id": "a"})
+    [open_file] = tmp_path.glob("*.open")
+    seal(open_file)  # what the collector does to a file untouched for stale_s
+    log.write({"request_id": "b"}, kind="shadow")
+    log.close()
+    assert names(tmp_path) == ["impressions-20261130T120000000000Z.jsonl", "shadow-20261130T120000000000Z.jsonl"]
 
 
 def test_two_files_opened_in_the_same_microsecond_get_distinct_names(tmp_path):
