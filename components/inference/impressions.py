@@ -4,9 +4,10 @@ The field names are a contract (the ETL ingests these files as a bronze kind, cl
 by `request_id`), so the field lists are read from the contract (`components/common/contract.py`).
 
 A file is appended to as ``<kind>-<opened UTC>.jsonl.open`` and closed by renaming it to
-``<kind>-<opened UTC>.jsonl`` once it is `rotate_s` old or `rotate_bytes` big, at shutdown, and (for
-the leftovers of a killed process, once untouched for `stale_s`) at the next start. So a reader that takes only ``*.jsonl`` files
-(the collector, `components/inference/collect.py`) never sees a file that is still growing.
+``<kind>-<opened UTC>.jsonl`` once it is `rotate_s` old or `rotate_bytes` big, and at shutdown; the
+leftovers of a killed process are closed at the next start (or by the collector) once untouched for
+`stale_s`. So a reader that takes only ``*.jsonl`` files (the collector, `components/etl/collect.py`)
+never sees a file that is still growing.
 """
 
 from __future__ import annotations
