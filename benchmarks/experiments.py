@@ -3,9 +3,11 @@
     .venv/bin/python benchmarks/experiments.py --repeats 10 --max-queries 20000
 
 Offline (no server: the same team draft, A/B assignment, click model and tests as the ranker and
-`rankops experiment report`): BM25 packaged as a model (champion) against a ranker trained on the
-graded labels (challenger). For each seed: the number of queries after which the p-value stays below
-alpha. Then A/A repeats (the same ranking twice) and their false-positive rate.
+`rankops experiment report`): BM25 packaged as a model (champion) against the project's ELECTRA
+cross-encoder (local profile) trained on the simulated world's graded labels and registered
+(challenger): the world and training of tests/integration/experiments/test_experiments_simulated.py.
+For each seed: the number of queries after which the p-value stays below alpha. Then A/A repeats
+(the same ranking twice) and their false-positive rate.
 Target: interleaving reaches the verdict in at most 1/5 of A/B's queries (median), A/A rate <= 7 %.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -39,11 +42,13 @@ def main() -> int:
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="rankops-exp-bench-") as tmp:
-        settings = load_settings("local", environ={"RANKOPS_HOME": tmp})
-        world = su.make_world(n_queries=40, n_videos=200, seed=0)
-        champ = su.register(settings, su.Bm25Ranker(), FEATURES, alias="champion")
-        chall = su.register(settings, su.fit_linear_ranker(world["tables"]["training_set"], FEATURES), FEATURES,
-                            alias=None)
+        settings = load_settings("local", environ={"RANKOPS_HOME": tmp, "RANKOPS_REGISTRY__WRITE_BACK": "false"})
+        world = su.make_world(**su.WORLD)
+        champ = su.register_pyfunc(settings, su.Bm25Ranker(), FEATURES, alias="champion")
+        t0 = time.perf_counter()
+        electra = su.train_electra(settings, world)
+        train_s = time.perf_counter() - t0
+        chall = electra["version"]
         ra = su.rankings(settings, f"models:/rankops-ranker/{champ}", world)
         rb = su.rankings(settings, f"models:/rankops-ranker/{chall}", world)
     grades = world["grades"]
@@ -69,6 +74,10 @@ def main() -> int:
     result = {"alpha": args.alpha, "repeats": args.repeats, "interleave_queries": interleave_n, "ab_queries": ab_n,
               "interleave_median": med(interleave_n), "ab_median": med(ab_n),
               "aa_false_positive_rate": {"interleave": aa_int / args.aa_repeats, "ab": aa_ab / args.aa_repeats},
+              "challenger": {"family": "electra", "steps": electra["steps"],
+                             "validation_ndcg_at_10": round(electra["metrics"]["ndcg_at_10"], 4),
+                             "train_and_register_s": round(train_s, 1)},
+              "load_average": [round(x, 1) for x in os.getloadavg()],
               "seconds": round(time.perf_counter() - started, 1)}
     print(json.dumps(result, indent=2))
     if args.out:

@@ -79,6 +79,11 @@ def step_table(probe_dir: Path, total: float) -> None:
     print(f"  {'outside the steps':<26} {total - sums['wall']:6.1f}   (CLI start, compiling the pipeline, "
           "kfp.local between steps)")
     print(f"  {'pipeline total':<26} {total:6.1f}")
+    print("  heavy imports per step (seconds, by the name the statement imported; > 0.3 s):")
+    for r in records:
+        heavy = sorted(((s, m) for m, s in r.get("modules", {}).items() if s > 0.3), reverse=True)
+        if heavy:
+            print(f"    {r['task']:<24} " + ", ".join(f"{m} {s:.1f}" for s, m in heavy[:6]))
 
 
 def run_make(args, home: Path, log: Path) -> tuple[float, int]:

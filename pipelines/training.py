@@ -32,7 +32,7 @@ def add_features(env, gold, service) -> dsl.PipelineTask:
                       needs=FEAST, cpu="4", memory="16Gi", retries=1, cache=False, name="training-set")
 
 
-def add_model_stages(env, training_set, params_json, gpus: int = 1) -> dsl.PipelineTask:
+def add_model_stages(env, training_set, params_json, gpus: int = 1, online_evidence="") -> dsl.PipelineTask:
     """Train on a GPU node, gate on validity, evaluate, register, compare; promotion request if better."""
     train = on_gpu(on_cluster(gpu_train_op(training_set=training_set, env=env, params_json=params_json),
                               needs=["mlflow"], cpu="8", memory="32Gi", retries=1, cache=True, name="train"),
@@ -51,7 +51,8 @@ def add_model_stages(env, training_set, params_json, gpus: int = 1) -> dsl.Pipel
     compare = on_cluster(compare_op(version=version, env=env), needs=["mlflow", "prod-mlflow"], cpu="4",
                          memory="16Gi", retries=1, cache=False, name="compare-with-champion")
     with dsl.If(compare.outputs["Output"] == True, name="challenger-wins"):  # noqa: E712 (KFP condition)
-        on_cluster(promotion_request_op(version=version, decision=compare.outputs["decision"], env=env),
+        on_cluster(promotion_request_op(version=version, decision=compare.outputs["decision"], env=env,
+                                        online_evidence=online_evidence),
                    needs=["mlflow", "prod-mlflow", "git"], retries=2, cache=False, name="promotion-request")
     return compare
 
@@ -61,8 +62,9 @@ def add_model_stages(env, training_set, params_json, gpus: int = 1) -> dsl.Pipel
     description="Feast training set, ELECTRA cross-encoder on a GPU, evaluation, registry, champion/challenger, "
                 "GitOps promotion request.",
 )
-def training_pipeline(env: str = "dev", service: str = "ranker_v1", params_json: str = ""):
-    """Trains on the latest published gold; `params_json` overrides training hyper-parameters."""
+def training_pipeline(env: str = "dev", service: str = "ranker_v1", params_json: str = "", online_evidence: str = ""):
+    """Trains on the latest published gold; `params_json` overrides training hyper-parameters;
+    `online_evidence`: an experiment report for the promotion request (path under storage.reports)."""
     gold = on_cluster(latest_gold_op(env=env), cpu="1", memory="2Gi", cache=False, name="latest-gold")
     training_set = add_features(env, gold.outputs["gold"], service)
-    add_model_stages(env, training_set.outputs["training_set"], params_json)
+    add_model_stages(env, training_set.outputs["training_set"], params_json, online_evidence=online_evidence)

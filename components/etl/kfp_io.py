@@ -9,6 +9,17 @@ from typing import Any
 METRIC_KEYS = ("bronze_rows", "silver_rows", "quarantined_rows", "duplicate_rows", "ignored_file_count", "seconds")
 
 
+def collect_into(settings: Any, landing: str) -> dict[str, Any]:
+    """Land the ranker replicas' closed impression files in `landing` (the ETL's input) before the scan."""
+    from components.etl.collect import collect_impressions
+
+    spool = settings.resolve(settings.serving.impression_log_dir or "serving/impressions")
+    result = collect_impressions(spool, landing, stale_s=settings.serving.impression_stale_s)
+    print(f"impressions: {len(result['moved'])} file(s), {result['lines']} line(s) landed in "
+          f"{landing}/{result['batch']}; {result['open']} still open; closed stale: {result['sealed']}")
+    return result
+
+
 def run_etl_op(gold: Any, metrics: Any, quality_report: Any, *, input_dir: str, env: str, raw: Any = None,
                spark_executors: int = 0, sheets: tuple[Any, Any] | None = None) -> dict[str, Any]:
     """Run `run_etl` for the profile `env`; the gate's failure fails the task after the report is kept."""
@@ -21,6 +32,8 @@ def run_etl_op(gold: Any, metrics: Any, quality_report: Any, *, input_dir: str, 
     if not source:
         raise ValueError("etl_op needs input_dir or a raw Dataset artifact")
     settings = with_executors(load_settings(env), spark_executors)
+    if input_dir and settings.etl.collect_impressions:
+        collect_into(settings, input_dir)
     gold_tables = contract_of(settings).gold_tables
     failure: QualityGateFailed | None = None
     try:

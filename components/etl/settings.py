@@ -23,6 +23,8 @@ class EtlSettings(StrictModel):
     train_share: float = Field(0.8, gt=0, lt=1, description="Share of queries in the train split.")
     validation_share: float = Field(0.1, ge=0, lt=1, description="Share of queries in the validation split.")
     staging: str = Field("_staging", description="Scratch folder under the lakehouse for one run's intermediates.")
+    collect_impressions: bool = Field(False, description="etl_op with an input_dir first moves the ranker's closed "
+                                      "impression files (serving.impression_log_dir) into it (components/etl/collect.py).")
 
     @model_validator(mode="after")
     def _shares_fit(self) -> "EtlSettings":

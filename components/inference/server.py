@@ -155,7 +155,9 @@ def create_app(settings: Settings, holder: ModelHolder, features: FeatureSource,
     if experiment is None:
         experiment = ExperimentState(settings, parse_registry_uri(holder.uri)[0],
                                      prepare=lambda ranker: warm_up(ranker, features))
-    impressions = ImpressionLog(settings.resolve(limits.impression_log_dir)) if limits.impression_log_dir else None
+    impressions = (ImpressionLog(settings.resolve(limits.impression_log_dir), rotate_s=limits.impression_rotate_s,
+                                 rotate_bytes=limits.impression_rotate_bytes, stale_s=limits.impression_stale_s)
+                   if limits.impression_log_dir else None)
     interval = limits.reload_interval_s if poll_interval_s is None else poll_interval_s
 
     def on_swap(ranker: Ranker) -> None:
@@ -176,6 +178,8 @@ def create_app(settings: Settings, holder: ModelHolder, features: FeatureSource,
         # regardless, so a registry without the model (or out of reach) means "not ready", not a crash loop
         holder.start(interval)
         experiment.refresh(force=True)
+        if impressions:
+            impressions.start_rotation()  # an idle replica's file is closed on time too
         await run_in_threadpool(holder.first_attempt.wait, limits.startup_wait_s)
         if freeze_gc:
             gc.collect()
@@ -222,8 +226,10 @@ def create_app(settings: Settings, holder: ModelHolder, features: FeatureSource,
 
     def respond(endpoint: str, status: int, body: dict, started: float) -> JSONResponse:
         metrics.requests.labels(endpoint=endpoint, status=str(status)).inc()
-        metrics.latency.labels(endpoint=endpoint).observe(time.perf_counter() - started)
-        return JSONResponse(body, status_code=status)
+        took = time.perf_counter() - started
+        metrics.latency.labels(endpoint=endpoint).observe(took)
+        # the server's own share of the latency a client sees (the standard header browsers show)
+        return JSONResponse(body, status_code=status, headers={"Server-Timing": f"app;dur={took * 1e3:.3f}"})
 
     @app.exception_handler(BadRequest)
     async def bad_request(request: Request, exc: BadRequest) -> JSONResponse:

@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from components.common.model import StrictModel
 
@@ -56,5 +56,18 @@ class ServingSettings(StrictModel):
     experiment_file: str | None = Field(None, description="YAML holding the experiment section (an overlay's "
                                         "ConfigMap mount); re-read when its mtime changes, wins over `experiment`.")
     experiment_check_s: float = Field(2.0, ge=0, description="How often a request may stat `experiment_file`.")
-    impression_log_dir: str | None = Field("serving/impressions", description="One JSON line per response, a "
-                                           "file per UTC day (under home unless absolute); None = no log.")
+    impression_log_dir: str | None = Field("serving/impressions", description="One JSON line per response "
+                                           "(under home unless absolute); None = no log. In the cluster each "
+                                           "replica writes its own sub-folder of it on the lakehouse volume.")
+    impression_rotate_s: float = Field(300.0, gt=0, description="An impression file is closed (`.open` -> "
+                                       "`.jsonl`, then collectable) once it is this old or ...")
+    impression_rotate_bytes: int = Field(64 << 20, gt=0, description="... this big (bytes).")
+    impression_stale_s: float = Field(3600.0, gt=0, description="The collector closes an `.open` file untouched "
+                                      "this long (its replica died); must exceed impression_rotate_s.")
+
+    @model_validator(mode="after")
+    def _stale_after_rotation(self) -> "ServingSettings":
+        if self.impression_stale_s <= self.impression_rotate_s + 30:
+            raise ValueError("impression_stale_s must exceed impression_rotate_s by more than 30 s (a live "
+                             "replica's open file would be closed under it)")
+        return self

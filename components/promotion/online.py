@@ -4,8 +4,9 @@ An offline win does not guarantee an online one (issue 17). `rankops experiment 
 ``{"experiment", "mode", "verdict", "p_value", "queries", "generated_at"}`` (JSON, and an HTML
 beside it); a promotion request attaches it like the model card, and with
 ``promotion.require_online_evidence`` a request without one, with a stale one, or with one that
-found the champion better is refused. The check reads only the report: the experiment itself
-ran in the ranker, outside any registry this side could ask.
+found the champion better is refused; a report about another challenger version than the requested
+one is always refused. The check reads only the report: the experiment itself ran in the ranker,
+outside any registry this side could ask.
 """
 
 from __future__ import annotations
@@ -77,6 +78,21 @@ def _parse_time(path: Path, value: Any) -> datetime:
     return at.astimezone(UTC)
 
 
+def check_challenger(evidence: dict[str, Any], version: str) -> None:
+    """Refuse a report whose experiment did not run `version` as the challenger (every pair it lists)."""
+    path, versions = evidence["json_path"], evidence["report"].get("versions")
+    pairs = versions if isinstance(versions, list) else []
+    found = [str(v.get("challenger")) for v in pairs if isinstance(v, dict)]
+    if not found or len(found) != len(pairs):
+        raise PromotionError(f"online evidence: {path} field 'versions' is {versions!r}, expected the experiment's "
+                             "[{champion, challenger}] pairs (regenerate it with `rankops experiment report`)")
+    other = sorted({v for v in found if v != str(version)})
+    if other:
+        raise PromotionError(f"online evidence: {path} is about challenger version {', '.join(other)}, not the "
+                             f"requested version {version}: run the experiment with challenger {version} and "
+                             "attach its report")
+
+
 def online_problems(evidence: dict[str, Any] | None, *, max_age_days: float, now: datetime | None = None) -> list[str]:
     """Why the evidence does not back a promotion (empty: it does). None means no evidence was given."""
     if evidence is None:
@@ -101,5 +117,6 @@ def online_digest(evidence: dict[str, Any] | None, problems: list[str], required
     if evidence is None:
         return None
     report = evidence["report"]
-    return {**{k: report[k] for k in FIELDS}, "sha256": evidence["sha256"], "required": required,
+    return {**{k: report[k] for k in FIELDS}, "versions": report["versions"], "sha256": evidence["sha256"],
+            "required": required,
             "html": evidence["html_text"] is not None, "problems": problems}

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from components.cards.card_io import CARD_TAG, load_card
 from components.promotion.evidence import check_decision
-from components.promotion.online import load_online_evidence, online_digest, online_problems
+from components.promotion.online import check_challenger, load_online_evidence, online_digest, online_problems
 from components.promotion.proposal import (
     describe,
     forge_for,
@@ -83,6 +83,8 @@ def request_promotion(
     champion = alias_version(target, name, alias)
     if source_champion == version:
         raise PromotionError(f"{name} v{version} is already the champion")
+    if online is not None:
+        check_challenger(online, version)
     required = settings.promotion.require_online_evidence and source_champion is not None
     online_issues = online_problems(online, max_age_days=settings.promotion.online_evidence_max_age_days)
     if required and online_issues:

@@ -41,6 +41,34 @@ def run(
     _print(result)
 
 
+@etl_app.command("collect-impressions")
+def collect_impressions_cmd(
+    ctx: typer.Context,
+    landing: Annotated[Path, typer.Option("--landing", help="The ETL's input folder (what `etl run --input` reads).")],
+    spool: Annotated[Path | None, typer.Option(
+        "--spool", help="The ranker's impression folder; default serving.impression_log_dir.")] = None,
+    batch: Annotated[str | None, typer.Option("--batch", help="Batch folder; default ranker-<UTC date>.")] = None,
+    summary: SummaryOption = None,
+) -> None:
+    """Move the ranker's closed impression files into <landing>/<batch>/impressions/ (each once)."""
+    from components.common.summary import write_summary
+    from components.etl.collect import CollectError, collect_impressions
+
+    settings = settings_of(ctx)
+    source = spool or Path(settings.resolve(settings.serving.impression_log_dir or "serving/impressions"))
+    try:
+        result = collect_impressions(source, landing, stale_s=settings.serving.impression_stale_s, batch=batch)
+    except (CollectError, OSError) as exc:
+        raise fail(str(exc)) from None
+    write_summary(summary, result)
+    out_console.print(f"impressions: {len(result['moved'])} file(s), {result['lines']} line(s) moved to "
+                      f"{landing / result['batch'] / 'impressions'}; {result['open']} file(s) still open")
+    for path in result["sealed"]:
+        out_console.print(f"  closed stale file {path}")
+    for path in result["fragments"]:
+        out_console.print(f"  [yellow]half-written last line kept aside[/yellow] {path}")
+
+
 def _print(result: dict) -> None:
     """A short human summary: counts per kind, reasons, gold rows, where the report is."""
     state = "[green]published[/green]" if result["published"] else "[red]NOT published[/red]"

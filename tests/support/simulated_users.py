@@ -1,9 +1,11 @@
 """Simulated users for online experiments: a world with true grades, the two rankers, the server, the clicks.
 
-The world is `serving_data.make_tables` (graded query-video labels); each simulated query sends the
-query's labelled candidates to a running ranker over HTTP, reads the served order and clicks with the
-generator's click model (`components.datagen.clicks`) over the true grades. Offline helpers run the
-same click model on team-draft interleavings without a server, for the many seeded A/A repeats.
+The world is `serving_data.make_tables` (graded query-video labels); the champion is BM25 packaged as
+a model, the challenger the project's ELECTRA trained on the world's labels. Each simulated query
+sends the query's labelled candidates to a running ranker over HTTP, reads the served order and
+clicks with the generator's click model (`components.datagen.clicks`) over the true grades. Offline
+helpers run the same click model on team-draft interleavings and A/B arms without a server, for the
+many seeded repeats.
 """
 
 from __future__ import annotations
@@ -42,37 +44,25 @@ class Bm25Ranker(mlflow.pyfunc.PythonModel):
         return score_bm25(frame)
 
 
-def fit_linear_ranker(train: pd.DataFrame, features: list[str]):
-    """A LinearTextRanker trained by least squares on the graded labels (numeric features + title overlap)."""
-    import numpy as np
-
-    from tests.support.reference_model import LinearTextRanker
-
-    x = train[features].to_numpy(dtype="float64")
-    x = (x - x.mean(axis=0)) / np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
-    q = train["query_text"].str.lower().str.split()
-    t = train["title"].str.lower().str.split()
-    overlap = np.array([len(set(a) & set(b)) for a, b in zip(q, t, strict=True)], dtype="float64")
-    design = np.column_stack([x, overlap, np.ones(len(train))])
-    coef, *_ = np.linalg.lstsq(design, train["label"].to_numpy(dtype="float64"), rcond=None)
-    scale = train[features].to_numpy(dtype="float64").std(axis=0)
-    weights = [float(c / s) if s > 0 else 0.0 for c, s in zip(coef[:len(features)], scale, strict=True)]
-    return LinearTextRanker(features, weights, overlap_weight=float(coef[len(features)]))
+# The local profile's ELECTRA as it is (model section untouched); only the loop is set: a fixed number of
+# epochs, one torch thread (two oversubscribe a shared 2-core box), no checkpoints or system-metrics sampler
+ELECTRA_LOOP: dict[str, Any] = {"epochs": 8, "eval_every": 25, "checkpoint_every": 10_000, "early_stopping_patience": 0,
+                                "threads": 1, "system_metrics": False}
+WORLD = {"n_queries": 120, "n_videos": 300, "seed": 0}  # the integration test's and the benchmark's world
 
 
-def register(settings: Settings, model: mlflow.pyfunc.PythonModel, features: list[str], alias: str | None) -> str:
-    """Log + register `model` as the next version of the serving model; returns the version."""
+def register_pyfunc(settings: Settings, model: mlflow.pyfunc.PythonModel, features: list[str],
+                    alias: str | None) -> str:
+    """Log + register `model` (BM25 here) as the next version of the serving model; returns the version."""
     import mlflow
 
     from components.common.mlflow_client import use_mlflow
-    from tests.support import reference_model
 
     client = use_mlflow(settings)
     name = settings.registry.model_name
     mlflow.set_experiment(settings.mlflow.experiment)
     with mlflow.start_run(run_name=type(model).__name__):
-        cloudpickle.register_pickle_by_value(sys.modules[__name__])
-        cloudpickle.register_pickle_by_value(reference_model)
+        cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the server needs no tests/ on its path
         info = mlflow.pyfunc.log_model(
             name="model", python_model=model, registered_model_name=name,
             metadata={"features": list(features), "defaults": {f: 0.0 for f in features},
@@ -81,6 +71,31 @@ def register(settings: Settings, model: mlflow.pyfunc.PythonModel, features: lis
     if alias:
         client.set_registered_model_alias(name, alias, version)
     return version
+
+
+def split_by_query(train: pd.DataFrame, every: int = 4) -> pd.DataFrame:
+    """Every `every`-th query (by id) in the validation split, the others in train."""
+    queries = sorted(train["query_id"].unique())
+    role = {q: "validation" if i % every == 0 else "train" for i, q in enumerate(queries)}
+    return train.assign(split=train["query_id"].map(role))
+
+
+def train_electra(settings: Settings, world: dict[str, Any], params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The project's ELECTRA cross-encoder trained on the world's graded labels and registered.
+
+    The real path: the training set published as a snapshot, `components.training.api.train` (tokenizer
+    trained from the data, numeric + lexical features, tracked in MLflow), `register_model` (validity
+    checks, lineage tags, model card; it moves `challenger`). Returns version, run id, metrics, steps.
+    """
+    from components.registry.register import register_model
+    from components.training.api import train
+    from tests.support import serving_data
+
+    tables = {**world["tables"], "training_set": split_by_query(world["tables"]["training_set"])}
+    snap = serving_data.write_training_set(settings, tables)
+    result = train(settings, training_set=snap.ref, params={**ELECTRA_LOOP, **(params or {})}, validate=False)
+    version = register_model(settings, result.model_uri)["version"]
+    return {"version": version, "run_id": result.run_id, "metrics": result.metrics, "steps": result.steps}
 
 
 def free_port() -> int:

@@ -53,18 +53,19 @@ def test_required_online_evidence_refuses_missing_stale_and_losing_then_attaches
 
     with pytest.raises(PromotionError, match=f"require_online_evidence: v{v2} cannot be requested: no online evidence"):
         request_promotion(settings, v2, by="alice", force=True)
-    stale = write_report(tmp_path / "stale", age=timedelta(days=30))
+    about_v2 = {"versions": [{"champion": v1, "challenger": v2}]}
+    stale = write_report(tmp_path / "stale", age=timedelta(days=30), **about_v2)
     with pytest.raises(PromotionError) as caught:
         request_promotion(settings, v2, by="alice", force=True, online_evidence=stale)
     assert "the online evidence of experiment 'exp-electra-v2' is stale" in str(caught.value)
     assert "30.0 days ago (limit promotion.online_evidence_max_age_days = 14)" in str(caught.value)
-    losing = write_report(tmp_path / "losing", verdict="champion_better")
+    losing = write_report(tmp_path / "losing", verdict="champion_better", **about_v2)
     with pytest.raises(PromotionError, match=r"experiment 'exp-electra-v2' \(interleave, 1800 queries\) found the "
                                              r"champion better \(p = 0.003\)$"):
         request_promotion(settings, v2, by="alice", force=True, online_evidence=losing)
     assert [b for b in promote_branches(gitops) if b.startswith(f"promote/v{v2}-")] == []  # nothing opened for v2
 
-    winning = write_report(tmp_path / "winning")
+    winning = write_report(tmp_path / "winning", **about_v2)
     req = request_promotion(settings, v2, by="alice", force=True, online_evidence=tmp_path / "winning")
     report = json.loads(winning.read_text())
     branch = f"promote/{req['request_id']}"
@@ -96,7 +97,8 @@ def test_not_required_attaches_what_is_given_and_a_bad_report_is_refused_naming_
     with pytest.raises(PromotionError, match="field 'generated_at' is '2026-11-30T10:00:00', expected ISO-8601 with a zone"):
         request_promotion(settings, v1, by="alice", force=True, online_evidence=no_time)
 
-    losing = write_report(tmp_path / "losing", verdict="champion_better", html=False)
+    losing = write_report(tmp_path / "losing", verdict="champion_better", html=False,
+                          versions=[{"champion": None, "challenger": v1}])
     req = request_promotion(settings, v1, by="alice", force=True, online_evidence=losing)
     record = json.loads(git(gitops, "show", f"promote/{req['request_id']}:{REQUESTS}/{req['request_id']}/request.json"))
     assert (record["online_evidence"]["required"], record["online_evidence"]["html"]) == (False, False)

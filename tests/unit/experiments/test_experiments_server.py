@@ -56,7 +56,8 @@ def wait_live(client, active: bool = True, timeout: float = 60) -> dict:
 
 
 def log_rows(home: Path, kind: str = "impressions") -> list[dict]:
-    return [json.loads(line) for f in sorted((home / "serving" / "impressions").glob(f"{kind}-*.jsonl"))
+    # the running app's file is still open (`.jsonl.open`); closed ones are `.jsonl`
+    return [json.loads(line) for f in sorted((home / "serving" / "impressions").glob(f"{kind}-*.jsonl*"))
             for line in f.read_text().splitlines()]
 
 
@@ -70,7 +71,7 @@ def order_by(settings, version: str, tables, query: str, ids: list[str]) -> list
 def client(env):
     settings, tables, home = env
     pin(home, "")
-    for f in (home / "serving" / "impressions").glob("*.jsonl"):
+    for f in (home / "serving" / "impressions").glob("*.jsonl*"):
         f.unlink()
     app = create_app(settings, ModelHolder(settings, URI), sample.frame_source(tables), poll_interval_s=0,
                      freeze_gc=False)

@@ -30,8 +30,12 @@ def client(serving_env):
 def test_rerank_orders_by_the_packaged_model_score(serving_env, client):
     settings, tables, _ = serving_env
     ids = tables["videos"]["video_id"].tolist()[:50]
+    sent = time.perf_counter()
     resp = client.post("/rerank", json={"query": "cat piano", "candidates": ids})
+    round_trip_ms = (time.perf_counter() - sent) * 1e3
     assert resp.status_code == 200
+    name, dur = resp.headers["server-timing"].split(";dur=")  # the server's share, for latency splits
+    assert name == "app" and 0 < float(dur) <= round_trip_ms
     body = resp.json()
     assert body["model_name"] == "rankops-ranker" and body["model_version"] == "1"
     expected = load_ranker(settings, URI).predict(sample.frame_source(tables).lookup("cat piano", ids))
