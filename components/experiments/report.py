@@ -21,10 +21,12 @@ class ExperimentReportError(ValueError):
 
 
 def files_of(path: str | Path, kind: str) -> list[Path]:
-    """`path` itself, or the `<kind>-*.jsonl` files in it (sorted by day)."""
+    """`path` itself, or the closed `<kind>-*.jsonl` files under it, sub-folders included (in the
+    cluster each ranker replica writes its own folder of the spool; open `.jsonl.open` files are left
+    to their writers)."""
     p = Path(path)
     if p.is_dir():
-        return sorted(p.glob(f"{kind}-*.jsonl"))
+        return sorted(p.rglob(f"{kind}-*.jsonl"))
     if not p.exists():
         raise ExperimentReportError(f"{p}: no such file or directory")
     return [p]
@@ -159,7 +161,7 @@ def run_report(name: str, report_dir: str | Path, impressions: str | Path, click
     imp = read_rows(imp_files, IMPRESSION_FIELDS)
     clk = read_rows(files_of(clicks if clicks is not None else impressions, "clicks"), CLICK_FIELDS)
     shadow_dir = Path(impressions) if Path(impressions).is_dir() else Path(impressions).parent
-    shadow = read_rows(sorted(shadow_dir.glob("shadow-*.jsonl")),
+    shadow = read_rows(files_of(shadow_dir, "shadow"),
                        ("request_id", "champion_scores", "challenger_scores"))
     report = build_report(name, imp, clk, shadow, alpha=alpha, k=k)
     out = Path(report_dir)

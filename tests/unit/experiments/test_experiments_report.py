@@ -117,3 +117,24 @@ def test_cli_writes_json_and_html(tmp_path, rankops_home):
     bad = CliRunner().invoke(build_app(), ["experiment", "report", "nope", "--report", str(out),
                                            "--impressions", str(logs)])
     assert bad.exit_code == 1 and "no impressions of experiment 'nope'" in bad.output
+
+
+def test_report_reads_every_replica_folder_and_skips_open_files(tmp_path):
+    """The cluster's spool: one folder per ranker pod; a file still `.open` is not read yet."""
+    from components.experiments.report import run_report
+
+    spool = tmp_path / "impressions"
+    for pod, rids in (("ranker-a", ["r1", "r2"]), ("ranker-b", ["r3"])):
+        (spool / pod).mkdir(parents=True)
+        (spool / pod / "impressions-20261130T100000000000.jsonl").write_text(
+            "".join(json.dumps(imp(r, "shadow", arm=C)) + "\n" for r in rids))
+        (spool / pod / "shadow-20261130T100000000000.jsonl").write_text("".join(
+            json.dumps({"request_id": r, "champion_scores": [3, 2, 1], "challenger_scores": [1, 2, 3]}) + "\n"
+            for r in rids))
+    (spool / "ranker-b" / "impressions-20261130T110000000000.jsonl.open").write_text(
+        json.dumps(imp("r4", "shadow", arm=C)) + "\n")
+    report = run_report("e1", tmp_path / "report", spool, k=2)
+    # three requests from two pods, each with reversed scores: Spearman -1, top-2 overlap 1/2
+    assert report["queries"] == 3
+    assert report["detail"]["spearman_mean"] == pytest.approx(-1.0)
+    assert report["detail"]["top2_overlap_mean"] == pytest.approx(0.5)
