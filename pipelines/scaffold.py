@@ -23,7 +23,8 @@ class ScaffoldError(ValueError):
     """The name or the target folder cannot take a new project (the message says why)."""
 
 
-def placeholders(name: str) -> dict[str, str]:
+def template_values(name: str) -> dict[str, str]:
+    """What each `{{...}}` marker of the project template becomes for `name`."""
     return {"{{name}}": name, "{{NAME}}": name.upper(), "{{package}}": f"rankops_{name}"}
 
 
@@ -58,7 +59,7 @@ def template_files(template: Path = TEMPLATE) -> list[Path]:
 
 def render_project(name: str, target: Path, template: Path = TEMPLATE) -> list[str]:
     """Write the template rendered for `name` under `target`; the written paths, relative to it."""
-    values = placeholders(name)
+    values = template_values(name)
     written = []
     for src in template_files(template):
         dest = target / render_text(str(src.relative_to(template)), values).removesuffix(".tmpl")
@@ -74,7 +75,7 @@ def new_project(name: str, out_dir: str | Path, *, template: Path = TEMPLATE) ->
     target = Path(out_dir) / name
     if target.exists():
         raise ScaffoldError(f"{target} already exists: choose another name or folder (nothing was written)")
-    values = placeholders(name)
+    values = template_values(name)
     written = render_project(name, target, template)
     return {"project": name, "path": str(target), "package": values["{{package}}"], "files": written,
             "next": [f"pip install -e {target}", f"rankops --project {name} pipeline compile",

@@ -21,7 +21,7 @@ from components.common.contract import DEFECTS, RULES, Kind
 LONG_FIELD_CHARS = 120_000  # over the contract's 100,000-character limit
 BAD_BYTES = ("\udcff", "\udcc3(", "\udce9t\udce9")  # 0xff; 0xc3 + '('; latin-1 'été'
 CONTROLS = ("\x00", "\x01", "\x07", "\x0b", "\x1b", "\x1f", "\x7f")  # never TAB/LF/CR: CSV lines stay whole
-RAW = "\x00raw\x00"  # placeholder for a number literal written verbatim
+RAW = "\x00raw\x00"  # sentinel: the number literal that follows is written verbatim
 
 # Every defect class of a kind that makes a dirty line, in contract order (exact duplicates: the writer).
 CYCLES: dict[Kind, tuple[str, ...]] = {
