@@ -12,8 +12,9 @@ METRIC_KEYS = ("bronze_rows", "silver_rows", "quarantined_rows", "duplicate_rows
 def collect_into(settings: Any, landing: str) -> dict[str, Any]:
     """Land the ranker replicas' closed impression files in `landing` (the ETL's input) before the scan."""
     from components.etl.collect import collect_impressions
+    from components.inference.impressions import impression_spool
 
-    spool = settings.resolve(settings.serving.impression_log_dir or "serving/impressions")
+    spool = impression_spool(settings)
     result = collect_impressions(spool, landing, stale_s=settings.serving.impression_stale_s)
     print(f"impressions: {len(result['moved'])} file(s), {result['lines']} line(s) landed in "
           f"{landing}/{result['batch']}; {result['open']} still open; closed stale: {result['sealed']}")

@@ -28,6 +28,12 @@ OPEN_SUFFIX = ".open"
 FRAGMENT_SUFFIX = ".fragment"
 
 
+def impression_spool(settings: Any) -> Path:
+    """The folder the ranker logs into, as the ETL and the report see it (the setting's default when
+    the ranker's log is switched off, so collecting and reporting still know where to look)."""
+    return Path(settings.resolve(settings.serving.impression_log_dir or "serving/impressions"))
+
+
 def seal(path: Path) -> Path:
     """Close an `.open` file: rename it to its `.jsonl` name. A last line without its newline (a
     process killed mid-write) is cut off into `<name>.fragment` beside it, kept for people, never ingested."""

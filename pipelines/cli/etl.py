@@ -53,9 +53,10 @@ def collect_impressions_cmd(
     """Move the ranker's closed impression files into <landing>/<batch>/impressions/ (each once)."""
     from components.common.summary import write_summary
     from components.etl.collect import CollectError, collect_impressions
+    from components.inference.impressions import impression_spool
 
     settings = settings_of(ctx)
-    source = spool or Path(settings.resolve(settings.serving.impression_log_dir or "serving/impressions"))
+    source = spool or impression_spool(settings)
     try:
         result = collect_impressions(source, landing, stale_s=settings.serving.impression_stale_s, batch=batch)
     except (CollectError, OSError) as exc:

@@ -29,9 +29,10 @@ def report_cmd(
 ) -> None:
     """Per-arm CTR@k (A/B), wins/ties/losses (interleaving) or agreement (shadow), and a verdict with its p-value."""
     from components.experiments.report import ExperimentReportError, run_report
+    from components.inference.impressions import impression_spool
 
     settings = settings_of(ctx)
-    source = impressions or Path(settings.resolve(settings.serving.impression_log_dir or "serving/impressions"))
+    source = impressions or impression_spool(settings)
     result = run_action(lambda: run_report(name, report, source, clicks, alpha=alpha, k=k),
                         errors=(ExperimentReportError,), summary=summary, status=f"analysing experiment {name}")
     p = result["p_value"]
