@@ -7,6 +7,7 @@ champion/challenger decision runs a paired test over queries.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +53,7 @@ def evaluate_ranking(
     frame: pd.DataFrame, scores: np.ndarray, metrics: list[str], relevant_label: int = 1
 ) -> RankingResult:
     """ranx metrics over the queries with at least one relevant candidate (others have no ideal ranking)."""
-    from ranx import Qrels, Run, evaluate
+    from ranx import evaluate
 
     scores = np.asarray(scores, dtype=float)
     if len(scores) != len(frame):
@@ -62,10 +63,16 @@ def evaluate_ranking(
         return RankingResult(mean={m: float("nan") for m in metrics}, n_queries=0)
     run = build_run(frame, scores)
     queries = sorted(qrels)
-    ranx_run = Run({q: run[q] for q in queries})
-    evaluate(Qrels({q: qrels[q] for q in queries}), ranx_run, metrics, return_mean=False, save_results_in_run=True,
-             threads=1)  # per-query work is tiny: numba thread pools only add contention on shared cores
-    per_query = {m: {q: float(ranx_run.scores[m][q]) for q in queries} for m in metrics}
+    # Plain dicts, not ranx's Run/Qrels: those build numba typed containers whose methods compile in
+    # every process (~2 s per evaluating step); the dict path uses only disk-cached kernels. Both
+    # dicts hold the same queries in the same order, so the per-query arrays line up with `queries`.
+    # ranx returns one metric's per-query scores under a wrong key, so always ask for two or more
+    asked = metrics if len(set(metrics)) > 1 else [*metrics, *metrics]
+    with warnings.catch_warnings():  # ranx's doc-id hash cast, seen once when numba first compiles it
+        warnings.filterwarnings("ignore", message=".*unsafe cast from uint64 to int64")
+        scores_by_metric = evaluate({q: qrels[q] for q in queries}, {q: run[q] for q in queries}, asked,
+                                    return_mean=False, threads=1)  # numba thread pools only add contention
+    per_query = {m: dict(zip(queries, map(float, scores_by_metric[m]), strict=True)) for m in metrics}
     mean = {m: float(np.mean(list(per_query[m].values()))) for m in metrics}
     return RankingResult(mean=mean, per_query=per_query, n_queries=len(queries))
 
