@@ -7,7 +7,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from components.common.kfp_step import kfp_step
 
+
+@kfp_step
 def run_plan_op(windows: int, horizon_days: float, training_set: str, env: str) -> list[dict[str, Any]]:
     from components.backtest.run import plan
     from components.common.config import load_settings
@@ -16,6 +19,7 @@ def run_plan_op(windows: int, horizon_days: float, training_set: str, env: str) 
     return [{**w, "training_set": planned["training_set"]} for w in planned["windows"]]
 
 
+@kfp_step
 def run_origin_op(windows: list[dict[str, Any]], params_json: str, env: str) -> list[dict[str, Any]]:
     from components.backtest.run import train_origin
     from components.backtest.windows import Window
@@ -26,6 +30,7 @@ def run_origin_op(windows: list[dict[str, Any]], params_json: str, env: str) -> 
     return [{**w, "origin_uri": uri} for w in windows]
 
 
+@kfp_step
 def run_window_op(window: dict[str, Any], params_json: str, env: str) -> str:
     from components.backtest.run import run_window
     from components.backtest.windows import Window
@@ -38,6 +43,7 @@ def run_window_op(window: dict[str, Any], params_json: str, env: str) -> str:
     return json.dumps(finite(row), sort_keys=True, allow_nan=False)
 
 
+@kfp_step
 def run_summary_op(rows: list[str | dict[str, Any]], report, html_report, env: str) -> dict[str, Any]:
     from components.backtest.run import summarize
     from components.common.config import load_settings

@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from components.common.kfp_step import kfp_step
 
+
+@kfp_step
 def run_generate_op(
     raw: Any, metrics: Any, *, impressions: int, days: int, seed: int, dirty_share: float, start_date: str
 ) -> dict[str, Any]:

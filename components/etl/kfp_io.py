@@ -6,6 +6,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from components.common.kfp_step import kfp_step
+
 METRIC_KEYS = ("bronze_rows", "silver_rows", "quarantined_rows", "duplicate_rows", "ignored_file_count", "seconds")
 
 
@@ -21,6 +23,7 @@ def collect_into(settings: Any, landing: str) -> dict[str, Any]:
     return result
 
 
+@kfp_step
 def run_etl_op(gold: Any, metrics: Any, quality_report: Any, *, input_dir: str, env: str, raw: Any = None,
                spark_executors: int = 0, sheets: tuple[Any, Any] | None = None) -> dict[str, Any]:
     """Run `run_etl` for the profile `env`; the gate's failure fails the task after the report is kept."""

@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from components.common.artifacts import model_uri_of, snapshot_ref_of
+from components.common.kfp_step import kfp_step
 
 
+@kfp_step
 def run_evaluate_op(model, training_set, metrics, report, classification=None, *, html_report=None,
                     env: str = "local") -> dict[str, Any]:
     from components.common.config import load_settings
@@ -37,6 +39,7 @@ def run_evaluate_op(model, training_set, metrics, report, classification=None, *
     return result
 
 
+@kfp_step
 def run_compare_op(version: str, report, decision_out, *, html_report=None, env: str = "local") -> dict[str, Any]:
     from components.common.config import load_settings
     from components.evaluation.compare_run import run_compare

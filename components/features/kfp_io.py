@@ -9,9 +9,11 @@ from typing import Any
 
 from components.common.artifacts import SnapshotMeta, gold_refs_of
 from components.common.config import load_settings
+from components.common.kfp_step import kfp_step
 from components.features.lean_import import import_feast
 
 
+@kfp_step
 def run_apply_op(gold: Any, registry: Any, *, env: str) -> dict[str, Any]:
     import_feast()
     from components.features.apply import run_apply
@@ -22,6 +24,7 @@ def run_apply_op(gold: Any, registry: Any, *, env: str) -> dict[str, Any]:
     return result
 
 
+@kfp_step
 def run_materialize_op(metrics: Any, *, env: str, full: bool) -> dict[str, Any]:
     import_feast()
     from components.features.materialize import run_materialize
@@ -32,6 +35,7 @@ def run_materialize_op(metrics: Any, *, env: str, full: bool) -> dict[str, Any]:
     return result
 
 
+@kfp_step
 def run_training_set_op(training_set: Any, *, env: str, service: str) -> dict[str, Any]:
     import_feast()
     from components.features.training_set import build_training_set, summarize

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from components.common.artifacts import SnapshotMeta, snapshot_ref_of
+from components.common.kfp_step import kfp_step
 
 
+@kfp_step
 def run_batch_score_op(input_data, scored, metrics, *, env: str = "local", model_uri: str = "",
                        input_ref: str = "", spark_executors: int = 0) -> dict[str, Any]:
     from components.common.config import load_settings

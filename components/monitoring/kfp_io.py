@@ -5,7 +5,10 @@ from __future__ import annotations
 import shutil
 from typing import Any
 
+from components.common.kfp_step import kfp_step
 
+
+@kfp_step
 def run_monitor_op(current_data, report, metrics, *, env: str = "local", reference: str = "", current: str = "",
                    trigger: bool = True) -> bool:
     """Returns the breach flag; on a breach (and `trigger`) submits the training pipeline exactly once."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from components.common.kfp_step import kfp_step
+
 
 def evidence_path(settings, online_evidence: str) -> Path | None:
     """The report the operator named: "" = none; a relative path is under `storage.reports`
@@ -15,6 +17,7 @@ def evidence_path(settings, online_evidence: str) -> Path | None:
     return path if path.is_absolute() else Path(settings.reports_dir) / path
 
 
+@kfp_step
 def run_promotion_request_op(version: str, decision, *, env: str = "local", requested_by: str = "pipeline",
                              online_evidence: str = "") -> str:
     from components.common.config import load_settings

@@ -5,7 +5,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from components.common.kfp_step import kfp_step
 
+
+@kfp_step
 def run_register_op(model, *, card=None, card_html=None, env: str = "local", pipeline_run: str = "") -> str:
     from components.common.artifacts import model_uri_of
     from components.common.config import load_settings

@@ -6,8 +6,10 @@ import json
 from typing import Any
 
 from components.common.artifacts import ModelMeta, model_uri_of, snapshot_ref_of
+from components.common.kfp_step import kfp_step
 
 
+@kfp_step
 def run_train_op(training_set, model, metrics, *, env: str = "local", params_json: str = "") -> dict[str, Any]:
     """Train in this pod, or (profile `trainjob.enabled`) as a multi-node TrainJob that this step follows."""
     from components.common.config import load_settings
@@ -29,6 +31,7 @@ def run_train_op(training_set, model, metrics, *, env: str = "local", params_jso
     return out
 
 
+@kfp_step
 def run_validate_model_op(model, metrics, report, *, env: str = "local") -> dict[str, Any]:
     from components.common.config import load_settings
     from components.training.validity import ValidityReport, check_model, recorded_report
