@@ -70,6 +70,9 @@ class SparkSettings(StrictModel):
     master: str = "local[*]"
     app_name: str = "rankops"
     driver_memory: str = "2g"
+    driver_java_options: str = Field("-XX:+UseParallelGC", description=(
+        "JVM flags of the driver (and of local[*]'s in-process executors); the local profile adds "
+        "-XX:TieredStopAtLevel=1: its jobs are too short for the optimising JIT to pay back."))
     shuffle_partitions: int = Field(8, gt=0)
     executor: SparkExecutorSettings = Field(default_factory=SparkExecutorSettings)
     kubernetes: SparkKubernetesSettings = Field(default_factory=SparkKubernetesSettings)

@@ -48,7 +48,7 @@ def _base_conf(settings: Settings) -> dict[str, str]:
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.warehouse.dir": os.path.join(str(settings.home), "spark-warehouse"),
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={settings.home} -XX:+UseParallelGC",
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={settings.home} {settings.spark.driver_java_options}".strip(),
     }
 
 

@@ -10,7 +10,7 @@ from components.common.spark import SparkConfigError, spark_conf, with_executors
 POD = {"POD_NAME": "rankops-etl-abc12-driver", "POD_IP": "10.1.2.3"}
 
 
-def _base(home: Path, master: str, memory: str, partitions: str) -> dict[str, str]:
+def _base(home: Path, master: str, memory: str, partitions: str, jvm: str = "-XX:+UseParallelGC") -> dict[str, str]:
     return {
         "spark.master": master,
         "spark.app.name": "rankops",
@@ -21,13 +21,21 @@ def _base(home: Path, master: str, memory: str, partitions: str) -> dict[str, st
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.warehouse.dir": f"{home}/spark-warehouse",
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={home} -XX:+UseParallelGC",
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={home} {jvm}",
     }
 
 
 def test_local_profile_runs_in_process(tmp_path):
     settings = load_settings("local", environ={"RANKOPS_HOME": str(tmp_path)})
-    assert spark_conf(settings, environ={}) == _base(tmp_path, "local[*]", "2g", "4")
+    assert spark_conf(settings, environ={}) == _base(tmp_path, "local[*]", "2g", "4",
+                                                     "-XX:+UseParallelGC -XX:TieredStopAtLevel=1")
+
+
+def test_long_local_jobs_can_take_the_optimising_jit_back(tmp_path):
+    settings = load_settings("local", environ={"RANKOPS_HOME": str(tmp_path),
+                                               "RANKOPS_SPARK__DRIVER_JAVA_OPTIONS": "-XX:+UseParallelGC"})
+    assert spark_conf(settings, environ={})["spark.driver.extraJavaOptions"] == \
+        f"-Dderby.system.home={tmp_path} -XX:+UseParallelGC"
 
 
 def test_prod_profile_starts_executor_pods_from_the_template(tmp_path):
@@ -148,5 +156,5 @@ def test_a_standalone_master_gets_the_profiles_executors(tmp_path):
                                                "RANKOPS_SPARK__EXECUTOR__CORES": "2",
                                                "RANKOPS_SPARK__EXECUTOR__INSTANCES": "3"})
     assert spark_conf(settings, environ={}) == {
-        **_base(tmp_path, "spark://127.0.0.1:7077", "2g", "4"),
+        **_base(tmp_path, "spark://127.0.0.1:7077", "2g", "4", "-XX:+UseParallelGC -XX:TieredStopAtLevel=1"),
         "spark.executor.memory": "1g", "spark.executor.cores": "2", "spark.cores.max": "6"}
