@@ -73,23 +73,21 @@ def validation_frame(full: pd.DataFrame, max_queries: int) -> pd.DataFrame:
 
 def measure(settings: Settings, model_dir: Path, training_set: str | None) -> dict[str, Any]:
     """Evaluation against BM25 on the test split, permutation importance on validation, data facts."""
-    import mlflow
-
     from components.cards.importance import permutation_importance, pyfunc_input
     from components.evaluation.evaluate import combine
     from components.evaluation.frames import feature_columns, model_input
-    from components.evaluation.run import load_frame, score_model
+    from components.evaluation.run import load_frame, load_pyfunc, score_model
     from components.evaluation.tasks import RANKING, evaluation_task
     from components.registry.lookup import model_metadata
 
     cfg, card = settings.evaluation, settings.registry.card
     snap, full = load_frame(settings, training_set)
     extra = snap.manifest.get("extra") or {}
-    model = mlflow.pyfunc.load_model(str(model_dir))
+    model = load_pyfunc(str(model_dir))
     meta = model_metadata(model)
     features = feature_columns(full, extra, meta)
     task = evaluation_task(settings)  # the project's own metrics and baseline (ranking: ranx vs BM25)
-    model_scores, base_scores = score_model(str(model_dir), full, extra), task.call("baseline", full, settings)
+    model_scores, base_scores = score_model(str(model_dir), full, extra, model), task.call("baseline", full, settings)
     evaluation = combine(task.call("evaluate", full, model_scores, settings),
                          task.call("evaluate", full, base_scores, settings), task.baseline_name)
     evaluation["primary_metric"], evaluation["baseline"] = cfg.primary_metric, task.baseline_name

@@ -35,15 +35,20 @@ def pyfunc_input(model: Any, inputs: pd.DataFrame, features: list[str]) -> Featu
     scorer = getattr(unwrap(), "scorer", None) if unwrap else None
     spec = getattr(scorer, "spec", None)
     if spec is not None and hasattr(scorer, "tokenizer"):
-        from components.training.model import encode_frame, score_encoded
+        import torch
+
+        from components.training.model import cls_states, encode_frame
 
         ids, types = encode_frame(scorer.tokenizer, inputs)
         device = next(scorer.model.parameters()).device
         lexical = set(spec.names) - set(spec.features)
+        # the features join after the encoder, so one encoder pass serves every permutation
+        states = cls_states(scorer.model, ids, types, device=device, pad_id=scorer.pad_id)
 
+        @torch.inference_mode()
         def score_features(matrix: np.ndarray) -> np.ndarray:
-            return score_encoded(scorer.model, ids, types, np.ascontiguousarray(matrix, dtype=np.float32),
-                                 device=device, pad_id=scorer.pad_id)
+            feats = torch.from_numpy(np.ascontiguousarray(matrix, dtype=np.float32)).to(device)
+            return scorer.model.score_states(states, feats).cpu().numpy()
 
         return FeatureInput(list(spec.names), ["lexical" if n in lexical else "numeric" for n in spec.names],
                             spec.transform(inputs), score_features)

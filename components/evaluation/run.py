@@ -39,16 +39,23 @@ def load_frame(settings: Settings, training_set: str | None, model_uri: str | No
     return snap, evaluation_task(settings).call("prepare", frame, settings)
 
 
-def score_model(model_uri: str, full: pd.DataFrame, snapshot_extra: dict[str, Any] | None) -> np.ndarray:
-    """Scores of the validation/test rows by the packaged pyfunc (NaN elsewhere)."""
+def load_pyfunc(model_uri: str) -> Any:
+    """The packaged model, for a step of the pipeline that trained it: MLflow's check of its
+    requirements against this environment (0.3 s a load) is skipped, the environment is the trainer's."""
     import mlflow
 
-    from components.registry.lookup import model_metadata
-
     try:
-        model = mlflow.pyfunc.load_model(model_uri)
+        return mlflow.pyfunc.load_model(model_uri, suppress_warnings=True)
     except Exception as exc:  # noqa: BLE001 - any loader failure is the same user-facing problem
         raise ScoringError(f"cannot load model {model_uri}: {exc}") from exc
+
+
+def score_model(model_uri: str, full: pd.DataFrame, snapshot_extra: dict[str, Any] | None,
+                model: Any = None) -> np.ndarray:
+    """Scores of the validation/test rows by the packaged pyfunc (NaN elsewhere); `model`: already loaded."""
+    from components.registry.lookup import model_metadata
+
+    model = model if model is not None else load_pyfunc(model_uri)
     meta = model_metadata(model)
     rows = scored_rows(full)
     features = feature_columns(full, snapshot_extra, meta)

@@ -45,8 +45,16 @@ class CrossEncoder(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor,
                 features: torch.Tensor) -> torch.Tensor:
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
-                              token_type_ids=token_type_ids).last_hidden_state[:, 0]
+        return self.score_states(self.cls_state(input_ids, attention_mask, token_type_ids), features)
+
+    def cls_state(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                  token_type_ids: torch.Tensor) -> torch.Tensor:
+        """The text's part: the encoder's [CLS] state, independent of the numeric features."""
+        return self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                            token_type_ids=token_type_ids).last_hidden_state[:, 0]
+
+    def score_states(self, hidden: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        """The head over [CLS] states and features: re-scoring new features needs no encoder pass."""
         fused = torch.cat([hidden, features.to(hidden.dtype)], dim=-1)
         return self.head(fused).squeeze(-1).float()
 
@@ -178,6 +186,22 @@ def score_encoded(model: CrossEncoder, ids: list[list[int]], types: list[list[in
         out = model(**batch, features=torch.from_numpy(feats[idx]).to(device))
         scores[idx] = out.detach().float().cpu().numpy()
     return scores
+
+
+@torch.inference_mode()
+def cls_states(model: CrossEncoder, ids: list[list[int]], types: list[list[int]], *, batch_size: int = 256,
+               device: str | torch.device = "cpu", pad_id: int = 0) -> torch.Tensor:
+    """[CLS] states of pre-encoded rows in input order (length-bucketed batches, as score_encoded)."""
+    model.eval()
+    states: torch.Tensor | None = None
+    for idx in length_buckets([len(x) for x in ids], batch_size):
+        batch = {k: v.to(device) for k, v in pad_batch([ids[i] for i in idx], [types[i] for i in idx],
+                                                        pad_id).items()}
+        hidden = model.cls_state(**batch)
+        if states is None:
+            states = hidden.new_empty((len(ids), hidden.shape[-1]))
+        states[torch.from_numpy(np.asarray(idx))] = hidden
+    return states if states is not None else torch.empty((0, model.encoder.config.hidden_size))
 
 
 class Scorer:

@@ -75,3 +75,27 @@ def test_the_packaged_ranker_is_permuted_after_its_preprocessing_lexical_feature
     np.testing.assert_array_equal(feats.score(feats.matrix), scorer.score(frame))
     out = permutation_importance(frame, feats, "ndcg@10", repeats=2, seed=0)
     assert sorted(f["feature"] for f in out["features"]) == sorted(feats.names)
+
+
+def test_one_encoder_pass_scores_like_the_whole_model_across_length_buckets():
+    """The head over cached [CLS] states gives score_encoded's scores, rows in input order."""
+    import torch
+    from transformers import ElectraConfig
+
+    from components.training.model import CrossEncoder, cls_states, score_encoded
+
+    torch.manual_seed(1)
+    config = ElectraConfig(vocab_size=50, embedding_size=8, hidden_size=8, num_hidden_layers=1,
+                           num_attention_heads=1, intermediate_size=16, max_position_embeddings=32)
+    model = CrossEncoder(config, 2, head_hidden=4)
+    rng = np.random.default_rng(3)
+    ids = [list(rng.integers(1, 50, size=n)) for n in (9, 3, 14, 5, 3, 11, 7)]  # 7 rows, batches of 3
+    types = [[0] * len(row) for row in ids]
+    feats = rng.normal(size=(7, 2)).astype(np.float32)
+    expected = score_encoded(model, ids, types, feats, batch_size=3)
+    states = cls_states(model, ids, types, batch_size=3)
+    with torch.inference_mode():
+        got = model.score_states(states, torch.from_numpy(feats)).numpy()
+    assert states.shape == (7, 8)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
+    assert np.unique(expected).size == 7  # distinct scores: a row mix-up could not pass
