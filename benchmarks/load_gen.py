@@ -18,7 +18,17 @@ def summarise(latencies: list[float], errors: dict[str, int], wall: float) -> di
             "max_ms": round(float(ms.max()), 2) if len(ms) else None}
 
 
-SERVER_MS: list[float] = []  # the Server-Timing of every 200 response of the current phase
+SERVER_MS: list[dict[str, float]] = []  # the Server-Timing entries (ms by name) of every 200 of the phase
+
+
+def server_timing(header: str) -> dict[str, float]:
+    """`app;dur=8.1, lookup;dur=2.2` -> {"app": 8.1, "lookup": 2.2}."""
+    out = {}
+    for entry in header.split(","):
+        name, _, rest = entry.strip().partition(";")
+        if rest.startswith("dur="):
+            out[name] = float(rest[4:])
+    return out
 
 
 def post(client, url: str, body: bytes) -> str:
@@ -28,7 +38,7 @@ def post(client, url: str, body: bytes) -> str:
         return type(exc).__name__
     timing = resp.headers.get("server-timing", "")
     if resp.status_code == 200 and "dur=" in timing:
-        SERVER_MS.append(float(timing.rsplit("dur=", 1)[1]))
+        SERVER_MS.append(server_timing(timing))
     return str(resp.status_code)
 
 
@@ -103,7 +113,15 @@ def open_loop(url: str, payloads: list[bytes], *, rate: float, seconds: float, s
             pool.submit(send, i, due)
     out = summarise(latencies, errors, time.perf_counter() - started)
     if SERVER_MS:
-        out["server_p50_ms"], out["server_p99_ms"] = (round(float(np.percentile(SERVER_MS, q)), 2) for q in (50, 99))
+        app = [t["app"] for t in SERVER_MS if "app" in t]
+        out["server_p50_ms"], out["server_p99_ms"] = (round(float(np.percentile(app, q)), 2) for q in (50, 99))
+        # each stage at the requests of the server's own tail (>= its p99) and overall
+        tail = [t for t in SERVER_MS if t.get("app", 0) >= out["server_p99_ms"]]
+        stages = [k for k in SERVER_MS[0] if k != "app"]
+        out["server_stages_ms"] = {k: {"p50": round(float(np.percentile([t.get(k, 0) for t in SERVER_MS], 50)), 2),
+                                       "p99": round(float(np.percentile([t.get(k, 0) for t in SERVER_MS], 99)), 2),
+                                       "mean_in_tail": round(float(np.mean([t.get(k, 0) for t in tail])), 2)}
+                                   for k in stages}
     while not clients.empty():
         clients.get().close()
     return {"mode": "open", "rate": rate, "sent_late": late, **out}

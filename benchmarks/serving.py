@@ -345,6 +345,9 @@ def report(result: dict, args) -> int:
               f"({op['error_count']} errors; in the server p50 {op.get('server_p50_ms')} / p99 "
               f"{op.get('server_p99_ms')} ms) | saturation {sat['req_per_s']} req/s p99 {sat['p99_ms']} ms "
               f"({sat['error_count']} errors) | load {v['load_before']} -> {v['load_after']}")
+        if op.get("server_stages_ms"):
+            print(f"{'':>15}  server stages, ms p50/p99 (mean over the server's own p99 tail): " + ", ".join(
+                f"{k} {st['p50']}/{st['p99']} ({st['mean_in_tail']})" for k, st in op["server_stages_ms"].items()))
         exp = v.get("saturation_with_experiment")
         if exp:
             print(f"{'':>15}  side by side: experiment off p50 {sat['p50_ms']} / p99 {sat['p99_ms']} ms, "

@@ -16,6 +16,7 @@ from collections.abc import MutableMapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
@@ -171,6 +172,7 @@ def create_app(settings: Settings, holder: ModelHolder, features: FeatureSource,
         metrics.set_model(ranker)
 
     holder._on_swap = on_swap
+    scoring_slots = anyio.CapacityLimiter(limits.concurrency)  # a queue in front of the model, FIFO
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -194,14 +196,19 @@ def create_app(settings: Settings, holder: ModelHolder, features: FeatureSource,
     app.state.holder, app.state.features, app.state.metrics = holder, features, metrics
     app.state.experiment = experiment
 
-    def serve_rerank(ranker: Ranker, req: RerankRequest, request_id: str, started: float) -> dict:
-        """Lookup, route under the experiment, log the impression: the whole request off the event loop."""
+    def serve_rerank(ranker: Ranker, req: RerankRequest, request_id: str,
+                     started: float) -> tuple[dict, dict[str, float]]:
+        """Lookup, route under the experiment, log the impression: the whole request off the event loop.
+        Also the seconds of each stage, for the Server-Timing header."""
+        begun = time.perf_counter()
         frame = lookup_checked(features, req, reject_unknown=limits.reject_unknown_ids)
+        looked_up = time.perf_counter()
         exp, challenger = experiment.active(ranker.version)
         session_id = req.session_id or request_id
         routed = route(ranker, challenger, exp, frame, req.candidates, session_id=session_id,
                        request_id=request_id, scorer=experiment.scorer)
-        latency_ms = (time.perf_counter() - started) * 1000
+        scored = time.perf_counter()
+        latency_ms = (scored - started) * 1000
         if exp is not None:
             metrics.arms.labels(experiment=exp.name, mode=routed.mode, arm=routed.arm or "interleave").inc()
             if routed.fallback:
@@ -221,15 +228,20 @@ def create_app(settings: Settings, holder: ModelHolder, features: FeatureSource,
                 metrics.errors.labels(kind="impression_log").inc()
         results = [{"video_id": v, "score": s, "rank": r} for r, (v, s) in
                    enumerate(zip(routed.video_ids, routed.scores, strict=True), 1)]
+        stages = {"wait": begun - started, "lookup": looked_up - begun, "score": scored - looked_up,
+                  "log": time.perf_counter() - scored}
         return {"request_id": request_id, "query": req.query, "model_name": ranker.name,
-                "model_version": ranker.version, "results": results}
+                "model_version": ranker.version, "results": results}, stages
 
-    def respond(endpoint: str, status: int, body: dict, started: float) -> JSONResponse:
+    def respond(endpoint: str, status: int, body: dict, started: float,
+                stages: dict[str, float] | None = None) -> JSONResponse:
         metrics.requests.labels(endpoint=endpoint, status=str(status)).inc()
         took = time.perf_counter() - started
         metrics.latency.labels(endpoint=endpoint).observe(took)
-        # the server's own share of the latency a client sees (the standard header browsers show)
-        return JSONResponse(body, status_code=status, headers={"Server-Timing": f"app;dur={took * 1e3:.3f}"})
+        # the server's own share of the latency a client sees (the standard header browsers show),
+        # then its stages: wait = body read and parse + the hop to the worker thread
+        timing = ", ".join(f"{name};dur={seconds * 1e3:.3f}" for name, seconds in {"app": took, **(stages or {})}.items())
+        return JSONResponse(body, status_code=status, headers={"Server-Timing": timing})
 
     @app.exception_handler(BadRequest)
     async def bad_request(request: Request, exc: BadRequest) -> JSONResponse:
@@ -265,7 +277,8 @@ def create_app(settings: Settings, holder: ModelHolder, features: FeatureSource,
             metrics.candidates.observe(len(req.candidates))
             experiment.refresh()
             request_id = request_id_of(request.headers.get("x-request-id"))
-            result = await run_in_threadpool(serve_rerank, ranker, req, request_id, started)
+            result, stages = await anyio.to_thread.run_sync(serve_rerank, ranker, req, request_id, started,
+                                                            limiter=scoring_slots)
         except BadRequest as exc:
             metrics.errors.labels(kind=f"client_{exc.status}").inc()
             return respond("rerank", exc.status, {"error": exc.message, "detail": exc.detail}, started)
@@ -273,7 +286,7 @@ def create_app(settings: Settings, holder: ModelHolder, features: FeatureSource,
             log.warning("%s", exc)
             metrics.errors.labels(kind="feature_store").inc()
             return respond("rerank", 503, {"error": str(exc)}, started)
-        response = respond("rerank", 200, result, started)
+        response = respond("rerank", 200, result, started, stages)
         response.headers["X-Request-Id"] = request_id
         return response
 

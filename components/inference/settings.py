@@ -42,6 +42,9 @@ class ServingSettings(StrictModel):
     reject_unknown_ids: bool = Field(True, description="404 when a candidate is not in the feature store.")
     torch_threads: int | None = Field(1, gt=0, description="torch intra-op threads in the ranker process; measured "
                                       "on 2 shared cores: 1 thread p50 25-30 ms vs 100-250 ms with 2 (oversubscription).")
+    concurrency: int = Field(1, gt=0, description="Requests a replica scores at once; the rest wait their turn. "
+                             "Two at once share the GIL and the cores and both run ~2x slower (the p99 tail); "
+                             "scale with replicas instead.")
     autocast_bf16: bool = Field(False, description="bf16 autocast for torch models (batch and online alike). "
                                 "Off: on the 2-core box it was not faster and changed the top-10 of 19/20 queries.")
     cache_documents: int = Field(20_000, ge=0, description="Online ranker: documents whose encoding and lexical terms "

@@ -34,8 +34,10 @@ def test_rerank_orders_by_the_packaged_model_score(serving_env, client):
     resp = client.post("/rerank", json={"query": "cat piano", "candidates": ids})
     round_trip_ms = (time.perf_counter() - sent) * 1e3
     assert resp.status_code == 200
-    name, dur = resp.headers["server-timing"].split(";dur=")  # the server's share, for latency splits
-    assert name == "app" and 0 < float(dur) <= round_trip_ms
+    timing = dict(entry.split(";dur=") for entry in resp.headers["server-timing"].split(", "))
+    assert list(timing) == ["app", "wait", "lookup", "score", "log"]  # the server's share, then its stages
+    assert 0 < float(timing["app"]) <= round_trip_ms
+    assert sum(float(timing[k]) for k in ("wait", "lookup", "score", "log")) <= float(timing["app"])
     body = resp.json()
     assert body["model_name"] == "rankops-ranker" and body["model_version"] == "1"
     expected = load_ranker(settings, URI).predict(sample.frame_source(tables).lookup("cat piano", ids))
