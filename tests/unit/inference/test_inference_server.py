@@ -201,3 +201,49 @@ def test_feature_store_outage_is_503_not_a_crash(serving_env):
         assert ready.status_code == 503 and ready.json()["checks"] == {"model": True, "feature_store": False}
         assert 'rankops_errors_total{kind="feature_store"} 1.0' in c.get("/metrics").text
         assert c.get("/healthz").status_code == 200
+
+
+class CountingSource:
+    """The real frame source, counting how many lookups run at once (a slow store widens the window)."""
+
+    def __init__(self, inner):
+        self.inner, self.now, self.most, self.lock = inner, 0, 0, threading.Lock()
+
+    def lookup(self, query, video_ids):
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        try:
+            time.sleep(0.3)
+            return self.inner.lookup(query, video_ids)
+        finally:
+            with self.lock:
+                self.now -= 1
+
+    def ping(self):
+        return None
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_concurrency_bounds_the_requests_scored_at_once(serving_env, concurrency):
+    settings, tables, _ = serving_env
+    settings = settings.model_copy(update={"serving": settings.serving.model_copy(update={"concurrency": concurrency})})
+    source = CountingSource(sample.frame_source(tables))
+    ids = tables["videos"]["video_id"].tolist()[:5]
+    app = create_app(settings, ModelHolder(settings, URI), source, poll_interval_s=0, freeze_gc=False)
+    with TestClient(app) as c:
+        codes: list[int] = []
+        barrier = threading.Barrier(4)
+
+        def send() -> None:
+            barrier.wait()
+            codes.append(c.post("/rerank", json={"query": "cat piano", "candidates": ids}).status_code)
+
+        workers = [threading.Thread(target=send) for _ in range(4)]
+        [w.start() for w in workers]
+        [w.join() for w in workers]
+    assert codes == [200] * 4
+    if concurrency == 1:
+        assert source.most == 1  # queued in front of the model, one at a time
+    else:
+        assert 1 < source.most <= concurrency  # lookups overlapped: the bound is what serialised them
