@@ -23,12 +23,15 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -159,6 +162,9 @@ VARIANTS = {  # name -> server environment (the profile's settings as RANKOPS_ v
                  "RANKOPS_FEATURES__ONLINE_READER": "sdk"},
     "optimised": {"RANKOPS_SERVING__CACHE_DOCUMENTS": "20000", "RANKOPS_SERVING__AUTOCAST_BF16": "false",
                   "RANKOPS_FEATURES__ONLINE_READER": "sqlite_direct"},
+    # the cluster profiles' reader: the same features materialised into a redis-server started here
+    "optimised_redis": {"RANKOPS_SERVING__CACHE_DOCUMENTS": "20000", "RANKOPS_SERVING__AUTOCAST_BF16": "false",
+                        "RANKOPS_FEATURES__ONLINE_STORE_TYPE": "redis", "RANKOPS_FEATURES__ONLINE_READER": "redis_direct"},
     "optimised_bf16": {"RANKOPS_SERVING__CACHE_DOCUMENTS": "20000", "RANKOPS_SERVING__AUTOCAST_BF16": "true",
                        "RANKOPS_FEATURES__ONLINE_READER": "sqlite_direct"},
 }
@@ -240,12 +246,46 @@ def body_of(ranker, req, scores) -> bytes:
     return JSONResponse(ranked_response(ranker, req, scores).model_dump()).body
 
 
+@contextmanager
+def redis_store(home: Path) -> Iterator[str]:
+    """A redis-server on a free loopback port holding the home's online features (materialised in full)."""
+    from components.common.config import load_settings
+    from components.features.materialize import run_materialize
+
+    port = free_port()
+    proc = subprocess.Popen([shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(port), "--bind",
+                             "127.0.0.1", "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        address = f"127.0.0.1:{port}"
+        run_materialize(load_settings("local", environ={
+            "RANKOPS_HOME": str(home), "RANKOPS_FEATURES__ONLINE_STORE_TYPE": "redis",
+            "RANKOPS_FEATURES__ONLINE_STORE_PATH": address}), incremental=False)
+        yield address
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
 def run_variant(home: Path, name: str, payloads: list[bytes], data: dict, args) -> dict:
+    with ExitStack() as stack:
+        env = dict(VARIANTS[name])
+        if env.get("RANKOPS_FEATURES__ONLINE_STORE_TYPE") == "redis":
+            env["RANKOPS_FEATURES__ONLINE_STORE_PATH"] = stack.enter_context(redis_store(home))
+        return serve_variant(home, name, env, payloads, data, args)
+
+
+def serve_variant(home: Path, name: str, env: dict[str, str], payloads: list[bytes], data: dict, args) -> dict:
     import httpx
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = start_server(home, port, home / f"server-{name}.log", VARIANTS[name])
+    proc = start_server(home, port, home / f"server-{name}.log", env)
     try:
         with httpx.Client() as c:
             ready_s = wait_ready(c, url, proc, timeout=180)
