@@ -16,21 +16,15 @@ import argparse
 import os
 import random
 import shutil
-import socket
-import subprocess
+import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 
 from components.common.config import load_settings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def percentiles(fn, iterations: int) -> tuple[float, float, float]:
@@ -91,14 +85,16 @@ def main() -> None:
     parser.add_argument("--redis", help="HOST:PORT of a running redis (default: start one)")
     parser.add_argument("--skip-redis", action="store_true")
     args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support, run as a script
 
     from components.features.apply import run_apply
     from components.features.materialize import run_materialize
     from components.features.training_set import build_training_set
     from tests.support.feature_data import make_gold, publish_gold
+    from tests.support.redis_server import redis_server
 
     home = Path(tempfile.mkdtemp(prefix="rankops-bench-features-"))
-    proc = None
+    stack = ExitStack()
     try:
         cfg = load_settings("local", environ={"RANKOPS_HOME": str(home / "sqlite")})
         t = time.perf_counter()
@@ -124,16 +120,11 @@ def main() -> None:
         bench_online(cfg, "sqlite", videos, queries, args.iterations, ["sdk", "api"])
         if args.skip_redis:
             return
-        address = args.redis
-        if not address:
-            port = free_port()
-            proc = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind",
-                                     "127.0.0.1", "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
-            time.sleep(0.5)
-            address = f"127.0.0.1:{port}"
+        address = args.redis or stack.enter_context(redis_server())
         rcfg = load_settings("local", environ={"RANKOPS_HOME": str(home / "redis"),
                                                "RANKOPS_FEATURES__ONLINE_STORE_TYPE": "redis",
-                                               "RANKOPS_FEATURES__ONLINE_STORE_PATH": address})
+                                               "RANKOPS_FEATURES__ONLINE_STORE_PATH": address,
+                                               "RANKOPS_FEATURES__ONLINE_READER": "sdk"})  # "direct" below
         publish_gold(rcfg, gold)
         run_apply(rcfg)
         t = time.perf_counter()
@@ -141,9 +132,7 @@ def main() -> None:
         print(f"materialize to Redis: {time.perf_counter() - t:.1f} s")
         bench_online(rcfg, "redis", videos, queries, args.iterations, ["sdk", "api", "direct"])
     finally:
-        if proc:
-            proc.terminate()
-            proc.wait()
+        stack.close()
         shutil.rmtree(home, ignore_errors=True)
 
 

@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import random
-import shutil
 import signal
 import socket
 import subprocess
@@ -251,25 +250,13 @@ def redis_store(home: Path) -> Iterator[str]:
     """A redis-server on a free loopback port holding the home's online features (materialised in full)."""
     from components.common.config import load_settings
     from components.features.materialize import run_materialize
+    from tests.support.redis_server import redis_server
 
-    port = free_port()
-    proc = subprocess.Popen([shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(port), "--bind",
-                             "127.0.0.1", "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        address = f"127.0.0.1:{port}"
+    with redis_server() as address:
         run_materialize(load_settings("local", environ={
             "RANKOPS_HOME": str(home), "RANKOPS_FEATURES__ONLINE_STORE_TYPE": "redis",
             "RANKOPS_FEATURES__ONLINE_STORE_PATH": address}), incremental=False)
         yield address
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def run_variant(home: Path, name: str, payloads: list[bytes], data: dict, args) -> dict:

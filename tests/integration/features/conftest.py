@@ -10,7 +10,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -164,24 +163,9 @@ def redis_password() -> str:
 @pytest.fixture(scope="session")
 def redis_address(tmp_path_factory: pytest.TempPathFactory, redis_password: str):
     """A redis-server on a free loopback port (no persistence) that requires `redis_password`; yields host:port."""
-    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-    if not os.path.exists(binary):
+    from tests.support.redis_server import redis_binary, redis_server
+
+    if redis_binary() is None:
         pytest.fail(MISSING)
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(workdir), "--requirepass", redis_password],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        else:
-            pytest.fail(f"redis-server did not start on port {port}")
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with redis_server(redis_password, tmp_path_factory.mktemp("redis")) as address:
+        yield address
