@@ -33,15 +33,25 @@ def read_input(settings: Settings, spark: SparkSession, ref: str) -> tuple[DataF
     return read_parquet(spark, snap.data_path), {snap.table: snap.snapshot_id}, extra
 
 
-def read_parquet(spark: SparkSession, path: str) -> DataFrame:
-    """Spark read of a Parquet dir; nanosecond timestamps (pandas writers) are cast to micros first."""
-    from pyspark.errors import AnalysisException
+def nanosecond_timestamps(path: str) -> bool:
+    """Whether the Parquet dir holds nanosecond timestamps (pandas writers), which Spark cannot read."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
 
     try:
+        schema = ds.dataset(path, format="parquet").schema
+    except (OSError, pa.ArrowInvalid):
+        return False  # Spark's own read then names the problem
+    return any(pa.types.is_timestamp(f.type) and f.type.unit == "ns" for f in schema)
+
+
+def read_parquet(spark: SparkSession, path: str) -> DataFrame:
+    """Spark read of a Parquet dir; nanosecond timestamps (pandas writers) are cast to micros first.
+
+    The schema is checked before Spark reads: letting Spark fail first printed a Java stack trace
+    from the failed task even though the read then succeeded."""
+    if not nanosecond_timestamps(path):
         return spark.read.parquet(path)
-    except AnalysisException as exc:
-        if "TIMESTAMP(NANOS" not in str(exc):
-            raise
     import pyarrow as pa
     import pyarrow.parquet as pq
 

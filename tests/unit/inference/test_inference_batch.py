@@ -12,7 +12,7 @@ import pytest
 from components.common.snapshots import SnapshotStore
 from components.inference.batch import merge_profiles, score_bucketed, scoring_partitions
 from components.inference.model import load_ranker
-from components.inference.run import ScoringInputError, run_batch_scoring
+from components.inference.run import ScoringInputError, nanosecond_timestamps, read_parquet, run_batch_scoring
 from tests.support import serving_data as sample
 
 
@@ -111,6 +111,28 @@ def test_score_command_end_to_end(serving_env, spark, tmp_path, monkeypatch):
     assert summary["rows"] == len(tables["training_set"]) and summary["model_version"] == "1"
     bad = CliRunner().invoke(build_app(), ["score", "--model", "models:/rankops-ranker@nope"])
     assert bad.exit_code == 1 and "not in the registry" in bad.output
+
+
+def test_pandas_nanosecond_timestamps_are_read_without_a_failed_spark_task(spark, tmp_path):
+    frame = pd.DataFrame({"query_id": ["q1", "q2"], "ts": pd.to_datetime(["2026-01-01 10:00:00.123456",
+                                                                          "2026-01-02 11:30:00.000001"], utc=True)})
+    pandas_dir, spark_dir = tmp_path / "pandas", tmp_path / "spark"
+    pandas_dir.mkdir()
+    frame.to_parquet(pandas_dir / "part-0.parquet")  # pandas writes TIMESTAMP(NANOS)
+    spark.createDataFrame(frame).write.parquet(str(spark_dir))  # Spark writes micros
+    assert nanosecond_timestamps(str(pandas_dir)) and not nanosecond_timestamps(str(spark_dir))
+    sc = spark.sparkContext
+    sc.setJobGroup("nanosecond-read", "read_parquet of a pandas-written dir")
+    try:
+        for path in (pandas_dir, spark_dir):
+            got = read_parquet(spark, str(path)).toPandas().sort_values("query_id").reset_index(drop=True)
+            assert got["query_id"].tolist() == ["q1", "q2"]
+            assert pd.to_datetime(got["ts"], utc=True).tolist() == frame["ts"].tolist()  # microseconds kept
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)
+    tracker = sc.statusTracker()
+    jobs = [tracker.getJobInfo(j) for j in tracker.getJobIdsForGroup("nanosecond-read")]
+    assert jobs and all(j.status != "FAILED" for j in jobs)  # Spark was never sent at the nanoseconds
 
 
 def test_registry_uri_parsing():
