@@ -9,7 +9,10 @@ store), a tiny ELECTRA trained for a few steps and registered as `champion`. The
   cached documents), and the top-10 of the cached path (fp32 and bf16) against the fp32 pyfunc;
 - per variant (`--variants`), the real `rankops serve` in a subprocess, one after the other:
   POST /rerank with 50 candidates in an open loop (Poisson arrivals at `--rate`) and a closed
-  loop (saturation), errors, the load average, and (not for the baseline) malformed requests.
+  loop (saturation), errors, the load average, and (not for the baseline) malformed requests;
+  the server's own share and its stages come from each response's Server-Timing header.
+  `optimised_redis` reads the cluster profiles' way: the same features materialised into a
+  redis-server the script starts, `redis_direct` (needs redis-server: `make services`).
 Targets (issue 18): p99 <= 20 ms at 30 req/s open loop, >= 80 req/s saturation, 0 errors, top-10
 identical to fp32 for >= 99 % of queries, 0 x 5xx; "met"/"NOT met" each, flagged when loaded.
 `--model reference` swaps ELECTRA for the linear reference ranker (serving overhead only).
