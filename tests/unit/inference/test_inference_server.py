@@ -7,6 +7,7 @@ import threading
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
@@ -247,3 +248,12 @@ def test_concurrency_bounds_the_requests_scored_at_once(serving_env, concurrency
         assert source.most == 1  # queued in front of the model, one at a time
     else:
         assert 1 < source.most <= concurrency  # lookups overlapped: the bound is what serialised them
+
+
+def test_unknown_ids_are_the_candidates_without_a_title():
+    from components.inference.features import unknown_ids
+
+    frame = pd.DataFrame({"video_id": ["a", "b", "c", "d", "e", "f"],
+                          "title": ["cat piano", None, float("nan"), "", "   ", pd.NA]})
+    assert unknown_ids(frame) == ["b", "c", "d", "e", "f"]
+    assert unknown_ids(frame.drop(columns="title")) == []  # a source without text cannot tell
