@@ -170,7 +170,8 @@ def score_encoded(model: CrossEncoder, ids: list[list[int]], types: list[list[in
                   *, batch_size: int = 256, bucket: bool = True, pad_to: int | None = None,
                   device: str | torch.device = "cpu", pad_id: int = 0) -> np.ndarray:
     """Scores of pre-encoded rows in input order; `bucket` sorts by length so padding stays small."""
-    model.eval()
+    if model.training:  # eval() walks every submodule: ~0.1 ms a call on the serving path
+        model.eval()
     scores = np.zeros(len(ids), dtype=np.float32)
     batches = length_buckets([len(x) for x in ids], batch_size) if bucket else [
         np.arange(i, min(i + batch_size, len(ids))) for i in range(0, len(ids), batch_size)]
@@ -192,7 +193,8 @@ def score_encoded(model: CrossEncoder, ids: list[list[int]], types: list[list[in
 def cls_states(model: CrossEncoder, ids: list[list[int]], types: list[list[int]], *, batch_size: int = 256,
                device: str | torch.device = "cpu", pad_id: int = 0) -> torch.Tensor:
     """[CLS] states of pre-encoded rows in input order (length-bucketed batches, as score_encoded)."""
-    model.eval()
+    if model.training:  # eval() walks every submodule: ~0.1 ms a call on the serving path
+        model.eval()
     states: torch.Tensor | None = None
     for idx in length_buckets([len(x) for x in ids], batch_size):
         batch = {k: v.to(device) for k, v in pad_batch([ids[i] for i in idx], [types[i] for i in idx],
