@@ -7,6 +7,7 @@ pyfunc loads this module in serving images, where no training code path may be n
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,14 +166,13 @@ def length_buckets(lengths: list[int], batch_size: int) -> list[np.ndarray]:
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-@torch.inference_mode()
-def score_encoded(model: CrossEncoder, ids: list[list[int]], types: list[list[int]], feats: np.ndarray,
-                  *, batch_size: int = 256, bucket: bool = True, pad_to: int | None = None,
-                  device: str | torch.device = "cpu", pad_id: int = 0) -> np.ndarray:
-    """Scores of pre-encoded rows in input order; `bucket` sorts by length so padding stays small."""
+def encoded_batches(model: CrossEncoder, ids: list[list[int]], types: list[list[int]], *, batch_size: int,
+                    bucket: bool = True, pad_to: int | None = None, device: str | torch.device = "cpu",
+                    pad_id: int = 0) -> Iterator[tuple[np.ndarray, dict[str, torch.Tensor]]]:
+    """(row indices, padded model inputs on `device`) per batch, with the model in eval mode: the one
+    batching of score_encoded and cls_states."""
     if model.training:  # eval() walks every submodule: ~0.1 ms a call on the serving path
         model.eval()
-    scores = np.zeros(len(ids), dtype=np.float32)
     batches = length_buckets([len(x) for x in ids], batch_size) if bucket else [
         np.arange(i, min(i + batch_size, len(ids))) for i in range(0, len(ids), batch_size)]
     for idx in batches:
@@ -183,7 +183,17 @@ def score_encoded(model: CrossEncoder, ids: list[list[int]], types: list[list[in
         if pad_to is not None:
             batch["attention_mask"] = torch.stack([
                 torch.tensor([1] * len(ids[i]) + [0] * (pad_to - len(ids[i]))) for i in idx])
-        batch = {k: v.to(device) for k, v in batch.items()}
+        yield idx, {k: v.to(device) for k, v in batch.items()}
+
+
+@torch.inference_mode()
+def score_encoded(model: CrossEncoder, ids: list[list[int]], types: list[list[int]], feats: np.ndarray,
+                  *, batch_size: int = 256, bucket: bool = True, pad_to: int | None = None,
+                  device: str | torch.device = "cpu", pad_id: int = 0) -> np.ndarray:
+    """Scores of pre-encoded rows in input order; `bucket` sorts by length so padding stays small."""
+    scores = np.zeros(len(ids), dtype=np.float32)
+    for idx, batch in encoded_batches(model, ids, types, batch_size=batch_size, bucket=bucket, pad_to=pad_to,
+                                      device=device, pad_id=pad_id):
         out = model(**batch, features=torch.from_numpy(feats[idx]).to(device))
         scores[idx] = out.detach().float().cpu().numpy()
     return scores
@@ -193,12 +203,8 @@ def score_encoded(model: CrossEncoder, ids: list[list[int]], types: list[list[in
 def cls_states(model: CrossEncoder, ids: list[list[int]], types: list[list[int]], *, batch_size: int = 256,
                device: str | torch.device = "cpu", pad_id: int = 0) -> torch.Tensor:
     """[CLS] states of pre-encoded rows in input order (length-bucketed batches, as score_encoded)."""
-    if model.training:  # eval() walks every submodule: ~0.1 ms a call on the serving path
-        model.eval()
     states: torch.Tensor | None = None
-    for idx in length_buckets([len(x) for x in ids], batch_size):
-        batch = {k: v.to(device) for k, v in pad_batch([ids[i] for i in idx], [types[i] for i in idx],
-                                                        pad_id).items()}
+    for idx, batch in encoded_batches(model, ids, types, batch_size=batch_size, device=device, pad_id=pad_id):
         hidden = model.cls_state(**batch)
         if states is None:
             states = hidden.new_empty((len(ids), hidden.shape[-1]))
