@@ -7,7 +7,6 @@ import glob
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from datetime import datetime, timedelta
@@ -19,6 +18,7 @@ from components.common.config import Settings, load_settings
 from components.common.contract import GOLD_LABELS, GOLD_QUERY, GOLD_QUERY_VIDEO, GOLD_VIDEO
 from components.etl.normalize import query_id_of, video_id_of
 from tests.support.feature_data import gold_frame
+from tests.support.mlflow_server import free_port
 
 CATS, DOGS = query_id_of("cats"), query_id_of("dogs")
 VA, VB, VC = (video_id_of(f"https://videos.example/{n}") for n in ("a", "b", "c"))
@@ -112,12 +112,6 @@ def applied_local(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 # ---- real PostgreSQL and Redis servers -------------------------------------------------------
 
 MISSING = "PostgreSQL/Redis servers not installed: run `make services` (apt packages postgresql, redis-server)"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pg_bin(name: str) -> str:
