@@ -17,13 +17,14 @@ an int field takes any JSON number with an integral value (``2.0`` is 2: JSON ha
 type), and a CSV cell of an int/number field is read as a number when it is a JSON number
 literal (CSV has no types). A leading UTF-8 BOM on a line is dropped.
 
-Silver runs ``check_batches`` on every line (Spark ``mapInArrow``); query and URL ids are cached
+Silver runs ``check_lines`` on every line (a Spark Arrow UDF); query and URL ids are cached
 per task, so ``normalize.py`` runs once per distinct value and task.
 """
 
 from __future__ import annotations
 
 import csv
+import gc
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -50,6 +51,7 @@ TS_NO_ZONE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{
 NUMBER_RE = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?\Z")  # a JSON number literal
 ESCAPED_SURROGATE_RE = re.compile(r"\\u[dD][89a-fA-F]")
 FORBIDDEN_RE = {chars: re.compile(pattern) for chars, pattern in FORBIDDEN.items()}
+PLAIN_FORBIDDEN = b"\x7f"  # the one FORBIDDEN character JSON takes unescaped (a test checks FORBIDDEN against it)
 LINEAGE = ("kind", "batch_id", "source_file", "line_number", "file_sha256")  # (file_sha256, line_number) is unique
 ID_COLUMNS = {FieldType.URL: ("canonical_url", "video_id")}
 QUERY_ID_COLUMNS = ("query_norm", "query_id")
@@ -119,6 +121,47 @@ def parse_json_line(text: str) -> dict[str, Any]:
     return value
 
 
+_FAST_DECODER: list[Any] = []  # the msgspec decoder, made on first use (no import-time work)
+
+
+def _strings_in(value: Any) -> int:
+    """JSON strings in a decoded value: object keys, string values, at any depth."""
+    if type(value) is str:
+        return 1
+    if type(value) is list:
+        return sum(_strings_in(v) for v in value)
+    if type(value) is dict:
+        return len(value) + sum(_strings_in(v) for v in value.values())
+    return 0
+
+
+def fast_json_object(raw: bytes) -> dict[str, Any] | None:
+    """The object of a plain JSON line by msgspec (C, 5x the json module), or None: then
+    ``parse_json_line`` decides, with its exact reason. Plain: no backslash (so no escapes and
+    no escaped surrogates, and every quote delimits a string), no BOM, integers within 64 bits
+    (msgspec refuses larger ones), and no repeated key. msgspec keeps the last of repeated keys,
+    but each one adds its quotes: with none repeated, the quotes are exactly two per string
+    decoded. Values come out as the json module's (numbers with a fraction or exponent as Decimal)."""
+    if b"\\" in raw:
+        return None
+    if not _FAST_DECODER:
+        import msgspec
+
+        _FAST_DECODER.append(msgspec.json.Decoder(float_hook=Decimal))
+    try:
+        obj = _FAST_DECODER[0].decode(raw)
+    except Exception:  # noqa: BLE001 - malformed, invalid UTF-8, an integer over 64 bits: the strict path says which
+        return None
+    if type(obj) is not dict:
+        return None
+    values = obj.values()
+    types = [type(v) for v in values]
+    strings = len(obj) + types.count(str)
+    if list in types or dict in types:
+        strings += sum(_strings_in(v) for v in values if type(v) is list or type(v) is dict)
+    return obj if raw.count(b'"') == 2 * strings else None
+
+
 def parse_csv_line(text: str, columns: list[str], rules: tuple[FieldRule, ...]) -> dict[str, Any]:
     """The cells of a CSV data line by header column; int/number cells that are JSON number
     literals become numbers, empty cells None (null)."""
@@ -185,6 +228,10 @@ def _number(rule: FieldRule, value: Any) -> int | Decimal:
     return int(value) if rule.type is FieldType.INT else value
 
 
+def _no_match(_text: str) -> None:
+    return None
+
+
 def kind_spec(kind: str | KindSpec, contract: Contract | None = None) -> KindSpec:
     """The KindSpec of `kind` (a name, or already a spec) in `contract` (default: search)."""
     return kind if isinstance(kind, KindSpec) else resolve_contract(contract).kind(kind)
@@ -206,6 +253,7 @@ class LineChecker:
         self._ts: dict[str, int] = {}
         derived = {r.name: "url" if r.type is FieldType.URL else "query" if r.name == "query" else None for r in self.rules}
         self._plan = [(r, self._fast(r), derived[r.name]) for r in self.rules]
+        self._plain_plan = [(r, self._fast(r, plain=True), derived[r.name]) for r in self.rules]
         ids = {"url": ID_COLUMNS[FieldType.URL], "query": QUERY_ID_COLUMNS}
         self._names = [n for r in self.rules for n in (r.name, *ids.get(derived[r.name] or "", ()))]
         last = {n: i for i, n in enumerate(self._names)}  # a field named like a derived id (an impression's
@@ -225,9 +273,13 @@ class LineChecker:
 
     def _check_values(self, raw: bytes, file_sha256: str | None = None) -> list[Any]:
         """``check`` as a list in field order (the batch path: no dict per line)."""
-        obj = self.fields(raw, file_sha256)
+        obj = None if self.spec.csv else fast_json_object(raw)
+        if obj is None:
+            obj, plan = self.fields(raw, file_sha256), self._plan
+        else:  # a plain line holds no control character below U+0020 (JSON refuses them unescaped)
+            plan = self._plan if PLAIN_FORBIDDEN in raw else self._plain_plan
         out: list[Any] = []
-        for rule, fast, derived in self._plan:
+        for rule, fast, derived in plan:
             value = fast(obj)
             if value is _SLOW:
                 value = self._value(rule, obj)
@@ -245,9 +297,10 @@ class LineChecker:
                 raise Reject(*failed)
         return out
 
-    def _fast(self, rule: FieldRule) -> Callable[[dict[str, Any]], Any]:
+    def _fast(self, rule: FieldRule, plain: bool = False) -> Callable[[dict[str, Any]], Any]:
         """The value of `rule` for the common valid case, else _SLOW (then ``_value`` decides the
-        outcome and its message: this only skips work on values it has fully checked)."""
+        outcome and its message: this only skips work on values it has fully checked). `plain`:
+        for a line known to hold no forbidden character, the text checks skip the search."""
         name, t = rule.name, rule.type
         if t is FieldType.INT and rule.minimum is not None and rule.maximum is not None:
             lo, hi = rule.minimum, rule.maximum
@@ -256,6 +309,8 @@ class LineChecker:
             return lambda obj: v if type(v := obj.get(name, _SLOW)) is bool else _SLOW
         if t in (FieldType.STRING, FieldType.URL) and rule.allowed is None:
             limit, search, blank = self.limits[name], FORBIDDEN_RE[rule.chars].search, rule.blank
+            if plain:
+                search = _no_match
 
             def text(obj: dict[str, Any]) -> Any:
                 v = obj.get(name, _SLOW)
@@ -333,18 +388,17 @@ class LineChecker:
             self._ids[key] = ids
         return ids
 
-    def check_batch(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        """Lineage columns passed through, ``reason``/``detail``, and the silver columns (NULL when rejected)."""
+    def check_lines(self, raws: pa.Array, shas: pa.Array | None = None) -> pa.StructArray:
+        """``reason``/``detail`` and the silver columns (NULL when rejected) of each line, in order."""
         import pyarrow as pa
 
-        raws = batch.column("raw").to_pylist()
-        shas = batch.column("file_sha256").to_pylist()
         rows: list[list[Any]] = []
         reasons: list[str | None] = []
         details: list[str | None] = []
         empty = [None] * len(self.columns)
         check, pick = self._check_values, self._pick
-        for raw, sha in zip(raws, shas, strict=True):
+        raw_list = raws.to_pylist()
+        for raw, sha in zip(raw_list, [None] * len(raw_list) if shas is None else shas.to_pylist(), strict=True):
             try:
                 row = check(raw, sha)
                 rows.append(row if pick is None else [row[i] for i in pick])
@@ -354,13 +408,14 @@ class LineChecker:
                 rows.append(empty)
                 reasons.append(str(exc.reason))
                 details.append(exc.detail)
-        values = dict(zip(self.columns, map(list, zip(*rows, strict=True)), strict=True)) if rows else \
-            {c: [] for c in self.columns}
-        arrays = [batch.column(c) for c in LINEAGE]
-        arrays += [pa.array(reasons, pa.string()), pa.array(details, pa.string())]
+        values = list(map(list, zip(*rows, strict=True))) if rows else [[] for _ in self.columns]
         types = arrow_types(self.spec)
-        arrays += [pa.array(values[c], types[c]) for c in self.columns]
-        return pa.RecordBatch.from_arrays(arrays, names=[*LINEAGE, "reason", "detail", *self.columns])
+        arrays = [pa.array(reasons, pa.string()), pa.array(details, pa.string())]
+        arrays += [pa.array(v, types[c]) for c, v in zip(self.columns, values, strict=True)]
+        return pa.StructArray.from_arrays(arrays, names=list(CHECK_FIELDS + self.columns))
+
+
+CHECK_FIELDS = ("reason", "detail")
 
 
 def arrow_types(kind: str | KindSpec, contract: Contract | None = None) -> dict[str, pa.DataType]:
@@ -374,24 +429,30 @@ def arrow_types(kind: str | KindSpec, contract: Contract | None = None) -> dict[
     return {c: by_name.get(c, pa.string()) for c in spec.silver_columns}
 
 
-def checked_schema(kind: str | KindSpec, contract: Contract | None = None) -> str:
-    """The Spark DDL schema of ``check_batches`` output for `kind`."""
+def checked_type(kind: str | KindSpec, contract: Contract | None = None) -> str:
+    """The Spark DDL type of ``check_lines`` output for `kind`: a struct of reason, detail and silver columns."""
     spec = kind_spec(kind, contract)
     sql = {r.name: r.sql for r in spec.rules}
-    cols = [f"{c} {'bigint' if c == 'line_number' else 'string'}" for c in LINEAGE]
-    cols += ["reason string", "detail string"] + [f"{c} {sql.get(c, 'string')}" for c in spec.silver_columns]
-    return ", ".join(cols)
+    fields = [f"`{c}`: string" for c in CHECK_FIELDS] + [f"`{c}`: {sql.get(c, 'string')}" for c in spec.silver_columns]
+    return f"struct<{', '.join(fields)}>"
 
 
-def check_batches(kind: str | KindSpec, max_chars: int, headers: dict[str, list[str]] | None = None,
-                  contract: Contract | None = None) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
-    """The ``mapInArrow`` function checking bronze lines of `kind` (columns LINEAGE + raw)."""
+def check_lines(kind: str | KindSpec, max_chars: int, headers: dict[str, list[str]] | None = None,
+                contract: Contract | None = None) -> Callable[[Iterator[Any]], Iterator[pa.StructArray]]:
+    """The scalar-iterator Arrow UDF body checking lines of `kind`: batches of raw lines (and, for a
+    CSV kind, of their file hashes) in, ``check_lines`` structs out; one checker (and cache) per task."""
     spec = kind_spec(kind, contract)  # only the kind's rules travel to the Spark workers
 
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    def run(batches: Iterator[Any]) -> Iterator[pa.StructArray]:
         checker = LineChecker(spec, max_chars, headers)
-        for batch in batches:
-            yield checker.check_batch(batch)
+        collecting = gc.isenabled()
+        gc.disable()  # lines make acyclic objects only, freed by reference counting; the cyclic
+        try:          # collector would walk every row of a batch again and again (a fifth of the time)
+            for batch in batches:
+                yield checker.check_lines(*batch) if isinstance(batch, tuple) else checker.check_lines(batch)
+        finally:
+            if collecting:
+                gc.enable()
 
     return run
 

@@ -27,7 +27,7 @@ from components.etl.gate import latest_or_none, run_gate
 from components.etl.impressions import published_positions, write_impression_positions
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
     from components.common.config import Settings
 
@@ -142,14 +142,15 @@ def build_silver(spark: SparkSession, store: SnapshotStore, bronze: dict[str, Sn
     contract = resolve_contract(contract)
     bronze_df = {k: store.read_spark(spark, s) for k, s in bronze.items()}
     headers = csv_headers(*(bronze[k] for k in contract.csv_kinds))
+
+    def stage(name: str, df: DataFrame) -> DataFrame:  # one parse pass per kind, re-read by every consumer
+        df.write.mode("overwrite").parquet(str(staging / name))
+        return spark.read.parquet(str(staging / name))
+
     classified = S.classify(bronze_df, max_field_chars=settings.etl.max_field_chars, headers=headers,
-                            contract=contract)
-    staged = {}
-    for kind, df in classified.items():  # one parse pass per kind, re-read by every consumer
-        df.write.mode("overwrite").parquet(str(staging / kind))
-        staged[kind] = spark.read.parquet(str(staging / kind))
-    outcomes = outcome_counts(staged)
-    result = S.split(staged, bronze_df, {k: o["quarantine"] for k, o in outcomes.items()})
+                            contract=contract, stage=stage)
+    outcomes = outcome_counts(classified)
+    result = S.split(classified, bronze_df, {k: o["quarantine"] for k, o in outcomes.items()})
     snaps: dict[str, Snapshot] = {}
     for kind, df in result.tables.items():
         snaps[contract.silver_tables[kind]] = store.write(

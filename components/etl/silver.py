@@ -10,6 +10,7 @@ judgements are deduplicated on their whole typed content (contract.DEDUP_KEY).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,11 @@ from components.etl import parse
 from components.etl.contracts import Contract, KindSpec, resolve_contract
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pyspark.sql import DataFrame
+
+    Stage = Callable[[str, DataFrame], DataFrame]
 
 QUARANTINE_COLUMNS = ("kind", "reason", "detail", "batch_id", "source_file", "line_number", "file_sha256", "raw", "raw_text")
 ORDER = ("batch_id", "source_file", "line_number")
@@ -48,20 +53,26 @@ def _quarantine_of(rejected: DataFrame, bronze: DataFrame, broadcast: bool) -> D
 def check_kind(bronze: DataFrame, kind: str | KindSpec, max_chars: int, headers: dict[str, list[str]] | None = None,
                contract: Contract | None = None) -> DataFrame:
     """Every data line of one kind (CSV headers excluded) with its silver columns and reason
-    (NULL when valid): parse.check_batches, the one implementation of the contract, per partition."""
+    (NULL when valid): parse.check_lines, the one implementation of the contract, as an Arrow UDF.
+    Only the raw bytes (and a CSV line's file hash, for its header) travel to Python; the lineage
+    columns stay in the JVM."""
     from pyspark.sql import functions as F
 
     spec = parse.kind_spec(kind, contract)
     lines = bronze.filter(~F.col("is_header")) if spec.csv else bronze
-    checker = parse.check_batches(spec, max_chars, headers)
-    return lines.select(*parse.LINEAGE, "raw").mapInArrow(checker, parse.checked_schema(spec))
+    with warnings.catch_warnings():  # the UDF type is given, not inferred: the input arity differs by kind
+        warnings.filterwarnings("ignore", "It is preferred to specify type hints", UserWarning)
+        udf = F.arrow_udf(parse.check_lines(spec, max_chars, headers), parse.checked_type(spec),
+                          F.ArrowUDFType.SCALAR_ITER)
+    inputs = [F.col("raw"), F.col("file_sha256")] if spec.csv else [F.col("raw")]
+    return lines.select(*parse.LINEAGE, udf(*inputs).alias("_checked")).select(*parse.LINEAGE, "_checked.*")
 
 
 OUTCOME = "_outcome"  # silver | quarantine | duplicate
 
 
 def classify_duplicates(checked: DataFrame, key: tuple[str, ...], content: tuple[str, ...]) -> DataFrame:
-    """Mark every valid row kept / exact duplicate / conflicting duplicate by `key`.
+    """Mark every valid row kept / exact duplicate / conflicting duplicate by `key` (one window).
 
     A key seen with one content: the first row in (batch, file, line) order is kept, the
     other copies are exact duplicates. A key seen with different contents: nothing about it
@@ -93,20 +104,47 @@ def classify_duplicates(checked: DataFrame, key: tuple[str, ...], content: tuple
     return df.withColumn(OUTCOME, outcome).drop("_rn")
 
 
+def duplicate_candidates(checked: DataFrame, key: tuple[str, ...]) -> DataFrame:
+    """The valid rows whose `key` may be on another valid row: one aggregation over a 64-bit hash
+    of the key (a narrow shuffle), then a semi join. A hash collision only adds a candidate, which
+    classify_duplicates then keeps as the single row of its key."""
+    from pyspark.sql import functions as F
+
+    valid = checked.filter(F.col("reason").isNull()).withColumn("_kh", F.xxhash64(*key))
+    repeated = valid.groupBy("_kh").agg(F.count(F.lit(1)).alias("_n")).filter(F.col("_n") > 1).select("_kh")
+    return valid.join(repeated, "_kh", "left_semi").drop("_kh")
+
+
+def with_outcomes(checked: DataFrame, classified_duplicates: DataFrame) -> DataFrame:
+    """Every checked row with its outcome: the classified duplicate candidates as they are, every
+    other row silver when valid, else quarantine (matched on the unique (file, line))."""
+    from pyspark.sql import functions as F
+
+    line = ["file_sha256", "line_number"]
+    rest = checked.join(classified_duplicates.select(*line), line, "left_anti").select(*checked.columns)  # keys first
+    rest = rest.withColumn(OUTCOME, F.when(F.col("reason").isNull(), F.lit("silver")).otherwise(F.lit("quarantine")))
+    return rest.unionByName(classified_duplicates)
+
+
 def classify(bronze: dict[str, DataFrame], *, max_field_chars: int, headers: dict[str, list[str]],
-             contract: Contract | None = None) -> dict[str, DataFrame]:
+             contract: Contract | None = None, stage: Stage | None = None) -> dict[str, DataFrame]:
     """Every bronze data line of each kind, parsed, with its outcome and (if rejected) reason.
 
     Exact duplicates are counted in every kind by its dedup key (search: the search log by
     event_id, a different content under one event_id being a conflict; the catalogue and the
-    judgements by their whole content).
+    judgements by their whole content). `stage(name, df)` may materialise the checked lines and
+    the classified duplicate candidates (run.py writes them to staging), so every later reader
+    re-reads them instead of parsing again; only the few duplicate candidates are shuffled whole.
     """
+    stage = stage or (lambda _name, df: df)
     out = {}
     for spec in resolve_contract(contract).kinds:
         if spec.name not in bronze:  # a caller holding only some kinds (the ETL run passes every kind)
             continue
-        checked = check_kind(bronze[spec.name], spec, max_field_chars, headers)
-        out[spec.name] = classify_duplicates(checked, spec.dedup_key, spec.field_names)
+        checked = stage(f"{spec.name}/checked", check_kind(bronze[spec.name], spec, max_field_chars, headers))
+        candidates = duplicate_candidates(checked, spec.dedup_key)
+        duplicates = stage(f"{spec.name}/duplicates", classify_duplicates(candidates, spec.dedup_key, spec.field_names))
+        out[spec.name] = with_outcomes(checked, duplicates)
     return out
 
 
