@@ -79,10 +79,15 @@ def _spark_fingerprint(df: SparkDataFrame) -> tuple[list[dict[str, str]], int, s
 
     schema = [{"name": f.name, "type": f.dataType.simpleString()} for f in df.schema.fields]
     cols = [F.col(f"`{f.name}`") for f in df.schema.fields]
-    hashed = df.select(F.xxhash64(*cols).cast("decimal(38,0)").alias("h")) if cols else df.select(F.lit(0).alias("h"))
-    row = hashed.agg(F.count(F.lit(1)).alias("n"), F.sum("h").alias("s"), F.bit_xor(F.col("h").cast("long")).alias("x")).first()
+    hashed = df.select(F.xxhash64(*cols).alias("h") if cols else F.lit(0).cast("long").alias("h"))
+    # The exact sum of the 64-bit row hashes as two long sums (high halves signed, low halves
+    # unsigned), added in Python: a decimal(38,0) sum ran through BigDecimal, a third slower.
+    # Exact below 2**31 rows a snapshot.
+    row = hashed.agg(F.count(F.lit(1)).alias("n"), F.sum(F.shiftright("h", 32)).alias("hi"),
+                     F.sum(F.col("h").bitwiseAND(0xFFFFFFFF)).alias("lo"), F.bit_xor("h").alias("x")).first()
     n = int(row["n"])
-    digest = f"{n}:{row['s'] or 0}:{row['x'] or 0}"
+    total = (row["hi"] or 0) * 2**32 + (row["lo"] or 0)
+    digest = f"{n}:{total}:{row['x'] or 0}"
     return schema, n, digest
 
 
