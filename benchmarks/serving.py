@@ -27,7 +27,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,12 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.load_gen import load_test, open_loop  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.mlflow_server import free_port  # noqa: E402
 
 
 def build_home(home: Path, model: str, n_videos: int) -> dict:
@@ -97,7 +91,7 @@ def start_server(home: Path, port: int, log: Path, env_extra: dict[str, str] | N
     (home / "experiment.yaml").write_text("")
     cmd = [str(ROOT / ".venv/bin/rankops"), "serve", "--port", str(port)]
     if not Path(cmd[0]).exists():
-        cmd = [sys.executable, "-m", "pipelines.cli", "serve", "--port", str(port)]
+        cmd = [sys.executable, "-c", "from pipelines.cli import main; main()", "serve", "--port", str(port)]
     return subprocess.Popen(cmd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=str(ROOT))
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -96,12 +95,6 @@ def train_electra(settings: Settings, world: dict[str, Any], params: dict[str, A
     result = train(settings, training_set=snap.ref, params={**ELECTRA_LOOP, **(params or {})}, validate=False)
     version = register_model(settings, result.model_uri)["version"]
     return {"version": version, "run_id": result.run_id, "metrics": result.metrics, "steps": result.steps}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(home: Path, tables_dir: Path, port: int, environ: dict[str, str]) -> subprocess.Popen:

@@ -20,6 +20,7 @@ from components.common.config import load_settings
 from components.experiments.report import run_report
 from components.experiments.stats import ab_summary
 from tests.support import simulated_users as su
+from tests.support.mlflow_server import free_port
 from tests.support.serving_data import FEATURES
 
 pytestmark = pytest.mark.slow
@@ -44,7 +45,7 @@ def test_interleaving_detects_the_trained_electra_over_bm25_and_aa_does_not(tmp_
     assert params["n_model_inputs"] == str(len(FEATURES) + 3)  # numeric features + BM25 and two coverages
     (home / "experiment.yaml").write_text(f"name: trained-vs-bm25\nmode: interleave\nchampion: {bm25}\n"
                                           f"challenger: {trained}\nlatency_budget_ms: 2000\n")
-    port = su.free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = su.start_server(home, su.save_tables(world["tables"], tmp_path / "tables"), port, environ)
     try:

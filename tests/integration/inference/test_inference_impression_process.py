@@ -12,6 +12,7 @@ import pytest
 from components.common.config import load_settings
 from tests.support import serving_data as sample
 from tests.support import simulated_users as su
+from tests.support.mlflow_server import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +40,7 @@ def test_idle_rotation_and_shutdown_close_every_file(tmp_path):
     settings = load_settings("local", environ={"RANKOPS_HOME": str(home), **environ})
     log_reference_model(settings, sample.FEATURES)
     tables = sample.make_tables(n_queries=4, n_videos=30, seed=1)
-    port = su.free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = su.start_server(home, su.save_tables(tables, tmp_path / "tables"), port, environ)
     ids = tables["videos"]["video_id"].tolist()[:5]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import pytest
 
 from components.common.config import load_settings
 from components.training.trainjob import LAUNCH
+from tests.support.mlflow_server import free_port
 from tests.support.training_data import TINY_PARAMS, write_sample_training_set
 
 pytestmark = pytest.mark.slow
@@ -42,12 +42,6 @@ if os.environ.get("RANK") == "1" and os.environ.get("LOSE_RANK_1") == "1":
 from pipelines.cli import main
 sys.exit(main())
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def attempt(home: Path, bin_dir: Path, restart: int, lose_rank_1: bool = False) -> tuple[int, dict | None, str]:
