@@ -120,3 +120,25 @@ def test_valid_rows_are_typed_with_ids_equal_to_python(silver):
     (judgement,) = silver["tables"]["judgements"]
     assert (judgement["query"], judgement["query_id"], judgement["video_id"], judgement["label"], judgement["annotator"]) == (
         "Rock, live", nz.query_id_of("rock, live"), sl["video_id"], 3, "ann1")
+
+
+def test_a_lone_candidate_stays_silver_and_every_row_keeps_one_outcome(spark):
+    """duplicate_candidates may over-select (a 64-bit hash collision): a candidate alone under its key
+    is then kept, and with_outcomes gives every checked row exactly one outcome, candidates or not."""
+    from components.etl.silver import OUTCOME, classify_duplicates, duplicate_candidates, with_outcomes
+
+    schema = ("batch_id string, source_file string, line_number long, file_sha256 string, reason string, "
+              "detail string, event_id string, query string")
+    rows = [("b1", "f", 1, "s", None, None, "e1", "rock"), ("b1", "f", 2, "s", None, None, "e1", "rock"),
+            ("b1", "f", 3, "s", None, None, "e2", "jazz"), ("b1", "f", 4, "s", None, None, "e2", "folk"),
+            ("b1", "f", 5, "s", None, None, "e3", "pop"), ("b1", "f", 6, "s", "malformed_json", "x", None, None)]
+    checked = spark.createDataFrame(rows, schema)
+    key, content = ("event_id",), ("event_id", "query")
+    candidates = duplicate_candidates(checked, key)
+    assert sorted(r["line_number"] for r in candidates.collect()) == [1, 2, 3, 4]
+    collided = candidates.unionByName(checked.filter("line_number = 5"))  # as if e3 shared e1's hash
+    out = with_outcomes(checked, classify_duplicates(collided, key, content)).collect()
+    assert len(out) == len(rows)
+    got = {r["line_number"]: (r[OUTCOME], r["reason"]) for r in out}
+    assert got == {1: ("silver", None), 2: ("duplicate", None), 3: ("quarantine", "conflicting_duplicate"),
+                   4: ("quarantine", "conflicting_duplicate"), 5: ("silver", None), 6: ("quarantine", "malformed_json")}
