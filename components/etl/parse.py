@@ -97,11 +97,20 @@ def decode_line(raw: bytes) -> str:
 
 
 def _has_surrogate(value: Any) -> bool:
-    if isinstance(value, str):
-        return any("\ud800" <= c <= "\udfff" for c in value)
-    if isinstance(value, dict):
-        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
-    return isinstance(value, list) and any(_has_surrogate(v) for v in value)
+    """Whether a decoded value holds a lone surrogate anywhere; iterative, as the json module
+    nests deeper than Python recursion leaves room for below it."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if any("\ud800" <= c <= "\udfff" for c in item):
+                return True
+        elif isinstance(item, dict):
+            stack += item.keys()
+            stack += item.values()
+        elif isinstance(item, list):
+            stack += item
+    return False
 
 
 def parse_json_line(text: str) -> dict[str, Any]:
@@ -124,22 +133,12 @@ def parse_json_line(text: str) -> dict[str, Any]:
 _FAST_DECODER: list[Any] = []  # the msgspec decoder, made on first use (no import-time work)
 
 
-def _strings_in(value: Any) -> int:
-    """JSON strings in a decoded value: object keys, string values, at any depth."""
-    if type(value) is str:
-        return 1
-    if type(value) is list:
-        return sum(_strings_in(v) for v in value)
-    if type(value) is dict:
-        return len(value) + sum(_strings_in(v) for v in value.values())
-    return 0
-
-
 def fast_json_object(raw: bytes) -> dict[str, Any] | None:
     """The object of a plain JSON line by msgspec (C, 5x the json module), or None: then
     ``parse_json_line`` decides, with its exact reason. Plain: no backslash (so no escapes and
     no escaped surrogates, and every quote delimits a string), no BOM, integers within 64 bits
-    (msgspec refuses larger ones), and no repeated key. msgspec keeps the last of repeated keys,
+    (msgspec refuses larger ones), values scalars or lists of scalars (nesting, and how deep the
+    json module may go, is the strict path's), and no repeated key. msgspec keeps the last of repeated keys,
     but each one adds its quotes: with none repeated, the quotes are exactly two per string
     decoded. Values come out as the json module's (numbers with a fraction or exponent as Decimal)."""
     if b"\\" in raw:
@@ -154,11 +153,18 @@ def fast_json_object(raw: bytes) -> dict[str, Any] | None:
         return None
     if type(obj) is not dict:
         return None
-    values = obj.values()
-    types = [type(v) for v in values]
+    types = [type(v) for v in obj.values()]
     strings = len(obj) + types.count(str)
-    if list in types or dict in types:
-        strings += sum(_strings_in(v) for v in values if type(v) is list or type(v) is dict)
+    if dict in types:
+        return None
+    if list in types:
+        for value in obj.values():
+            if type(value) is list:
+                for item in value:
+                    if type(item) is str:
+                        strings += 1
+                    elif type(item) is list or type(item) is dict:
+                        return None
     return obj if raw.count(b'"') == 2 * strings else None
 
 

@@ -70,9 +70,9 @@ def test_a_repeated_key_without_escapes_is_left_to_the_strict_path():
 
 
 def test_plain_lines_are_decoded_by_the_fast_path_with_the_json_module_values():
-    raw = b'{"event_id": "e1", "tags": ["a", "b:c"], "n": 2.50, "k": {"x": null}, "ok": true}'
+    raw = b'{"event_id": "e1", "tags": ["a", "b:c"], "n": 2.50, "k": null, "ok": true}'
     fast = parse.fast_json_object(raw)
-    assert fast == {"event_id": "e1", "tags": ["a", "b:c"], "n": parse.Decimal("2.50"), "k": {"x": None}, "ok": True}
+    assert fast == {"event_id": "e1", "tags": ["a", "b:c"], "n": parse.Decimal("2.50"), "k": None, "ok": True}
     assert type(fast["n"]) is parse.Decimal
 
 
@@ -80,9 +80,9 @@ def test_every_forbidden_character_json_takes_unescaped_is_the_plain_lines_check
     """A plain line skips the control-character search unless it holds PLAIN_FORBIDDEN: every
     other forbidden character is below U+0020, which JSON refuses unescaped in a string."""
     plain = set(parse.PLAIN_FORBIDDEN.decode())
+    every = "".join(chr(c) for c in range(0x20, 0x110000) if not 0xD800 <= c <= 0xDFFF)
     for pattern in FORBIDDEN.values():
-        matched = {chr(c) for c in range(0x20, 0x3000) if re.fullmatch(pattern, chr(c))}
-        assert matched <= plain, pattern
+        assert set(re.findall(pattern, every)) <= plain, pattern
     assert parse.fast_json_object(b'{"q": "a\x7fb"}') is not None  # the DEL itself reaches the search
     checker = parse.LineChecker("search_log", 10_000)
     line = ('{"event_id": "e1", "ts": "2026-10-01T00:00:00+00:00", "session_id": "s", "query": "a\x7fb", '
@@ -91,3 +91,18 @@ def test_every_forbidden_character_json_takes_unescaped_is_the_plain_lines_check
         with pytest.raises(parse.Reject) as caught:
             checker.check(line.replace("a\x7fb", query).encode())
         assert caught.value.reason == Reason.CONTROL_CHARACTER, query
+
+
+def test_nested_values_are_left_to_the_strict_path_however_deep():
+    for depth in (2, 50, 5_000):
+        raw = ('{"event_id": "e1", "extra": ' + "[" * depth + "]" * depth + "}").encode()
+        assert parse.fast_json_object(raw) is None
+    assert parse.fast_json_object(b'{"event_id": "e1", "extra": {"k": "v"}}') is None
+    deep = ('{"event_id": "e1", "extra": ' + "[" * 5_000 + "]" * 5_000 + "}").encode()
+    assert _strict(deep) == Reason.MALFORMED_JSON  # nested too deeply: a reason, not a crashed task
+
+
+def test_a_lone_surrogate_deep_inside_is_malformed_not_a_crash():
+    for depth in (1, 900, 980):
+        line = '{"event_id": "e1", "extra": ' + "[" * depth + '"\\ud800"' + "]" * depth + "}"
+        assert _strict(line.encode()) == Reason.MALFORMED_JSON, depth
