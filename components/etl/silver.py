@@ -71,26 +71,23 @@ def check_kind(bronze: DataFrame, kind: str | KindSpec, max_chars: int, headers:
 OUTCOME = "_outcome"  # silver | quarantine | duplicate
 
 
-def classify_duplicates(checked: DataFrame, key: tuple[str, ...], content: tuple[str, ...]) -> DataFrame:
-    """Mark every valid row kept / exact duplicate / conflicting duplicate by `key` (one window).
+def classify_duplicates(candidates: DataFrame, key: tuple[str, ...], content: tuple[str, ...]) -> DataFrame:
+    """Mark every candidate (valid rows, from duplicate_candidates) kept / exact duplicate /
+    conflicting duplicate by `key`, in one window.
 
     A key seen with one content: the first row in (batch, file, line) order is kept, the
     other copies are exact duplicates. A key seen with different contents: nothing about it
     can be trusted, so EVERY row of it is quarantined as conflicting_duplicate (only when the
-    key is not the whole content). Invalid rows are partitioned by their own (file, line), so
-    one shuffle classifies all rows.
+    key is not the whole content).
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    valid = F.col("reason").isNull()
-    parts = [F.when(valid, F.col(k)) for k in key] + [F.when(~valid, F.col(c)) for c in ("file_sha256", "line_number")]
-    df = checked.withColumn("_rn", F.row_number().over(Window.partitionBy(*parts).orderBy(*ORDER)))
+    by_key = Window.partitionBy(*key)
+    df = candidates.withColumn("_rn", F.row_number().over(by_key.orderBy(*ORDER)))
     if set(key) != set(content):
         df = df.withColumn("_h", F.xxhash64(*[F.col(c) for c in content]))
-        wk = Window.partitionBy(*parts)
-        conflict = valid & (F.min("_h").over(wk) != F.max("_h").over(wk))
-        df = df.withColumn("_conflict", conflict)
+        df = df.withColumn("_conflict", F.min("_h").over(by_key) != F.max("_h").over(by_key))
         df = df.withColumn("detail", F.when(F.col("_conflict"), F.lit(f"{key[0]} seen with different content"))
                            .otherwise(F.col("detail")))
         df = df.withColumn("reason", F.when(F.col("_conflict"), F.lit(str(Reason.CONFLICTING_DUPLICATE)))
