@@ -42,6 +42,7 @@ from components.common.contract import (
 )
 from components.etl import normalize as nz
 from components.etl.contracts import Contract, KindSpec, resolve_contract
+from components.etl.fastpath import PLAIN_FORBIDDEN, fast_json_object, typed_check
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -51,7 +52,6 @@ TS_NO_ZONE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{
 NUMBER_RE = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?\Z")  # a JSON number literal
 ESCAPED_SURROGATE_RE = re.compile(r"\\u[dD][89a-fA-F]")
 FORBIDDEN_RE = {chars: re.compile(pattern) for chars, pattern in FORBIDDEN.items()}
-PLAIN_FORBIDDEN = b"\x7f"  # the one FORBIDDEN character JSON takes unescaped (a test checks FORBIDDEN against it)
 LINEAGE = ("kind", "batch_id", "source_file", "line_number", "file_sha256")  # (file_sha256, line_number) is unique
 ID_COLUMNS = {FieldType.URL: ("canonical_url", "video_id")}
 QUERY_ID_COLUMNS = ("query_norm", "query_id")
@@ -128,44 +128,6 @@ def parse_json_line(text: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise Reject(Reason.NOT_AN_OBJECT, f"a JSON {JSON_TYPE.get(type(value), 'null')}, not an object")
     return value
-
-
-_FAST_DECODER: list[Any] = []  # the msgspec decoder, made on first use (no import-time work)
-
-
-def fast_json_object(raw: bytes) -> dict[str, Any] | None:
-    """The object of a plain JSON line by msgspec (C, 5x the json module), or None: then
-    ``parse_json_line`` decides, with its exact reason. Plain: no backslash (so no escapes and
-    no escaped surrogates, and every quote delimits a string), no BOM, integers within 64 bits
-    (msgspec refuses larger ones), values scalars or lists of scalars (nesting, and how deep the
-    json module may go, is the strict path's), and no repeated key. msgspec keeps the last of repeated keys,
-    but each one adds its quotes: with none repeated, the quotes are exactly two per string
-    decoded. Values come out as the json module's (numbers with a fraction or exponent as Decimal)."""
-    if b"\\" in raw:
-        return None
-    if not _FAST_DECODER:
-        import msgspec
-
-        _FAST_DECODER.append(msgspec.json.Decoder(float_hook=Decimal))
-    try:
-        obj = _FAST_DECODER[0].decode(raw)
-    except Exception:  # noqa: BLE001 - malformed, invalid UTF-8, an integer over 64 bits: the strict path says which
-        return None
-    if type(obj) is not dict:
-        return None
-    types = [type(v) for v in obj.values()]
-    strings = len(obj) + types.count(str)
-    if dict in types:
-        return None
-    if list in types:
-        for value in obj.values():
-            if type(value) is list:
-                for item in value:
-                    if type(item) is str:
-                        strings += 1
-                    elif type(item) is list or type(item) is dict:
-                        return None
-    return obj if raw.count(b'"') == 2 * strings else None
 
 
 def parse_csv_line(text: str, columns: list[str], rules: tuple[FieldRule, ...]) -> dict[str, Any]:
@@ -255,16 +217,18 @@ class LineChecker:
         if self.spec.csv:  # no csv-module cap on a cell: the contract's limit says field_too_long
             csv.field_size_limit(CSV_CELL_CAP)
         self.columns = self.spec.silver_columns
-        self._ids: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+        self._ids: dict[str, dict[str, tuple[str | None, str | None]]] = {"url": {}, "query": {}}
         self._ts: dict[str, int] = {}
         derived = {r.name: "url" if r.type is FieldType.URL else "query" if r.name == "query" else None for r in self.rules}
         self._plan = [(r, self._fast(r), derived[r.name]) for r in self.rules]
         self._plain_plan = [(r, self._fast(r, plain=True), derived[r.name]) for r in self.rules]
         ids = {"url": ID_COLUMNS[FieldType.URL], "query": QUERY_ID_COLUMNS}
-        self._names = [n for r in self.rules for n in (r.name, *ids.get(derived[r.name] or "", ()))]
+        # values come out as the fields in rule order, then the derived ids: the typed fast path's layout
+        self._names = [r.name for r in self.rules] + [n for r in self.rules for n in ids.get(derived[r.name] or "", ())]
         last = {n: i for i, n in enumerate(self._names)}  # a field named like a derived id (an impression's
-        order = [last[c] for c in self.columns]          # query_id): the derived value, as in check()
-        self._pick = None if order == list(range(len(self._names))) else order
+        self._pick = [last[c] for c in self.columns]      # query_id): the derived value, as in check()
+        self._typed = None if self.spec.csv else typed_check(self.rules, self.limits, self._ts,
+                                                                 self._timestamp_or_none, self._ids, self._id)
 
     def fields(self, raw: bytes, file_sha256: str | None = None) -> dict[str, Any]:
         """The parsed fields of one line, before the field checks (Reject on a line-level error)."""
@@ -278,13 +242,24 @@ class LineChecker:
         return dict(zip(self._names, self._check_values(raw, file_sha256), strict=True))
 
     def _check_values(self, raw: bytes, file_sha256: str | None = None) -> list[Any]:
-        """``check`` as a list in field order (the batch path: no dict per line)."""
+        """``check`` as a list: the fields in rule order, then the derived ids (the batch path: no dict per line)."""
+        out = self._typed(raw) if self._typed is not None else None
+        if out is None:
+            out = self._checked_fields(raw, file_sha256)
+        if self.spec.row_check is not None:  # rules across fields (e.g. one team per served video)
+            failed = self.spec.row_check(dict(zip(self._names, out, strict=True)))
+            if failed is not None:
+                raise Reject(*failed)
+        return out
+
+    def _checked_fields(self, raw: bytes, file_sha256: str | None) -> list[Any]:
         obj = None if self.spec.csv else fast_json_object(raw)
         if obj is None:
             obj, plan = self.fields(raw, file_sha256), self._plan
         else:  # a plain line holds no control character below U+0020 (JSON refuses them unescaped)
             plan = self._plan if PLAIN_FORBIDDEN in raw else self._plain_plan
         out: list[Any] = []
+        extra: list[Any] = []
         for rule, fast, derived in plan:
             value = fast(obj)
             if value is _SLOW:
@@ -294,14 +269,10 @@ class LineChecker:
                 canonical, video_id = self._id("url", value)
                 if video_id is None:
                     raise Reject(Reason.INVALID_URL, f"{rule.name}: not an http(s) URL with a valid host")
-                out += (canonical, video_id)
+                extra += (canonical, video_id)
             elif derived == "query":
-                out += self._id("query", value)
-        if self.spec.row_check is not None:  # rules across fields (e.g. one team per served video)
-            failed = self.spec.row_check(dict(zip(self._names, out, strict=True)))
-            if failed is not None:
-                raise Reject(*failed)
-        return out
+                extra += self._id("query", value)
+        return out + extra
 
     def _fast(self, rule: FieldRule, plain: bool = False) -> Callable[[dict[str, Any]], Any]:
         """The value of `rule` for the common valid case, else _SLOW (then ``_value`` decides the
@@ -379,9 +350,15 @@ class LineChecker:
             self._ts[text] = micros
         return micros
 
+    def _timestamp_or_none(self, text: str) -> int | None:
+        try:
+            return self._timestamp("", text)
+        except Reject:
+            return None
+
     def _id(self, kind: str, value: str) -> tuple[str | None, str | None]:
-        key = (kind, value)
-        ids = self._ids.get(key)
+        cache = self._ids[kind]
+        ids = cache.get(value)
         if ids is None:
             if kind == "url":
                 canonical = nz.canonicalize_url(value)
@@ -389,9 +366,9 @@ class LineChecker:
             else:
                 norm = nz.normalize_query(value)
                 ids = (norm, nz.id_of(norm))
-            if len(self._ids) >= CACHE_MAX:
-                self._ids.clear()
-            self._ids[key] = ids
+            if len(cache) >= CACHE_MAX:
+                cache.clear()
+            cache[value] = ids
         return ids
 
     def check_lines(self, raws: pa.Array, shas: pa.Array | None = None) -> pa.StructArray:
@@ -401,20 +378,20 @@ class LineChecker:
         rows: list[list[Any]] = []
         reasons: list[str | None] = []
         details: list[str | None] = []
-        empty = [None] * len(self.columns)
-        check, pick = self._check_values, self._pick
+        check = self._check_values
+        empty = [None] * len(self._names)
         raw_list = raws.to_pylist()
         for raw, sha in zip(raw_list, [None] * len(raw_list) if shas is None else shas.to_pylist(), strict=True):
             try:
-                row = check(raw, sha)
-                rows.append(row if pick is None else [row[i] for i in pick])
+                rows.append(check(raw, sha))
                 reasons.append(None)
                 details.append(None)
             except Reject as exc:
                 rows.append(empty)
                 reasons.append(str(exc.reason))
                 details.append(exc.detail)
-        values = list(map(list, zip(*rows, strict=True))) if rows else [[] for _ in self.columns]
+        by_name = list(zip(*rows, strict=True)) if rows else [() for _ in self._names]
+        values = [by_name[i] for i in self._pick]
         types = arrow_types(self.spec)
         arrays = [pa.array(reasons, pa.string()), pa.array(details, pa.string())]
         arrays += [pa.array(v, types[c]) for c, v in zip(self.columns, values, strict=True)]

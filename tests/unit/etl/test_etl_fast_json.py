@@ -1,4 +1,4 @@
-"""The msgspec fast path of JSON lines (parse.fast_json_object) against the strict json-module
+"""The msgspec fast path of JSON lines (fastpath.fast_json_object) against the strict json-module
 decoder it stands in for: on any line it returns either nothing or exactly the strict object."""
 
 import json
@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from components.common.contract import FORBIDDEN, Reason
-from components.etl import parse
+from components.etl import fastpath, parse
 
 KEYS = st.sampled_from(["a", "b", "query", "ts", "é", "k:1", 'q"', ""])
 STRINGS = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=()), max_size=8)
@@ -56,7 +56,7 @@ def _strict(raw: bytes):
 @given(LINES)
 def test_the_fast_path_returns_nothing_or_exactly_the_strict_object(line):
     raw = line.encode("utf-8", "surrogatepass")
-    fast = parse.fast_json_object(raw)
+    fast = fastpath.fast_json_object(raw)
     if fast is not None:
         strict = _strict(raw)
         assert strict == fast
@@ -65,13 +65,13 @@ def test_the_fast_path_returns_nothing_or_exactly_the_strict_object(line):
 
 def test_a_repeated_key_without_escapes_is_left_to_the_strict_path():
     raw = b'{"event_id": "e1", "query": "cats", "event_id": "e2"}'
-    assert parse.fast_json_object(raw) is None  # msgspec alone keeps {"event_id": "e2", ...}
+    assert fastpath.fast_json_object(raw) is None  # msgspec alone keeps {"event_id": "e2", ...}
     assert _strict(raw) == Reason.MALFORMED_JSON
 
 
 def test_plain_lines_are_decoded_by_the_fast_path_with_the_json_module_values():
     raw = b'{"event_id": "e1", "tags": ["a", "b:c"], "n": 2.50, "k": null, "ok": true}'
-    fast = parse.fast_json_object(raw)
+    fast = fastpath.fast_json_object(raw)
     assert fast == {"event_id": "e1", "tags": ["a", "b:c"], "n": parse.Decimal("2.50"), "k": None, "ok": True}
     assert type(fast["n"]) is parse.Decimal
 
@@ -79,11 +79,11 @@ def test_plain_lines_are_decoded_by_the_fast_path_with_the_json_module_values():
 def test_every_forbidden_character_json_takes_unescaped_is_the_plain_lines_check():
     """A plain line skips the control-character search unless it holds PLAIN_FORBIDDEN: every
     other forbidden character is below U+0020, which JSON refuses unescaped in a string."""
-    plain = set(parse.PLAIN_FORBIDDEN.decode())
+    plain = set(fastpath.PLAIN_FORBIDDEN.decode())
     every = "".join(chr(c) for c in range(0x20, 0x110000) if not 0xD800 <= c <= 0xDFFF)
     for pattern in FORBIDDEN.values():
         assert set(re.findall(pattern, every)) <= plain, pattern
-    assert parse.fast_json_object(b'{"q": "a\x7fb"}') is not None  # the DEL itself reaches the search
+    assert fastpath.fast_json_object(b'{"q": "a\x7fb"}') is not None  # the DEL itself reaches the search
     checker = parse.LineChecker("search_log", 10_000)
     line = ('{"event_id": "e1", "ts": "2026-10-01T00:00:00+00:00", "session_id": "s", "query": "a\x7fb", '
             '"video_url": "https://vidhub.example/v/abc", "position": 1, "clicked": false, "dwell_ms": null}')
@@ -96,8 +96,8 @@ def test_every_forbidden_character_json_takes_unescaped_is_the_plain_lines_check
 def test_nested_values_are_left_to_the_strict_path_however_deep():
     for depth in (2, 50, 5_000):
         raw = ('{"event_id": "e1", "extra": ' + "[" * depth + "]" * depth + "}").encode()
-        assert parse.fast_json_object(raw) is None
-    assert parse.fast_json_object(b'{"event_id": "e1", "extra": {"k": "v"}}') is None
+        assert fastpath.fast_json_object(raw) is None
+    assert fastpath.fast_json_object(b'{"event_id": "e1", "extra": {"k": "v"}}') is None
     deep = ('{"event_id": "e1", "extra": ' + "[" * 5_000 + "]" * 5_000 + "}").encode()
     assert _strict(deep) == Reason.MALFORMED_JSON  # nested too deeply: a reason, not a crashed task
 
