@@ -138,19 +138,29 @@ def build_silver(spark: SparkSession, store: SnapshotStore, bronze: dict[str, Sn
                  ) -> tuple[dict[str, Snapshot], dict[str, dict[str, Any]]]:
     """Silver tables and the quarantine as snapshots (unpublished), plus the outcome counts."""
     from components.etl import silver as S
+    from components.etl.filecheck import check_bronze_files
 
     contract = resolve_contract(contract)
     bronze_df = {k: store.read_spark(spark, s) for k, s in bronze.items()}
     headers = csv_headers(*(bronze[k] for k in contract.csv_kinds))
 
-    def stage(name: str, df: DataFrame) -> DataFrame:  # one parse pass per kind, re-read by every consumer
+    def stage(name: str, df: DataFrame) -> DataFrame:  # one pass per kind, re-read by every consumer
         if bronze[name.partition("/")[0]].row_count == 0:  # an empty kind: Spark then plans no job for it
             return spark.createDataFrame([], df.schema)
         df.write.mode("overwrite").parquet(str(staging / name))
         return spark.read.parquet(str(staging / name))
 
+    checked = {}
+    for spec in contract.kinds:
+        schema = S.check_kind(bronze_df[spec.name], spec, settings.etl.max_field_chars, headers).schema  # no job
+        if bronze[spec.name].row_count == 0:
+            checked[spec.name] = spark.createDataFrame([], schema)
+            continue
+        folder = staging / spec.name / "checked"
+        check_bronze_files(spark, bronze[spec.name].data_path, spec, settings.etl.max_field_chars, headers, folder)
+        checked[spec.name] = spark.read.schema(schema).parquet(str(folder))
     classified = S.classify(bronze_df, max_field_chars=settings.etl.max_field_chars, headers=headers,
-                            contract=contract, stage=stage)
+                            contract=contract, stage=stage, checked=checked)
     outcomes = outcome_counts(classified)
     result = S.split(classified, bronze_df, {k: o["quarantine"] for k, o in outcomes.items()})
     snaps: dict[str, Snapshot] = {}

@@ -124,7 +124,8 @@ def with_outcomes(checked: DataFrame, classified_duplicates: DataFrame) -> DataF
 
 
 def classify(bronze: dict[str, DataFrame], *, max_field_chars: int, headers: dict[str, list[str]],
-             contract: Contract | None = None, stage: Stage | None = None) -> dict[str, DataFrame]:
+             contract: Contract | None = None, stage: Stage | None = None,
+             checked: dict[str, DataFrame] | None = None) -> dict[str, DataFrame]:
     """Every bronze data line of each kind, parsed, with its outcome and (if rejected) reason.
 
     Exact duplicates are counted in every kind by its dedup key (search: the search log by
@@ -138,10 +139,12 @@ def classify(bronze: dict[str, DataFrame], *, max_field_chars: int, headers: dic
     for spec in resolve_contract(contract).kinds:
         if spec.name not in bronze:  # a caller holding only some kinds (the ETL run passes every kind)
             continue
-        checked = stage(f"{spec.name}/checked", check_kind(bronze[spec.name], spec, max_field_chars, headers))
-        candidates = duplicate_candidates(checked, spec.dedup_key)
+        lines = (checked or {}).get(spec.name)
+        if lines is None:
+            lines = stage(f"{spec.name}/checked", check_kind(bronze[spec.name], spec, max_field_chars, headers))
+        candidates = duplicate_candidates(lines, spec.dedup_key)
         duplicates = stage(f"{spec.name}/duplicates", classify_duplicates(candidates, spec.dedup_key, spec.field_names))
-        out[spec.name] = with_outcomes(checked, duplicates)
+        out[spec.name] = with_outcomes(lines, duplicates)
     return out
 
 

@@ -1,0 +1,111 @@
+"""The line check run on the bronze files themselves: a Spark job whose tasks each read bronze
+Parquet row groups with pyarrow, check their lines (``parse.LineChecker``, the one implementation
+of the contract) and write the checked rows as Parquet into the run's staging folder.
+
+Why not the Arrow UDF of ``silver.check_kind`` for a whole table: there the JVM handles every line
+three more times (the scan into rows, the Arrow round trip to Python and back, the Parquet
+writer), which costs about as much CPU as the check itself. Here the bytes go from Parquet to
+Python and back to Parquet through Arrow's C++ only. The staging folder lies in the lakehouse,
+on the volume every executor mounts, as every snapshot does. A part is written under a temporary
+name and renamed, so a retried task never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from components.etl import parse
+from components.etl.contracts import KindSpec
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyspark.sql import SparkSession
+
+BATCH_LINES = 10_000  # lines per check_lines call (as Spark's Arrow batches)
+PART_ROWS = 250_000  # checked rows per written row group
+
+
+def bronze_units(data_path: str | os.PathLike[str]) -> list[tuple[str, int]]:
+    """(file, row group) of every row group of a bronze table's Parquet files, in file order."""
+    import pyarrow.parquet as pq
+
+    files = sorted(str(p) for p in Path(data_path).glob("*.parquet"))
+    return [(f, i) for f in files for i in range(pq.ParquetFile(f).num_row_groups)]
+
+
+def _checked_batches(checker: parse.LineChecker, path: str, row_group: int) -> Iterator[pa.RecordBatch]:
+    """The lineage columns and check_lines struct fields of each batch of one row group's data lines."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    csv = checker.spec.csv
+    columns = [*parse.LINEAGE, "raw", *(["is_header"] if csv else [])]
+    for batch in pq.ParquetFile(path).iter_batches(BATCH_LINES, row_groups=[row_group], columns=columns):
+        if csv:
+            batch = batch.filter(pc.invert(batch.column("is_header")))
+        raws = batch.column("raw")
+        checked = checker.check_lines(raws, batch.column("file_sha256")) if csv else checker.check_lines(raws)
+        arrays = [batch.column(c) for c in parse.LINEAGE] + checked.flatten()
+        yield pa.RecordBatch.from_arrays(arrays, names=[*parse.LINEAGE, *(f.name for f in checked.type)])
+
+
+def check_units(units: Iterator[tuple[int, str, int]], spec: KindSpec, max_chars: int,
+                headers: dict[str, list[str]], out_dir: str) -> Iterator[tuple[int, int]]:
+    """The body of one task: check each (index, file, row group) and write it to
+    `out_dir/part-<index>.parquet`; yields (index, rows written)."""
+    import gc
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    checker = parse.LineChecker(spec, max_chars, headers)
+    collecting = gc.isenabled()
+    gc.disable()  # acyclic objects only (see parse.check_lines)
+    try:
+        for index, path, row_group in units:
+            final = Path(out_dir) / f"part-{index:05d}.parquet"
+            tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+            rows, pending, writer = 0, [], None
+            try:
+                for batch in _checked_batches(checker, path, row_group):
+                    if not batch.num_rows:
+                        continue
+                    pending.append(batch)
+                    rows += batch.num_rows
+                    if sum(b.num_rows for b in pending) >= PART_ROWS:
+                        writer = writer or pq.ParquetWriter(tmp, batch.schema)
+                        writer.write_table(pa.Table.from_batches(pending))
+                        pending = []
+                if pending:
+                    writer = writer or pq.ParquetWriter(tmp, pending[0].schema)
+                    writer.write_table(pa.Table.from_batches(pending))
+            finally:
+                if writer is not None:
+                    writer.close()
+            if writer is not None:  # a row group of CSV headers only writes nothing
+                os.replace(tmp, final)
+            yield index, rows
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def check_bronze_files(spark: SparkSession, data_path: str | os.PathLike[str], spec: KindSpec, max_chars: int,
+                       headers: dict[str, list[str]], out_dir: str | os.PathLike[str]) -> int:
+    """Check every data line of a bronze table (its Parquet folder) into Parquet parts under
+    `out_dir`, one Spark task per few row groups; the number of lines checked."""
+    units = [(i, path, rg) for i, (path, rg) in enumerate(bronze_units(data_path))]
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    if not units:
+        return 0
+    out, slices = str(out_dir), min(len(units), max(1, spark.sparkContext.defaultParallelism) * 4)
+
+    def task(part: Iterator[tuple[int, str, int]]) -> Iterator[tuple[int, int]]:
+        return check_units(part, spec, max_chars, headers, out)
+
+    done: list[Any] = spark.sparkContext.parallelize(units, slices).mapPartitions(task).collect()
+    return sum(rows for _, rows in done)

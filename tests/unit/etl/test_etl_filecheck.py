@@ -1,0 +1,59 @@
+"""The line check run on bronze files (filecheck.py) against the Arrow UDF check (silver.check_kind)
+on the same bronze rows: the same rows, values and reasons, whatever the files and row groups."""
+
+from datetime import datetime
+
+import pyarrow.parquet as pq
+
+from components.etl import parse
+from components.etl.bronze import BRONZE_SCHEMA
+from components.etl.filecheck import bronze_units, check_bronze_files, check_units
+from components.etl.silver import check_kind
+from tests.unit.etl.test_etl_silver import CASES, EXTRA
+
+HEADERS = {"sha-judgements": ["query", "video_url", "label", "annotator", "ts"]}
+
+
+def _bronze(spark, kind):
+    stamp = datetime(2026, 1, 5)
+    rows = [(k, "b1", f, line, raw, f"sha-{k}", stamp, k == "judgements" and line == 1)
+            for k, f, line, raw in [(c[1], c[2], c[3], c[4]) for c in CASES] + EXTRA if k == kind]
+    return spark.createDataFrame(rows, BRONZE_SCHEMA)
+
+
+def _write_bronze(df, folder, files=2, row_group=2):
+    """Several Parquet files of small row groups, as a large bronze table has."""
+    folder.mkdir(parents=True)
+    table = df.orderBy("line_number").toArrow()
+    step = -(-table.num_rows // files)
+    for i in range(files):
+        pq.write_table(table.slice(i * step, step), folder / f"part-{i:05d}.parquet", row_group_size=row_group)
+
+
+def test_the_file_check_gives_exactly_the_udf_check(spark, tmp_path):
+    for kind in ("search_log", "videos", "judgements"):
+        data = tmp_path / kind / "data"
+        _write_bronze(_bronze(spark, kind), data)
+        assert len(bronze_units(data)) >= 3, kind
+        expected = check_kind(spark.read.parquet(str(data)), kind, 60, HEADERS)
+        lines = check_bronze_files(spark, data, parse.kind_spec(kind), 60, HEADERS, tmp_path / kind / "checked")
+        got = spark.read.schema(expected.schema).parquet(str(tmp_path / kind / "checked"))
+        assert lines == expected.count() == got.count()
+        assert got.exceptAll(expected).count() == 0 and expected.exceptAll(got).count() == 0, kind
+        reasons = {r.reason for r in got.select("reason").distinct().collect()}
+        assert None in reasons and len(reasons) > 2, kind  # valid and rejected lines both went through
+
+
+def test_a_retried_unit_replaces_its_part_and_a_header_only_row_group_writes_nothing(spark, tmp_path):
+    data = tmp_path / "data"
+    _write_bronze(_bronze(spark, "judgements"), data, files=1, row_group=1)  # the header line alone in row group 0
+    (path, _), (_, second) = bronze_units(data)[:2]
+    out = tmp_path / "checked"
+    out.mkdir()
+    spec = parse.kind_spec("judgements")
+    units = [(0, path, 0), (1, path, second)]
+    assert list(check_units(iter(units), spec, 60, HEADERS, str(out))) == [(0, 0), (1, 1)]
+    first = (out / "part-00001.parquet").read_bytes()
+    assert list(check_units(iter(units[1:]), spec, 60, HEADERS, str(out))) == [(1, 1)]  # as a retried task would
+    assert sorted(p.name for p in out.iterdir()) == ["part-00001.parquet"]  # no header part, no temporary file
+    assert (out / "part-00001.parquet").read_bytes() == first
