@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -156,30 +157,50 @@ class SnapshotStore:
                 schema, rows, digest = content_hash(df)
                 (tmp / "data").mkdir()
                 df.to_parquet(tmp / "data" / "part-00000.parquet", index=False)
-            snapshot_id = digest[:ID_LENGTH]
-            final = table_dir / snapshot_id
-            if not (final / "manifest.json").exists():
-                git = git_info()
-                manifest = {
-                    "table": table,
-                    "snapshot_id": snapshot_id,
-                    "content_hash": digest,
-                    "row_count": rows,
-                    "schema": schema,
-                    "parents": dict(sorted((parents or {}).items())),
-                    "git_sha": git.sha,
-                    "git_branch": git.branch,
-                    "git_dirty": git.dirty,
-                    "created_at": datetime.now(UTC).isoformat(),
-                    "format": "parquet",
-                    "extra": extra or {},
-                }
-                _write_json_atomic(tmp / "manifest.json", manifest)
-                if final.exists():  # a half-written dir without manifest from a crashed run
-                    shutil.rmtree(final)
-                os.replace(tmp, final)
+            return self._commit(table, tmp, schema, rows, digest, parents, extra, publish)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)  # gone after the rename; identical content: discarded
+
+    def write_files(self, table: str, spark: SparkSession, fill: Callable[[str], None], schema: Any, *,
+                    parents: dict[str, str] | None = None, extra: dict[str, Any] | None = None,
+                    publish: bool = False) -> Snapshot:
+        """``write`` for data written outside Spark's writer: `fill(folder)` writes the snapshot's
+        Parquet files (of Spark `schema`) into the folder. The content hash is read back by Spark
+        as ``write``'s is, so the same rows and types give the same snapshot either way."""
+        tmp = self._table_dir(table) / "snapshots" / f".{uuid.uuid4().hex}.tmp"
+        (tmp / "data").mkdir(parents=True)
+        try:
+            fill(str(tmp / "data"))
+            found, rows, digest = content_hash(spark.read.schema(schema).parquet(str(tmp / "data")))
+            return self._commit(table, tmp, found, rows, digest, parents, extra, publish)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _commit(self, table: str, tmp: Path, schema: list[dict[str, str]], rows: int, digest: str,
+                parents: dict[str, str] | None, extra: dict[str, Any] | None, publish: bool) -> Snapshot:
+        """The written temp dir becomes snapshot `digest` (unless that content exists) with its manifest."""
+        snapshot_id = digest[:ID_LENGTH]
+        final = tmp.parent / snapshot_id
+        if not (final / "manifest.json").exists():
+            git = git_info()
+            manifest = {
+                "table": table,
+                "snapshot_id": snapshot_id,
+                "content_hash": digest,
+                "row_count": rows,
+                "schema": schema,
+                "parents": dict(sorted((parents or {}).items())),
+                "git_sha": git.sha,
+                "git_branch": git.branch,
+                "git_dirty": git.dirty,
+                "created_at": datetime.now(UTC).isoformat(),
+                "format": "parquet",
+                "extra": extra or {},
+            }
+            _write_json_atomic(tmp / "manifest.json", manifest)
+            if final.exists():  # a half-written dir without manifest from a crashed run
+                shutil.rmtree(final)
+            os.replace(tmp, final)
         snap = self.get(table, snapshot_id)
         if publish:
             self.publish(table, snapshot_id)

@@ -109,3 +109,61 @@ def check_bronze_files(spark: SparkSession, data_path: str | os.PathLike[str], s
 
     done: list[Any] = spark.sparkContext.parallelize(units, slices).mapPartitions(task).collect()
     return sum(rows for _, rows in done)
+
+
+SILVER_KEY = ["file_sha256", "line_number"]  # unique per line
+
+
+def select_silver(parts: Iterator[tuple[int, str]], duplicates_dir: str, columns: list[str],
+                  out_dir: str) -> Iterator[tuple[int, int]]:
+    """The body of one task of ``write_silver_files``: the silver rows of each (index, checked part)
+    written to `out_dir/part-<index>.parquet`; yields (index, rows written)."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    from components.etl.silver import OUTCOME
+
+    files = sorted(str(p) for p in Path(duplicates_dir).glob("*.parquet"))
+    dropped = ds.dataset(files, format="parquet").to_table(columns=SILVER_KEY, filter=pc.field(OUTCOME) != "silver")
+    for index, path in parts:
+        table = pq.read_table(path, columns=list(dict.fromkeys([*columns, *SILVER_KEY, "reason"])))
+        table = table.filter(pc.field("reason").is_null())
+        if dropped.num_rows:  # an empty dataset of no files has no columns to join on
+            table = table.filter(pc.invert(_among(table, dropped)))
+        final = Path(out_dir) / f"part-{index:05d}.parquet"
+        tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+        pq.write_table(table.select(columns), tmp)  # an empty part too: the folder is never empty
+        os.replace(tmp, final)
+        yield index, table.num_rows
+
+
+def _among(table: pa.Table, keys: pa.Table) -> pa.Array:
+    """Whether each row's SILVER_KEY is among `keys`' (an Acero join takes no list column along)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rows = pa.array(range(table.num_rows), pa.int64())
+    probe = pa.table([*(table.column(k) for k in SILVER_KEY), rows], names=[*SILVER_KEY, "_row"])
+    found = probe.join(keys, SILVER_KEY, join_type="left semi").column("_row").combine_chunks()
+    return pc.is_in(rows, value_set=found)
+
+
+def write_silver_files(spark: SparkSession, checked_dir: str | os.PathLike[str], duplicates_dir: str | os.PathLike[str],
+                       columns: list[str], out_dir: str | os.PathLike[str]) -> int:
+    """The silver rows of one kind as Parquet parts under `out_dir`, straight from its checked parts
+    (``check_bronze_files``): the valid rows less the duplicate candidates classified other than
+    silver (exact duplicates and conflicts, from silver.classify_duplicates), with `columns`. The
+    rows of ``silver.split``'s table, without the JVM reading and writing each; returns their number."""
+    parts = list(enumerate(sorted(str(p) for p in Path(checked_dir).glob("*.parquet"))))
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    if not parts:
+        return 0
+    out, dups = str(out_dir), str(duplicates_dir)
+    slices = min(len(parts), max(1, spark.sparkContext.defaultParallelism) * 4)
+
+    def task(part: Iterator[tuple[int, str]]) -> Iterator[tuple[int, int]]:
+        return select_silver(part, dups, columns, out)
+
+    done: list[Any] = spark.sparkContext.parallelize(parts, slices).mapPartitions(task).collect()
+    return sum(rows for _, rows in done)

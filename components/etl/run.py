@@ -13,6 +13,7 @@ import shutil
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -138,7 +139,7 @@ def build_silver(spark: SparkSession, store: SnapshotStore, bronze: dict[str, Sn
                  ) -> tuple[dict[str, Snapshot], dict[str, dict[str, Any]]]:
     """Silver tables and the quarantine as snapshots (unpublished), plus the outcome counts."""
     from components.etl import silver as S
-    from components.etl.filecheck import check_bronze_files
+    from components.etl.filecheck import check_bronze_files, write_silver_files
 
     contract = resolve_contract(contract)
     bronze_df = {k: store.read_spark(spark, s) for k, s in bronze.items()}
@@ -165,9 +166,14 @@ def build_silver(spark: SparkSession, store: SnapshotStore, bronze: dict[str, Sn
     result = S.split(classified, bronze_df, {k: o["quarantine"] for k, o in outcomes.items()})
     snaps: dict[str, Snapshot] = {}
     for kind, df in result.tables.items():
-        snaps[contract.silver_tables[kind]] = store.write(
-            contract.silver_tables[kind], df, parents={f"bronze/{kind}": bronze[kind].ref},
-            extra={"duplicates": outcomes[kind]["duplicate"], "quarantined": outcomes[kind]["quarantine"]})
+        table, checked_dir = contract.silver_tables[kind], staging / kind / "checked"
+        meta = {"parents": {f"bronze/{kind}": bronze[kind].ref},
+                "extra": {"duplicates": outcomes[kind]["duplicate"], "quarantined": outcomes[kind]["quarantine"]}}
+        if any(checked_dir.glob("*.parquet")):  # the same rows as df, selected from the checked parts
+            fill = partial(write_silver_files, spark, checked_dir, staging / kind / "duplicates", df.columns)
+            snaps[table] = store.write_files(table, spark, fill, df.schema, **meta)
+        else:
+            snaps[table] = store.write(table, df, **meta)
     reasons = {k: v["reasons"] for k, v in outcomes.items()}
     snaps[QUARANTINE_TABLE] = store.write(
         QUARANTINE_TABLE, result.quarantine, parents={f"bronze/{k}": s.ref for k, s in bronze.items()},

@@ -61,6 +61,34 @@ def test_spark_snapshot_hash_ignores_partitioning(tmp_path: Path, spark) -> None
     assert sorted(r.id for r in SnapshotStore.read_spark(spark, one).collect()) == [1, 2, 3]
 
 
+def test_files_written_outside_spark_make_the_same_snapshot_as_spark_writes(tmp_path: Path, spark) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    store = SnapshotStore(tmp_path)
+    df = spark.createDataFrame([(1, "a", ["x"]), (2, "b", []), (3, None, None)], "id int, s string, l array<string>")
+    by_spark = store.write("silver/x", df)
+
+    def fill(folder: str) -> None:  # two files, rows in another order
+        pq.write_table(pa.table({"id": pa.array([3], pa.int32()), "s": pa.array([None], pa.string()),
+                                 "l": pa.array([None], pa.list_(pa.string()))}), f"{folder}/part-0.parquet")
+        pq.write_table(pa.table({"id": pa.array([2, 1], pa.int32()), "s": ["b", "a"], "l": [[], ["x"]]}),
+                       f"{folder}/part-1.parquet")
+
+    by_files = store.write_files("silver/x", spark, fill, df.schema, extra={"k": 1})
+    assert by_files.snapshot_id == by_spark.snapshot_id and by_files.row_count == 3
+    changed = store.write_files("silver/x", spark, lambda folder: fill(folder) or Path(f"{folder}/part-0.parquet").unlink(),
+                                df.schema)
+    assert changed.snapshot_id != by_spark.snapshot_id and changed.row_count == 2
+
+    def broken(folder: str) -> None:
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        store.write_files("silver/y", spark, broken, df.schema)
+    assert store.list("silver/y") == [] and not any((tmp_path / "silver/y/snapshots").iterdir())
+
+
 @pytest.mark.parametrize(
     ("table", "command"),
     [

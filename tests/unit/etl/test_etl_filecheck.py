@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 
 from components.etl import parse
 from components.etl.bronze import BRONZE_SCHEMA
-from components.etl.filecheck import bronze_units, check_bronze_files, check_units
+from components.etl.filecheck import bronze_units, check_bronze_files, check_units, write_silver_files
 from components.etl.silver import check_kind
 from tests.unit.etl.test_etl_silver import CASES, EXTRA
 
@@ -57,3 +57,28 @@ def test_a_retried_unit_replaces_its_part_and_a_header_only_row_group_writes_not
     assert list(check_units(iter(units[1:]), spec, 60, HEADERS, str(out))) == [(1, 1)]  # as a retried task would
     assert sorted(p.name for p in out.iterdir()) == ["part-00001.parquet"]  # no header part, no temporary file
     assert (out / "part-00001.parquet").read_bytes() == first
+
+
+def test_the_silver_files_are_the_silver_table_of_split(spark, tmp_path):
+    """write_silver_files takes the valid checked rows less the duplicates classified other than
+    silver: the rows of silver.split's table (here with an exact duplicate and a conflicting pair)."""
+    from components.etl.silver import classify, split
+
+    data, checked_dir = tmp_path / "data", tmp_path / "checked"
+    bronze = _bronze(spark, "search_log")
+    _write_bronze(bronze, data)
+    spec = parse.kind_spec("search_log")
+    schema = check_kind(bronze, spec, 60, HEADERS).schema
+    check_bronze_files(spark, data, spec, 60, HEADERS, checked_dir)
+    checked = {"search_log": spark.read.schema(schema).parquet(str(checked_dir))}
+
+    def stage(name, df):
+        df.write.parquet(str(tmp_path / name))
+        return spark.read.parquet(str(tmp_path / name))
+
+    classified = classify({"search_log": bronze}, max_field_chars=60, headers=HEADERS, stage=stage, checked=checked)
+    expected = split(classified, {"search_log": bronze}).tables["search_log"]
+    rows = write_silver_files(spark, checked_dir, tmp_path / "search_log/duplicates", expected.columns, tmp_path / "out")
+    got = spark.read.schema(expected.schema).parquet(str(tmp_path / "out"))
+    assert rows == expected.count() == got.count() == 1  # the first of an exact duplicate pair (the others rejected)
+    assert got.exceptAll(expected).count() == 0 and expected.exceptAll(got).count() == 0
