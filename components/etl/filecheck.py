@@ -128,9 +128,10 @@ def select_silver(parts: Iterator[tuple[int, str]], duplicates_dir: str, columns
     dropped = ds.dataset(files, format="parquet").to_table(columns=SILVER_KEY, filter=pc.field(OUTCOME) != "silver")
     for index, path in parts:
         table = pq.read_table(path, columns=list(dict.fromkeys([*columns, *SILVER_KEY, "reason"])))
-        table = table.filter(pc.field("reason").is_null())
-        if dropped.num_rows:  # an empty dataset of no files has no columns to join on
-            table = table.filter(pc.invert(_among(table, dropped)))
+        keep = pc.is_null(table.column("reason"))
+        if dropped.num_rows:  # (an empty dataset of no files has no columns to join on)
+            keep = pc.and_(keep, pc.invert(_among(table, dropped)))
+        table = table.filter(keep)  # one filter: each copies every column
         final = Path(out_dir) / f"part-{index:05d}.parquet"
         tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
         pq.write_table(table.select(columns), tmp)  # an empty part too: the folder is never empty

@@ -12,6 +12,7 @@ import json
 import shutil
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -164,20 +165,23 @@ def build_silver(spark: SparkSession, store: SnapshotStore, bronze: dict[str, Sn
                             contract=contract, stage=stage, checked=checked)
     outcomes = outcome_counts(classified)
     result = S.split(classified, bronze_df, {k: o["quarantine"] for k, o in outcomes.items()})
-    snaps: dict[str, Snapshot] = {}
-    for kind, df in result.tables.items():
+
+    def write_kind(kind: str, df: DataFrame) -> Snapshot:
         table, checked_dir = contract.silver_tables[kind], staging / kind / "checked"
         meta = {"parents": {f"bronze/{kind}": bronze[kind].ref},
                 "extra": {"duplicates": outcomes[kind]["duplicate"], "quarantined": outcomes[kind]["quarantine"]}}
         if any(checked_dir.glob("*.parquet")):  # the same rows as df, selected from the checked parts
             fill = partial(write_silver_files, spark, checked_dir, staging / kind / "duplicates", df.columns)
-            snaps[table] = store.write_files(table, spark, fill, df.schema, **meta)
-        else:
-            snaps[table] = store.write(table, df, **meta)
+            return store.write_files(table, spark, fill, df.schema, **meta)
+        return store.write(table, df, **meta)
+
     reasons = {k: v["reasons"] for k, v in outcomes.items()}
-    snaps[QUARANTINE_TABLE] = store.write(
-        QUARANTINE_TABLE, result.quarantine, parents={f"bronze/{k}": s.ref for k, s in bronze.items()},
-        extra={"reasons": reasons, "outcomes": outcomes, "fingerprint": fp})
+    with ThreadPoolExecutor(max_workers=len(result.tables) + 1) as pool:  # side by side, as build_gold's
+        written = {contract.silver_tables[k]: pool.submit(write_kind, k, df) for k, df in result.tables.items()}
+        written[QUARANTINE_TABLE] = pool.submit(
+            store.write, QUARANTINE_TABLE, result.quarantine, parents={f"bronze/{k}": s.ref for k, s in bronze.items()},
+            extra={"reasons": reasons, "outcomes": outcomes, "fingerprint": fp})
+    snaps = {table: future.result() for table, future in written.items()}
     return snaps, outcomes
 
 
@@ -191,7 +195,10 @@ def build_gold(spark: SparkSession, store: SnapshotStore, silver: dict[str, Snap
         raise EtlError(f"contract {contract.name!r}: its gold builder returned {sorted(gold)}, "
                        f"the contract declares {sorted(contract.gold_tables)}")
     parents = {t: silver[t].ref for t in contract.silver_tables.values()}
-    return {table: store.write(table, df, parents=parents) for table, df in gold.items()}
+    # written side by side: each table's plan is a few short jobs, and one alone leaves cores idle
+    with ThreadPoolExecutor(max_workers=len(gold) or 1) as pool:
+        written = {table: pool.submit(store.write, table, df, parents=parents) for table, df in gold.items()}
+    return {table: future.result() for table, future in written.items()}
 
 
 def run_etl(settings: Settings, input_dir: str | Path, spark: SparkSession | None = None, *,
