@@ -32,23 +32,32 @@ def bronze_counts(snaps: dict[str, Snapshot], contract: Contract | None = None) 
     return out
 
 
-def outcome_counts(classified: dict[str, DataFrame]) -> dict[str, dict[str, Any]]:
-    """{kind: {"silver", "quarantine", "duplicate": n, "reasons": {reason: n}}} in one pass per kind."""
+def checked_outcome_counts(checked: dict[str, tuple[int, dict[str, int]]],
+                           duplicates: dict[str, DataFrame]) -> dict[str, dict[str, Any]]:
+    """{kind: {"silver", "quarantine", "duplicate": n, "reasons": {reason: n}}} without a pass over
+    every row: from each kind's check (lines, rejected
+    lines by reason, as filecheck.check_bronze_files counts them) and its classified duplicate
+    candidates (all valid lines: each one kept, an exact duplicate or a conflict). Silver is what
+    is left; the gate then compares it with the rows of the snapshot written."""
     from functools import reduce
 
     from pyspark.sql import functions as F
 
-    parts = [df.select(F.lit(kind).alias("_kind"), OUTCOME, "reason") for kind, df in classified.items()]
-    both = reduce(lambda a, b: a.unionByName(b), parts)
-    rows = both.groupBy("_kind", OUTCOME, "reason").agg(F.count(F.lit(1)).alias("n")).collect()
-    out: dict[str, dict[str, Any]] = {k: {"silver": 0, "quarantine": 0, "duplicate": 0, "reasons": {}} for k in classified}
+    out: dict[str, dict[str, Any]] = {
+        kind: {"silver": 0, "quarantine": 0, "duplicate": 0, "reasons": dict(reasons)} for kind, (_, reasons) in checked.items()}
+    parts = [df.select(F.lit(kind).alias("_kind"), OUTCOME, "reason") for kind, df in duplicates.items()]
+    rows = reduce(lambda a, b: a.unionByName(b), parts).filter(F.col(OUTCOME) != "silver").groupBy(
+        "_kind", OUTCOME, "reason").agg(F.count(F.lit(1)).alias("n")).collect() if parts else []
     for r in rows:
         counts = out[r["_kind"]]
-        counts[r[OUTCOME]] += r["n"]
-        if r["reason"] is not None:
+        if r[OUTCOME] == "duplicate":
+            counts["duplicate"] += r["n"]
+        else:
             counts["reasons"][r["reason"]] = counts["reasons"].get(r["reason"], 0) + r["n"]
-    for counts in out.values():
+    for kind, counts in out.items():
         counts["reasons"] = dict(sorted(counts["reasons"].items()))
+        counts["quarantine"] = sum(counts["reasons"].values())
+        counts["silver"] = checked[kind][0] - counts["quarantine"] - counts["duplicate"]
     return out
 
 

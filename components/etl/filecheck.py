@@ -13,6 +13,7 @@ name and renamed, so a retried task never leaves half a file.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,9 +55,9 @@ def _checked_batches(checker: parse.LineChecker, path: str, row_group: int) -> I
 
 
 def check_units(units: Iterator[tuple[int, str, int]], spec: KindSpec, max_chars: int,
-                headers: dict[str, list[str]], out_dir: str) -> Iterator[tuple[int, int]]:
+                headers: dict[str, list[str]], out_dir: str) -> Iterator[tuple[int, int, dict[str, int]]]:
     """The body of one task: check each (index, file, row group) and write it to
-    `out_dir/part-<index>.parquet`; yields (index, rows written)."""
+    `out_dir/part-<index>.parquet`; yields (index, rows written, rejected rows by reason)."""
     import gc
 
     import pyarrow as pa
@@ -69,13 +70,14 @@ def check_units(units: Iterator[tuple[int, str, int]], spec: KindSpec, max_chars
         for index, path, row_group in units:
             final = Path(out_dir) / f"part-{index:05d}.parquet"
             tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-            rows, pending, writer = 0, [], None
+            rows, pending, writer, reasons = 0, [], None, Counter()
             try:
                 for batch in _checked_batches(checker, path, row_group):
                     if not batch.num_rows:
                         continue
                     pending.append(batch)
                     rows += batch.num_rows
+                    reasons.update(batch.column("reason").drop_null().to_pylist())
                     if sum(b.num_rows for b in pending) >= PART_ROWS:
                         writer = writer or pq.ParquetWriter(tmp, batch.schema)
                         writer.write_table(pa.Table.from_batches(pending))
@@ -88,27 +90,31 @@ def check_units(units: Iterator[tuple[int, str, int]], spec: KindSpec, max_chars
                     writer.close()
             if writer is not None:  # a row group of CSV headers only writes nothing
                 os.replace(tmp, final)
-            yield index, rows
+            yield index, rows, dict(reasons)
     finally:
         if collecting:
             gc.enable()
 
 
 def check_bronze_files(spark: SparkSession, data_path: str | os.PathLike[str], spec: KindSpec, max_chars: int,
-                       headers: dict[str, list[str]], out_dir: str | os.PathLike[str]) -> int:
+                       headers: dict[str, list[str]], out_dir: str | os.PathLike[str]) -> tuple[int, dict[str, int]]:
     """Check every data line of a bronze table (its Parquet folder) into Parquet parts under
-    `out_dir`, one Spark task per few row groups; the number of lines checked."""
+    `out_dir`, one Spark task per few row groups; the number of lines checked and of the rejected
+    ones by reason (counted as they are written)."""
     units = [(i, path, rg) for i, (path, rg) in enumerate(bronze_units(data_path))]
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     if not units:
-        return 0
+        return 0, {}
     out, slices = str(out_dir), min(len(units), max(1, spark.sparkContext.defaultParallelism) * 4)
 
-    def task(part: Iterator[tuple[int, str, int]]) -> Iterator[tuple[int, int]]:
+    def task(part: Iterator[tuple[int, str, int]]) -> Iterator[tuple[int, int, dict[str, int]]]:
         return check_units(part, spec, max_chars, headers, out)
 
     done: list[Any] = spark.sparkContext.parallelize(units, slices).mapPartitions(task).collect()
-    return sum(rows for _, rows in done)
+    reasons: Counter[str] = Counter()
+    for _, _, counted in done:
+        reasons.update(counted)
+    return sum(rows for _, rows, _ in done), dict(sorted(reasons.items()))
 
 
 SILVER_KEY = ["file_sha256", "line_number"]  # unique per line

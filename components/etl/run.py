@@ -23,7 +23,7 @@ from components.common.contract import QUARANTINE_TABLE
 from components.common.snapshots import Snapshot, SnapshotStore
 from components.etl import bronze as B
 from components.etl import quality as Q
-from components.etl.accounting import bronze_counts, outcome_counts
+from components.etl.accounting import bronze_counts, checked_outcome_counts
 from components.etl.contracts import Contract, contract_of, resolve_contract
 from components.etl.gate import latest_or_none, run_gate
 from components.etl.impressions import published_positions, write_impression_positions
@@ -146,24 +146,28 @@ def build_silver(spark: SparkSession, store: SnapshotStore, bronze: dict[str, Sn
     bronze_df = {k: store.read_spark(spark, s) for k, s in bronze.items()}
     headers = csv_headers(*(bronze[k] for k in contract.csv_kinds))
 
+    staged: dict[str, DataFrame] = {}
+
     def stage(name: str, df: DataFrame) -> DataFrame:  # one pass per kind, re-read by every consumer
         if bronze[name.partition("/")[0]].row_count == 0:  # an empty kind: Spark then plans no job for it
             return spark.createDataFrame([], df.schema)
         df.write.mode("overwrite").parquet(str(staging / name))
-        return spark.read.parquet(str(staging / name))
+        staged[name] = spark.read.parquet(str(staging / name))
+        return staged[name]
 
-    checked = {}
+    checked, counted = {}, {}
     for spec in contract.kinds:
         schema = S.check_kind(bronze_df[spec.name], spec, settings.etl.max_field_chars, headers).schema  # no job
         if bronze[spec.name].row_count == 0:
-            checked[spec.name] = spark.createDataFrame([], schema)
+            checked[spec.name], counted[spec.name] = spark.createDataFrame([], schema), (0, {})
             continue
         folder = staging / spec.name / "checked"
-        check_bronze_files(spark, bronze[spec.name].data_path, spec, settings.etl.max_field_chars, headers, folder)
+        counted[spec.name] = check_bronze_files(spark, bronze[spec.name].data_path, spec,
+                                                settings.etl.max_field_chars, headers, folder)
         checked[spec.name] = spark.read.schema(schema).parquet(str(folder))
     classified = S.classify(bronze_df, max_field_chars=settings.etl.max_field_chars, headers=headers,
                             contract=contract, stage=stage, checked=checked)
-    outcomes = outcome_counts(classified)
+    outcomes = checked_outcome_counts(counted, {n.partition("/")[0]: df for n, df in staged.items()})
     result = S.split(classified, bronze_df, {k: o["quarantine"] for k, o in outcomes.items()})
 
     def write_kind(kind: str, df: DataFrame) -> Snapshot:
