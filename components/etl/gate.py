@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from components.common.contract import QUARANTINE_TABLE
@@ -42,10 +43,14 @@ def run_gate(spark: SparkSession, store: SnapshotStore, snaps: dict[str, Snapsho
         change = abs(snaps[table].row_count - prev.row_count) / max(prev.row_count, 1)
         out.append(Q.Expectation("row_count_change", table, {"previous": prev.row_count, "now": snaps[table].row_count,
                                  "change": round(change, 4)}, cfg.max_row_count_change, change <= cfg.max_row_count_change))
-    for table in silver_tables:
-        profile = Q.profile_silver(table, store.read_spark(spark, snaps[table]), contract.silver_ranges.get(table, {}),
-                                   contract.silver_nullable.get(table, frozenset()))
-        out += Q.check_silver_profile(profile, cfg.max_null_share)
+    def profile(table: str) -> Any:
+        return Q.profile_silver(table, store.read_spark(spark, snaps[table]), contract.silver_ranges.get(table, {}),
+                                contract.silver_nullable.get(table, frozenset()))
+
+    with ThreadPoolExecutor(max_workers=max(1, len(silver_tables))) as pool:  # one short Spark job each
+        profiles = list(pool.map(profile, silver_tables))
+    for found in profiles:
+        out += Q.check_silver_profile(found, cfg.max_null_share)
     checks = contract.checks(cfg.max_null_share)
     for table in gold_tables:
         frame = store.read_pandas(snaps[table])
