@@ -17,8 +17,10 @@ an int field takes any JSON number with an integral value (``2.0`` is 2: JSON ha
 type), and a CSV cell of an int/number field is read as a number when it is a JSON number
 literal (CSV has no types). A leading UTF-8 BOM on a line is dropped.
 
-Silver runs ``check_lines`` on every line (a Spark Arrow UDF); query and URL ids are cached
-per task, so ``normalize.py`` runs once per distinct value and task.
+Silver runs ``check_lines`` on every line (inside Spark tasks on the bronze files, filecheck.py,
+or as an Arrow UDF, silver.check_kind); query and URL ids are cached per task, so
+``normalize.py`` runs once per distinct value and task. Most plain lines take the typed fast path
+of fastpath.py, which never rejects: whatever it is unsure of, this module decides.
 """
 
 from __future__ import annotations
