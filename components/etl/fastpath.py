@@ -9,9 +9,10 @@ string value, which both paths count.
 
 - ``typed_check``: the line decoded straight into a Struct compiled from the kind's rules, so
   msgspec makes the type, range, length and allowed-value checks; Python then only looks at what
-  msgspec cannot (blank text, timestamps, URL and query ids, each cached).
-- ``fast_json_object``: the line as a dict (a line with an unknown extra field, which the Struct
-  refuses), checked field by field by parse.py.
+  msgspec cannot (blank text, timestamps, URL and query ids, each cached). A line with more
+  quotes than its known fields explain (an unknown extra field, or a repeated key) is also
+  decoded as a whole by ``fast_json_object``, which sees every value and every key.
+- ``fast_json_object``: the line as a dict; parse.py's strict checks take it from there.
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ def typed_check(rules: tuple[FieldRule, ...], limits: dict[str, int], stamps: di
             t = Union[t, None]  # noqa: UP007 - a runtime type built from variables
         fields.append((f"f{i}", t) if rule.required else (f"f{i}", Union[t, UnsetType], UNSET))  # noqa: UP007
     line = msgspec.defstruct("Line", fields, rename={f"f{i}": r.name for i, r in enumerate(rules)},
-                             kw_only=True, forbid_unknown_fields=True, gc=False)
+                             kw_only=True, gc=False)
     decode, astuple = msgspec.json.Decoder(line).decode, msgspec.structs.astuple
     optional = any(not r.required for r in rules)
     # the quotes of a line: two per key and per string; only a nullable text field, an optional
@@ -138,8 +139,8 @@ def typed_check(rules: tuple[FieldRule, ...], limits: dict[str, int], stamps: di
             values = astuple(decode(raw))
         except Exception:  # noqa: BLE001 - anything msgspec refuses: the strict path says why
             return None
-        if raw.count(b'"') != (quotes(values) if variable else fixed_quotes):
-            return None
+        if raw.count(b'"') != (quotes(values) if variable else fixed_quotes) and fast_json_object(raw) is None:
+            return None  # more quotes: a repeated key, or an unknown field (msgspec skips its value unchecked)
         for i in nonblank:
             if values[i] is not None and values[i].isspace():
                 return None

@@ -44,7 +44,7 @@ from components.common.contract import (
 )
 from components.etl import normalize as nz
 from components.etl.contracts import Contract, KindSpec, resolve_contract
-from components.etl.fastpath import PLAIN_FORBIDDEN, fast_json_object, typed_check
+from components.etl.fastpath import fast_json_object, typed_check
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -61,7 +61,6 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROS_MIN, MICROS_MAX = (int((datetime.fromisoformat(t) - EPOCH).total_seconds()) * 1_000_000 for t in (TS_MIN, TS_MAX))
 CSV_CELL_CAP = 2**31 - 1
 CACHE_MAX = 200_000  # entries per id / timestamp cache (per Spark task)
-_SLOW = object()  # a value the fast path of a rule leaves to the full check
 JSON_TYPE = {str: "string", bool: "bool", int: "number", Decimal: "number", list: "array", dict: "object"}
 
 
@@ -198,10 +197,6 @@ def _number(rule: FieldRule, value: Any) -> int | Decimal:
     return int(value) if rule.type is FieldType.INT else value
 
 
-def _no_match(_text: str) -> None:
-    return None
-
-
 def kind_spec(kind: str | KindSpec, contract: Contract | None = None) -> KindSpec:
     """The KindSpec of `kind` (a name, or already a spec) in `contract` (default: search)."""
     return kind if isinstance(kind, KindSpec) else resolve_contract(contract).kind(kind)
@@ -222,8 +217,7 @@ class LineChecker:
         self._ids: dict[str, dict[str, tuple[str | None, str | None]]] = {"url": {}, "query": {}}
         self._ts: dict[str, int] = {}
         derived = {r.name: "url" if r.type is FieldType.URL else "query" if r.name == "query" else None for r in self.rules}
-        self._plan = [(r, self._fast(r), derived[r.name]) for r in self.rules]
-        self._plain_plan = [(r, self._fast(r, plain=True), derived[r.name]) for r in self.rules]
+        self._plan = [(r, derived[r.name]) for r in self.rules]
         ids = {"url": ID_COLUMNS[FieldType.URL], "query": QUERY_ID_COLUMNS}
         # values come out as the fields in rule order, then the derived ids: the typed fast path's layout
         self._names = [r.name for r in self.rules] + [n for r in self.rules for n in ids.get(derived[r.name] or "", ())]
@@ -255,17 +249,14 @@ class LineChecker:
         return out
 
     def _checked_fields(self, raw: bytes, file_sha256: str | None) -> list[Any]:
+        """The strict path: every check of every field, in table order (the first failure raises)."""
         obj = None if self.spec.csv else fast_json_object(raw)
         if obj is None:
-            obj, plan = self.fields(raw, file_sha256), self._plan
-        else:  # a plain line holds no control character below U+0020 (JSON refuses them unescaped)
-            plan = self._plan if PLAIN_FORBIDDEN in raw else self._plain_plan
+            obj = self.fields(raw, file_sha256)
         out: list[Any] = []
         extra: list[Any] = []
-        for rule, fast, derived in plan:
-            value = fast(obj)
-            if value is _SLOW:
-                value = self._value(rule, obj)
+        for rule, derived in self._plan:
+            value = self._value(rule, obj)
             out.append(value)
             if derived == "url":
                 canonical, video_id = self._id("url", value)
@@ -275,38 +266,6 @@ class LineChecker:
             elif derived == "query":
                 extra += self._id("query", value)
         return out + extra
-
-    def _fast(self, rule: FieldRule, plain: bool = False) -> Callable[[dict[str, Any]], Any]:
-        """The value of `rule` for the common valid case, else _SLOW (then ``_value`` decides the
-        outcome and its message: this only skips work on values it has fully checked). `plain`:
-        for a line known to hold no forbidden character, the text checks skip the search."""
-        name, t = rule.name, rule.type
-        if t is FieldType.INT and rule.minimum is not None and rule.maximum is not None:
-            lo, hi = rule.minimum, rule.maximum
-            return lambda obj: v if type(v := obj.get(name, _SLOW)) is int and lo <= v <= hi else _SLOW
-        if t is FieldType.BOOL:
-            return lambda obj: v if type(v := obj.get(name, _SLOW)) is bool else _SLOW
-        if t in (FieldType.STRING, FieldType.URL) and rule.allowed is None:
-            limit, search, blank = self.limits[name], FORBIDDEN_RE[rule.chars].search, rule.blank
-            if plain:
-                search = _no_match
-
-            def text(obj: dict[str, Any]) -> Any:
-                v = obj.get(name, _SLOW)
-                if type(v) is str and len(v) <= limit and (blank or (v and not v.isspace())) and not search(v):
-                    return v
-                return _SLOW
-
-            return text
-        if t is FieldType.TIMESTAMP:
-            ts, limit = self._ts, self.limits[name]
-
-            def stamp(obj: dict[str, Any]) -> Any:  # a cached text parsed: it is ISO-8601, no control or blank
-                v = obj.get(name, _SLOW)
-                return ts.get(v, _SLOW) if type(v) is str and len(v) <= limit else _SLOW
-
-            return stamp
-        return lambda obj: _SLOW
 
     def _value(self, rule: FieldRule, obj: dict[str, Any]) -> Any:
         name = rule.name

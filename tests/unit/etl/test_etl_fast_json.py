@@ -77,13 +77,13 @@ def test_plain_lines_are_decoded_by_the_fast_path_with_the_json_module_values():
 
 
 def test_every_forbidden_character_json_takes_unescaped_is_the_plain_lines_check():
-    """A plain line skips the control-character search unless it holds PLAIN_FORBIDDEN: every
-    other forbidden character is below U+0020, which JSON refuses unescaped in a string."""
+    """The typed fast path searches no text for control characters, it takes no line holding
+    PLAIN_FORBIDDEN: every other forbidden character is below U+0020, which JSON refuses unescaped."""
     plain = set(fastpath.PLAIN_FORBIDDEN.decode())
     every = "".join(chr(c) for c in range(0x20, 0x110000) if not 0xD800 <= c <= 0xDFFF)
     for pattern in FORBIDDEN.values():
         assert set(re.findall(pattern, every)) <= plain, pattern
-    assert fastpath.fast_json_object(b'{"q": "a\x7fb"}') is not None  # the DEL itself reaches the search
+    assert fastpath.fast_json_object(b'{"q": "a\x7fb"}') is not None  # the DEL itself reaches the strict checks
     checker = parse.LineChecker("search_log", 10_000)
     line = ('{"event_id": "e1", "ts": "2026-10-01T00:00:00+00:00", "session_id": "s", "query": "a\x7fb", '
             '"video_url": "https://vidhub.example/v/abc", "position": 1, "clicked": false, "dwell_ms": null}')

@@ -113,6 +113,12 @@ def test_every_json_kind_has_a_typed_path_that_takes_plain_valid_lines():
     assert all(_checker(kind, 10_000)._typed is not None for kind in JSON_KINDS)
     repeated = json.dumps(line).replace('"position": 3', '"position": 3, "position": 4').encode()
     assert checker._typed(repeated) is None  # msgspec alone would keep position 4
+    extra = json.dumps({**line, "client": "ios", "tags": ["a"]}, ensure_ascii=False).encode()
+    assert checker._typed(extra) == fast  # unknown fields are dropped, as the strict path drops them
+    plain = json.dumps(line, ensure_ascii=False).encode()[:-1]
+    for bad in (b'"client": "\xff"', b'"client": {"a": 1}', b'"client": 1, "client": 2', b'"query": "x"'):
+        assert checker._typed(plain + b", " + bad + b"}") is None, bad  # invalid UTF-8, nesting, repeated keys
+    assert checker._typed(plain + b', "client": 123456789012345678901}') == fast  # valid JSON, dropped
     with pytest.raises(parse.Reject, match="repeated key"):
         checker.check(repeated)
 
