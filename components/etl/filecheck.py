@@ -7,12 +7,13 @@ three more times (the scan into rows, the Arrow round trip to Python and back, t
 writer), which costs about as much CPU as the check itself. Here the bytes go from Parquet to
 Python and back to Parquet through Arrow's C++ only. The staging folder lies in the lakehouse,
 on the volume every executor mounts, as every snapshot does. A part is written under a temporary
-name and renamed, so a retried task never leaves half a file.
+name of its own and renamed, so a retried (or speculative) task never leaves half a file.
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,7 +70,7 @@ def check_units(units: Iterator[tuple[int, str, int]], spec: KindSpec, max_chars
     try:
         for index, path, row_group in units:
             final = Path(out_dir) / f"part-{index:05d}.parquet"
-            tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+            tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")  # an attempt's own
             rows, pending, writer, reasons = 0, [], None, Counter()
             try:
                 for batch in _checked_batches(checker, path, row_group):
@@ -139,7 +140,7 @@ def select_silver(parts: Iterator[tuple[int, str]], duplicates_dir: str, columns
             keep = pc.and_(keep, pc.invert(_among(table, dropped)))
         table = table.filter(keep)  # one filter: each copies every column
         final = Path(out_dir) / f"part-{index:05d}.parquet"
-        tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+        tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")  # an attempt's own
         pq.write_table(table.select(columns), tmp)  # an empty part too: the folder is never empty
         os.replace(tmp, final)
         yield index, table.num_rows

@@ -135,12 +135,32 @@ def reuse_published(store: SnapshotStore, fp: str, contract: Contract | None = N
     return None if any(s is None for s in snaps.values()) else snaps  # type: ignore[return-value]
 
 
+def check_kinds(spark: SparkSession, bronze: dict[str, Snapshot], bronze_df: dict[str, DataFrame], staging: Path,
+                max_chars: int, headers: dict[str, list[str]], contract: Contract
+                ) -> tuple[dict[str, DataFrame], dict[str, tuple[int, dict[str, int]]]]:
+    """Every kind's lines checked on its bronze files into `staging/<kind>/checked`: the checked
+    rows (as silver.check_kind gives them) and (lines, rejected lines by reason) per kind."""
+    from components.etl import silver as S
+    from components.etl.filecheck import check_bronze_files
+
+    checked, counted = {}, {}
+    for spec in contract.kinds:
+        schema = S.check_kind(bronze_df[spec.name], spec, max_chars, headers).schema  # a plan, no job
+        if bronze[spec.name].row_count == 0:
+            checked[spec.name], counted[spec.name] = spark.createDataFrame([], schema), (0, {})
+            continue
+        folder = staging / spec.name / "checked"
+        counted[spec.name] = check_bronze_files(spark, bronze[spec.name].data_path, spec, max_chars, headers, folder)
+        checked[spec.name] = spark.read.schema(schema).parquet(str(folder))
+    return checked, counted
+
+
 def build_silver(spark: SparkSession, store: SnapshotStore, bronze: dict[str, Snapshot], staging: Path,
                  settings: Settings, fp: str, contract: Contract | None = None
                  ) -> tuple[dict[str, Snapshot], dict[str, dict[str, Any]]]:
     """Silver tables and the quarantine as snapshots (unpublished), plus the outcome counts."""
     from components.etl import silver as S
-    from components.etl.filecheck import check_bronze_files, write_silver_files
+    from components.etl.filecheck import write_silver_files
 
     contract = resolve_contract(contract)
     bronze_df = {k: store.read_spark(spark, s) for k, s in bronze.items()}
@@ -155,19 +175,11 @@ def build_silver(spark: SparkSession, store: SnapshotStore, bronze: dict[str, Sn
         staged[name] = spark.read.parquet(str(staging / name))
         return staged[name]
 
-    checked, counted = {}, {}
-    for spec in contract.kinds:
-        schema = S.check_kind(bronze_df[spec.name], spec, settings.etl.max_field_chars, headers).schema  # no job
-        if bronze[spec.name].row_count == 0:
-            checked[spec.name], counted[spec.name] = spark.createDataFrame([], schema), (0, {})
-            continue
-        folder = staging / spec.name / "checked"
-        counted[spec.name] = check_bronze_files(spark, bronze[spec.name].data_path, spec,
-                                                settings.etl.max_field_chars, headers, folder)
-        checked[spec.name] = spark.read.schema(schema).parquet(str(folder))
+    checked, counted = check_kinds(spark, bronze, bronze_df, staging, settings.etl.max_field_chars, headers, contract)
     classified = S.classify(bronze_df, max_field_chars=settings.etl.max_field_chars, headers=headers,
                             contract=contract, stage=stage, checked=checked)
-    outcomes = checked_outcome_counts(counted, {n.partition("/")[0]: df for n, df in staged.items()})
+    duplicates = {n.partition("/")[0]: df for n, df in staged.items() if n.endswith("/duplicates")}
+    outcomes = checked_outcome_counts(counted, duplicates)
     result = S.split(classified, bronze_df, {k: o["quarantine"] for k, o in outcomes.items()})
 
     def write_kind(kind: str, df: DataFrame) -> Snapshot:
