@@ -35,10 +35,10 @@ def bronze_counts(snaps: dict[str, Snapshot], contract: Contract | None = None) 
 def checked_outcome_counts(checked: dict[str, tuple[int, dict[str, int]]],
                            duplicates: dict[str, DataFrame]) -> dict[str, dict[str, Any]]:
     """{kind: {"silver", "quarantine", "duplicate": n, "reasons": {reason: n}}} without a pass over
-    every row: from each kind's check (lines, rejected
-    lines by reason, as filecheck.check_bronze_files counts them) and its classified duplicate
-    candidates (all valid lines: each one kept, an exact duplicate or a conflict). Silver is what
-    is left; the gate then compares it with the rows of the snapshot written."""
+    every row: from each kind's check (lines, rejected lines by reason, as
+    filecheck.check_bronze_files counts them) and its classified duplicate candidates (all valid
+    lines: each one kept, an exact duplicate or a conflict). Silver is what is left; the gate
+    then compares it with the rows of the snapshot written."""
     from functools import reduce
 
     from pyspark.sql import functions as F

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,20 +69,20 @@ def check_units(units: Iterator[tuple[int, str, int]], spec: KindSpec, max_chars
     gc.disable()  # acyclic objects only (see parse.check_lines)
     try:
         for index, path, row_group in units:
-            final = Path(out_dir) / f"part-{index:05d}.parquet"
-            tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")  # an attempt's own
-            rows, pending, writer, reasons = 0, [], None, Counter()
+            final, tmp = _part_paths(out_dir, index)
+            rows, pending, pending_rows, writer, reasons = 0, [], 0, None, Counter()
             try:
                 for batch in _checked_batches(checker, path, row_group):
                     if not batch.num_rows:
                         continue
                     pending.append(batch)
                     rows += batch.num_rows
+                    pending_rows += batch.num_rows
                     reasons.update(batch.column("reason").drop_null().to_pylist())
-                    if sum(b.num_rows for b in pending) >= PART_ROWS:
+                    if pending_rows >= PART_ROWS:
                         writer = writer or pq.ParquetWriter(tmp, batch.schema)
                         writer.write_table(pa.Table.from_batches(pending))
-                        pending = []
+                        pending, pending_rows = [], 0
                 if pending:
                     writer = writer or pq.ParquetWriter(tmp, pending[0].schema)
                     writer.write_table(pa.Table.from_batches(pending))
@@ -97,6 +97,18 @@ def check_units(units: Iterator[tuple[int, str, int]], spec: KindSpec, max_chars
             gc.enable()
 
 
+def _part_paths(out_dir: str, index: int) -> tuple[Path, Path]:
+    """Part `index` of a folder and a temporary name of this attempt's own to write it under."""
+    final = Path(out_dir) / f"part-{index:05d}.parquet"
+    return final, final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
+
+
+def _run_tasks(spark: SparkSession, items: list[Any], body: Callable[[Iterator[Any]], Iterator[Any]]) -> list[Any]:
+    """`body` over `items` in Spark tasks (up to four per core, never more than items); what they yield."""
+    slices = min(len(items), max(1, spark.sparkContext.defaultParallelism) * 4)
+    return spark.sparkContext.parallelize(items, slices).mapPartitions(body).collect()
+
+
 def check_bronze_files(spark: SparkSession, data_path: str | os.PathLike[str], spec: KindSpec, max_chars: int,
                        headers: dict[str, list[str]], out_dir: str | os.PathLike[str]) -> tuple[int, dict[str, int]]:
     """Check every data line of a bronze table (its Parquet folder) into Parquet parts under
@@ -106,12 +118,8 @@ def check_bronze_files(spark: SparkSession, data_path: str | os.PathLike[str], s
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     if not units:
         return 0, {}
-    out, slices = str(out_dir), min(len(units), max(1, spark.sparkContext.defaultParallelism) * 4)
-
-    def task(part: Iterator[tuple[int, str, int]]) -> Iterator[tuple[int, int, dict[str, int]]]:
-        return check_units(part, spec, max_chars, headers, out)
-
-    done: list[Any] = spark.sparkContext.parallelize(units, slices).mapPartitions(task).collect()
+    out = str(out_dir)
+    done = _run_tasks(spark, units, lambda part: check_units(part, spec, max_chars, headers, out))
     reasons: Counter[str] = Counter()
     for _, _, counted in done:
         reasons.update(counted)
@@ -139,8 +147,7 @@ def select_silver(parts: Iterator[tuple[int, str]], duplicates_dir: str, columns
         if dropped.num_rows:  # (an empty dataset of no files has no columns to join on)
             keep = pc.and_(keep, pc.invert(_among(table, dropped)))
         table = table.filter(keep)  # one filter: each copies every column
-        final = Path(out_dir) / f"part-{index:05d}.parquet"
-        tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")  # an attempt's own
+        final, tmp = _part_paths(out_dir, index)
         pq.write_table(table.select(columns), tmp)  # an empty part too: the folder is never empty
         os.replace(tmp, final)
         yield index, table.num_rows
@@ -168,10 +175,5 @@ def write_silver_files(spark: SparkSession, checked_dir: str | os.PathLike[str],
     if not parts:
         return 0
     out, dups = str(out_dir), str(duplicates_dir)
-    slices = min(len(parts), max(1, spark.sparkContext.defaultParallelism) * 4)
-
-    def task(part: Iterator[tuple[int, str]]) -> Iterator[tuple[int, int]]:
-        return select_silver(part, dups, columns, out)
-
-    done: list[Any] = spark.sparkContext.parallelize(parts, slices).mapPartitions(task).collect()
+    done = _run_tasks(spark, parts, lambda part: select_silver(part, dups, columns, out))
     return sum(rows for _, rows in done)
