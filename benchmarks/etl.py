@@ -213,6 +213,17 @@ def run_duckdb(raw: Path, out: Path, threads: int) -> float:
     return time.perf_counter() - t
 
 
+def machine() -> str:
+    """The CPU and a one-core Python figure: rates from different machines differ by 2x and more
+    (the same code ran 4M in 39 s on one 2-core box and 90 s on another), so every table names its box."""
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), "unknown CPU") if Path("/proc/cpuinfo").exists() else "unknown CPU"
+    t, total = time.perf_counter(), 0
+    for i in range(5_000_000):
+        total += i
+    return f"{model}, {os.cpu_count()} cores, a 5M-step Python loop in {time.perf_counter() - t:.2f} s"
+
+
 def load_average() -> str:
     """The 1/5/15-minute load average: every figure is printed with it (the box may be shared)."""
     return "/".join(f"{x:.1f}" for x in os.getloadavg())
@@ -261,6 +272,7 @@ def main() -> None:
     ap.add_argument("--executor-memory-mb", type=int, default=2048)
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
+    print(f"  machine: {machine()}", flush=True)
     if args.executors:
         scaling_table(args, sizes, [int(e) for e in args.executors.split(",") if e])
         return

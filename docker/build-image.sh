@@ -53,6 +53,7 @@ if ! buildah bud "${args[@]}" . >"$log" 2>&1; then
   echo "make images: buildah bud failed (last lines above)" >&2
   exit 1
 fi
-grep -cE -- '--> Using cache' "$log" | sed 's/^/  layers from cache: /'
+# grep -c exits 1 when it counts 0 (a first build, nothing cached): under pipefail that ended the script
+echo "  layers from cache: $(grep -cE -- '--> Using cache' "$log" || true)"
 echo "built $image in $((SECONDS - started)) s"
 podman image inspect --format '{{.Id}}' "$image"

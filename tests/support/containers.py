@@ -45,7 +45,7 @@ def build_image(image: str) -> str:
     containers_or_skip()
     proc = subprocess.run([str(REPO / "docker" / "build-image.sh")], capture_output=True, text=True, cwd=REPO,
                           timeout=3600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode == 0, f"build-image.sh exited {proc.returncode}\n{proc.stdout[-1000:]}{proc.stderr[-3000:]}"
     built = proc.stdout.strip().splitlines()[-1]
     assert built == podman("image", "inspect", "--format", "{{.Id}}", image)
     return f"sha256:{built}"
