@@ -5,6 +5,8 @@
 # - Base: BASE_IMAGE when given (e.g. the public python:3.11.11-slim-bookworm where registries are
 #   reachable), else a Debian base built here with debootstrap (docker/build-base.sh).
 # - The system CA bundle is mounted over the image's, so pip trusts a TLS-intercepting proxy.
+# - Earlier images of the repository lose their tags (see the end), so a machine that builds every commit
+#   does not keep every commit's layers.
 # - torch: when the machine's pip configuration names a wheel directory (find-links) holding the CPU
 #   build of torch 2.13.0, it is mounted and used; otherwise the PyTorch CPU index.
 # Prints the image id on the last line.
@@ -56,4 +58,17 @@ fi
 # grep -c exits 1 when it counts 0 (a first build, nothing cached): under pipefail that ended the script
 echo "  layers from cache: $(grep -cE -- '--> Using cache' "$log" || true)"
 echo "built $image in $((SECONDS - started)) s"
+
+# A machine that builds every commit (CI) would keep each one's sha tag, and with it its layers (GBs whenever
+# the dependencies changed). Only this build's tags of the repository stay; the images nothing uses any more
+# are pruned. The cached layers of this build stay: they are its parents. A failed
+# clean-up never fails the build.
+repo=${image%:*} keep=("$image")
+[ "$rev" != unknown ] && keep+=("$repo:$sha")
+# the reference filter also matches other repositories that start alike (…/rankops-gpu): compare exactly
+for ref in $(podman images --format '{{.Repository}}:{{.Tag}}' --filter "reference=$repo" 2>/dev/null || true); do
+  [ "${ref%:*}" = "$repo" ] && [ "${ref##*:}" != "<none>" ] || continue
+  [[ " ${keep[*]} " == *" $ref "* ]] || podman rmi "$ref" >/dev/null 2>&1 || true
+done
+podman image prune -f >/dev/null 2>&1 || true
 podman image inspect --format '{{.Id}}' "$image"
