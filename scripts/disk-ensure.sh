@@ -4,8 +4,8 @@
 # Usage: scripts/disk-ensure.sh TARGET GIB [DIR]
 set -uo pipefail
 target=$1 need_gib=$2 dir=${3:-.}
-free_kib=$(df -Pk "$dir" | awk 'NR == 2 {print $4}')
+read -r free_kib mount < <(df -Pk "$dir" | awk 'NR == 2 {print $4, $6}')
 if [ -n "$free_kib" ] && [ "$free_kib" -lt $((need_gib * 1024 * 1024)) ]; then
-  echo "make $target: needs about ${need_gib} GiB free on $(df -P "$dir" | awk 'NR == 2 {print $6}') and $((free_kib / 1024)) MiB are: free some space, then retry" >&2
+  echo "make $target: needs about ${need_gib} GiB free on $mount and $((free_kib / 1024)) MiB are: free some space, then retry" >&2
   exit 1
 fi
