@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from components.common.image import GPU_IMAGE, IMAGE
+from pipelines.containers.run import cpu_training_params
 from tests.support.containers import podman
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
@@ -28,6 +29,14 @@ REPO = Path(__file__).resolve().parents[3]
 RANKOPS = str(Path(sys.executable).with_name("rankops"))
 STEPS = {"generate-data-op", "etl-op", "features-apply-op", "materialize-op", "training-set-op", "train-op",
          "validate-model-op", "evaluate-op", "register-op", "compare-op", "promotion-request-op"}
+
+
+def small_params() -> tuple[str, ...]:
+    """The local end-to-end test's data and steps (tests/integration/pipelines) on the local profile's
+    tiny CPU model: the same verdict for a fraction of make run's work, as each step here also pays
+    its container's start-up and imports."""
+    params = json.loads(cpu_training_params()) | {"max_steps": 30, "eval_every": 15, "checkpoint_every": 15}
+    return "-p", "impressions=4000", "-p", "days=2", "-p", f"params_json={json.dumps(params, sort_keys=True)}"
 
 
 def git(*args: str) -> str:
@@ -77,7 +86,7 @@ def pipeline_run(image_id, tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
     mine = user_files(home)
     started = time.monotonic()
-    proc = run_cli(home, "--summary", str(home / "summary.json"))
+    proc = run_cli(home, *small_params(), "--summary", str(home / "summary.json"))
     print(f"containerised run: {time.monotonic() - started:.0f} s")
     assert proc.returncode == 0, (proc.stdout[-4000:], proc.stderr[-4000:])
     return json.loads((home / "summary.json").read_text()), proc.stdout, home, mine
