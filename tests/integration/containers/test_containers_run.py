@@ -21,6 +21,7 @@ import pytest
 
 from components.common.image import GPU_IMAGE, IMAGE
 from pipelines.containers.run import cpu_training_params
+from tests.support import small_run
 from tests.support.containers import podman
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
@@ -32,11 +33,11 @@ STEPS = {"generate-data-op", "etl-op", "features-apply-op", "materialize-op", "t
 
 
 def small_params() -> tuple[str, ...]:
-    """The local end-to-end test's data and steps (tests/integration/pipelines) on the local profile's
-    tiny CPU model: the same verdict for a fraction of make run's work, as each step here also pays
-    its container's start-up and imports."""
-    params = json.loads(cpu_training_params()) | {"max_steps": 30, "eval_every": 15, "checkpoint_every": 15}
-    return "-p", "impressions=4000", "-p", "days=2", "-p", f"params_json={json.dumps(params, sort_keys=True)}"
+    """The local end-to-end test's run (tests/support/small_run.py) on the local profile's tiny CPU
+    model: the same verdict for a fraction of make run's work, as each step here also pays its
+    container's start-up and imports."""
+    params = json.loads(cpu_training_params()) | small_run.STEPS
+    return *small_run.DATA, "-p", f"params_json={json.dumps(params, sort_keys=True)}"
 
 
 def git(*args: str) -> str:

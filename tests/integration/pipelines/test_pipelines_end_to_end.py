@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.support import small_run
+
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[3]
 
@@ -52,8 +54,8 @@ def test_end_to_end_runs_locally(rankops_home, gitops_repo, tmp_path):
 
     summary = tmp_path / "e2e.json"
     res = CliRunner().invoke(build_app(), [
-        "pipeline", "run", "end_to_end", "--local", "-p", "impressions=4000", "-p", "days=2",
-        "-p", 'params_json={"max_steps": 30, "eval_every": 15, "checkpoint_every": 15}', "--summary", str(summary)])
+        "pipeline", "run", "end_to_end", "--local", *small_run.DATA,
+        "-p", f"params_json={json.dumps(small_run.STEPS)}", "--summary", str(summary)])
     assert res.exit_code == 0, res.output[-3000:]
     result = json.loads(summary.read_text())
     tasks = result["tasks"]
