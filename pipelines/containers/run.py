@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -82,16 +83,22 @@ def writable_dir(path: Path) -> Path:
 
 
 @contextmanager
-def interruptible() -> Iterator[None]:
-    """SIGTERM ends the run like Ctrl-C does (KeyboardInterrupt), so the teardown runs either way."""
-    def on_term(signum, frame):
+def interruptible() -> Iterator[threading.Event]:
+    """Ctrl-C and SIGTERM end the run (KeyboardInterrupt), so the teardown runs either way; the event
+    they set is what the step loop checks too, because a KeyboardInterrupt raised while a finalizer or
+    a library's broad `except` runs is swallowed, and the run would go on to the next step."""
+    stop = threading.Event()
+
+    def on_signal(signum, frame):
+        stop.set()
         raise KeyboardInterrupt(f"signal {signum}")
 
-    previous = signal.signal(signal.SIGTERM, on_term)
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield stop
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @contextmanager
@@ -118,7 +125,7 @@ def run_in_containers(home: Path, image: str, *, params: dict[str, Any] | None =
     label = {"rankops.run": run_id}
     summary: dict[str, Any] = {"run_id": run_id, "env": "dev", "image": image, "state_dir": str(state),
                                "lakehouse": str(lakehouse), "steps": []}
-    with interruptible():
+    with interruptible() as stop:
         engine = open_engine()
         services = None
         try:
@@ -139,7 +146,8 @@ def run_in_containers(home: Path, image: str, *, params: dict[str, Any] | None =
             summary["params"] = {k: v for k, v in pipeline_params.items() if k != "params_json"}
             runner = StepRunner(placements={}, secrets=services.secrets, config_maps=services.config_maps,
                                 pvcs={PVC_LAKEHOUSE: str(lakehouse), PVC_MODELS: str(models)}, images={IMAGE: image, GPU_IMAGE: image},
-                                run_label=label, echo=lambda text, end="": print(text, end=end, flush=True))
+                                run_label=label, stop=stop,
+                                echo=lambda text, end="": print(text, end=end, flush=True))
             t0 = time.monotonic()
             try:
                 result = run_pipeline(runner, services, kfp_root, overrides, pipeline_params)
@@ -147,6 +155,7 @@ def run_in_containers(home: Path, image: str, *, params: dict[str, Any] | None =
                 summary["steps"] = [r.to_dict() for r in runner.records]
                 summary["pipeline_seconds"] = round(time.monotonic() - t0, 2)
             summary.update(result)
+            runner.raise_if_stopped()
             request_id = result.get("request_id")
             if ranker and request_id:
                 from pipelines.containers.ranker import check_ranker

@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -115,10 +116,17 @@ class StepRunner:
 
     def __init__(self, *, placements: Mapping[str, Placement], secrets: Mapping[str, Mapping[str, str]],
                  config_maps: Mapping[str, Mapping[str, str]], pvcs: Mapping[str, str],
-                 images: Mapping[str, str], run_label: dict[str, str], echo: Any = print):
+                 images: Mapping[str, str], run_label: dict[str, str], stop: threading.Event | None = None,
+                 echo: Any = print):
         self.placements, self.secrets, self.config_maps = placements, secrets, config_maps
         self.pvcs, self.images, self.run_label, self.echo = pvcs, images, run_label, echo
+        self.stop = stop or threading.Event()
         self.records: list[StepRecord] = []
+
+    def raise_if_stopped(self) -> None:
+        """Ctrl-C/SIGTERM was received (its KeyboardInterrupt may have been swallowed): stop here."""
+        if self.stop.is_set():
+            raise KeyboardInterrupt("stop requested")
 
     @contextmanager
     def installed(self) -> Iterator[StepRunner]:
@@ -137,6 +145,7 @@ class StepRunner:
         """kfp.local's `run_docker_container` contract: start, stream the log, return the exit code."""
         from docker.types import Mount
 
+        self.raise_if_stopped()
         task = task_of(command)
         placement = self.placements.get(task)
         if placement is None:
@@ -161,6 +170,8 @@ class StepRunner:
                 text = chunk.decode(errors="replace")
                 self.echo(text, end="")
                 tail.extend(text.splitlines())
+                self.raise_if_stopped()
+            self.raise_if_stopped()
             code = int(container.wait()["StatusCode"])
             container.reload()
             attrs = container.attrs

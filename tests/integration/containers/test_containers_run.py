@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -180,16 +181,31 @@ def test_ctrl_c_in_the_middle_of_a_step_tears_everything_down(image_id, tmp_path
     env.update(RANKOPS_HOME=str(tmp_path), COLUMNS="200")
     proc = subprocess.Popen([RANKOPS, "containers", "run", "--no-ranker"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
-    seen = []
-    for line in proc.stdout:
-        seen.append(line)
-        if "Executing task" in line and "etl-op" in line:
-            break
+    seen, errors, etl_started = [], [], threading.Event()
+
+    def drain(stream, lines: list[str]) -> None:  # as a terminal would: the run never blocks on a full pipe
+        for line in stream:
+            lines.append(line)
+            if "Executing task" in line and "etl-op" in line:
+                etl_started.set()
+
+    readers = [threading.Thread(target=drain, args=pair, daemon=True)
+               for pair in ((proc.stdout, seen), (proc.stderr, errors))]
+    for reader in readers:
+        reader.start()
+    assert etl_started.wait(timeout=1200), "".join(seen)[-2000:]
     time.sleep(5)  # the ETL's Spark is up inside its container
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=300)
+    try:
+        proc.wait(timeout=300)
+    finally:
+        proc.kill()
+    for reader in readers:
+        reader.join(timeout=30)
+    err = "".join(errors)
     assert proc.returncode == 130, (err[-2000:], "".join(seen)[-2000:])
     assert "interrupted: services and containers stopped" in err
     summary = json.loads(next((tmp_path / "containers").glob("*/summary.json")).read_text())
+    assert [s["name"] for s in summary["steps"]] == ["generate-data-op"]  # stopped in the ETL, nothing after it
     assert_torn_down(summary)
     assert mine.read_text() == "keep me\n"
