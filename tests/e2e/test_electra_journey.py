@@ -9,7 +9,6 @@ repo in a temp dir, a real `rankops serve` process answering HTTP, hot reload af
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from components.common.snapshots import SnapshotStore
+from tests.support.mlflow_server import free_port
 
 pytestmark = pytest.mark.slow
 RANKOPS = str(Path(sys.executable).parent / "rankops")
@@ -63,9 +63,7 @@ def registered(electra_world):
 @pytest.fixture
 def server(registered):
     """A real `rankops serve` process on a free loopback port (stopped at the end); yields its base URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     log = registered.home / f"serve-{port}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([RANKOPS, "serve", "--port", str(port), "--host", "127.0.0.1"], env=registered.env(),

@@ -215,13 +215,10 @@ def test_definition_error_fails_apply_and_leaves_the_registry_untouched(tmp_path
 
 
 def test_unreachable_sql_registry_is_a_clear_error_naming_the_profile(tmp_path, settings_at):
-    import socket
-
     from components.features.feast_registry import RegistryError, ensure_registry
+    from tests.support.mlflow_server import free_port
 
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # a port nobody listens on
     cfg = settings_at(tmp_path, "dev", features__registry_path=f"postgresql+psycopg://u:secret@127.0.0.1:{port}/feast",
                       storage__lakehouse="lakehouse")
     with pytest.raises(RegistryError, match=rf"profile 'dev': cannot read the feature registry at 127.0.0.1:{port}/feast") as err:
