@@ -21,9 +21,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from components.inference.impressions import OPEN_SUFFIX, seal
+from components.inference.impressions import FRAGMENT_SUFFIX, OPEN_SUFFIX, seal
 
 KIND = "impressions"
+SHADOW = "shadow"  # the challenger's scores of a shadow experiment (components/inference/server.py)
 
 
 class CollectError(RuntimeError):
@@ -58,31 +59,54 @@ def move_once(src: Path, dest: Path) -> bool:
     return True
 
 
+def seal_stale(spool: Path, folder: Path, kind: str, *, stale_s: float, now: float, result: dict[str, Any]) -> None:
+    """Close `folder`'s open `kind` files untouched for `stale_s` (their replica died); count the live ones."""
+    for open_file in sorted(folder.glob(f"{kind}-*.jsonl{OPEN_SUFFIX}")):
+        if now - open_file.stat().st_mtime < stale_s:
+            if kind == KIND:
+                result["open"] += 1
+            continue
+        closed = seal(open_file)
+        result["sealed"].append(str(open_file.relative_to(spool)))
+        fragment = closed.with_name(closed.name + FRAGMENT_SUFFIX)
+        if fragment.exists():
+            result["fragments"].append(str(fragment.relative_to(spool)))
+
+
+def prune_shadow(spool: Path, folder: Path, *, keep_s: float, now: float) -> list[str]:
+    """Delete closed shadow-score files (and their fragments) last written more than `keep_s` ago: the
+    experiment report reads them where the ranker wrote them, nothing ingests them, so they would pile up."""
+    pruned = []
+    for old in sorted(folder.glob(f"{SHADOW}-*.jsonl")) + sorted(folder.glob(f"{SHADOW}-*.jsonl{FRAGMENT_SUFFIX}")):
+        if now - old.stat().st_mtime > keep_s:
+            old.unlink()
+            pruned.append(str(old.relative_to(spool)))
+    return pruned
+
+
 def collect_impressions(spool: str | Path, landing: str | Path, *, stale_s: float, batch: str | None = None,
-                        now: float | None = None) -> dict[str, Any]:
-    """Move every closed impression file of `spool` into `<landing>/<batch>/impressions/`.
+                        shadow_keep_s: float | None = None, now: float | None = None) -> dict[str, Any]:
+    """Move every closed impression file of `spool` into `<landing>/<batch>/impressions/`; with
+    `shadow_keep_s`, also close a dead replica's shadow file and delete shadow files older than that.
 
     `batch` defaults to ``ranker-<UTC date>``. Returns what moved (landing-relative paths and their
-    line count), which stale files were closed, and how many open files were left to their writers.
+    line count), which stale files were closed, how many open impression files were left to their
+    writers, and which shadow files were deleted.
     """
     spool, landing = Path(spool), Path(landing)
     now = time.time() if now is None else now
     batch = batch or f"ranker-{datetime.fromtimestamp(now, UTC):%Y-%m-%d}"
     result: dict[str, Any] = {"spool": str(spool), "landing": str(landing), "batch": batch, "moved": [],
-                              "already_landed": [], "sealed": [], "fragments": [], "open": 0, "lines": 0}
+                              "already_landed": [], "sealed": [], "fragments": [], "open": 0, "lines": 0,
+                              "pruned_shadow": []}
     if not spool.is_dir():
         return result
     target = landing / batch / KIND
     for replica, folder in replica_dirs(spool):
-        for open_file in sorted(folder.glob(f"{KIND}-*.jsonl{OPEN_SUFFIX}")):
-            if now - open_file.stat().st_mtime < stale_s:
-                result["open"] += 1
-                continue
-            closed = seal(open_file)
-            result["sealed"].append(str(open_file.relative_to(spool)))
-            fragment = closed.with_name(closed.name + ".fragment")
-            if fragment.exists():
-                result["fragments"].append(str(fragment.relative_to(spool)))
+        seal_stale(spool, folder, KIND, stale_s=stale_s, now=now, result=result)
+        if shadow_keep_s is not None:
+            seal_stale(spool, folder, SHADOW, stale_s=stale_s, now=now, result=result)
+            result["pruned_shadow"] += prune_shadow(spool, folder, keep_s=shadow_keep_s, now=now)
         for src in sorted(folder.glob(f"{KIND}-*.jsonl")):
             dest = target / (src.name.replace(f"{KIND}-", f"{KIND}-{replica}--", 1) if replica else src.name)
             with src.open("rb") as fh:

@@ -17,9 +17,11 @@ def collect_into(settings: Any, landing: str) -> dict[str, Any]:
     from components.inference.impressions import impression_spool
 
     spool = impression_spool(settings)
-    result = collect_impressions(spool, landing, stale_s=settings.serving.impression_stale_s)
+    result = collect_impressions(spool, landing, stale_s=settings.serving.impression_stale_s,
+                                 shadow_keep_s=settings.serving.shadow_keep_s)
     print(f"impressions: {len(result['moved'])} file(s), {result['lines']} line(s) landed in "
-          f"{landing}/{result['batch']}; {result['open']} still open; closed stale: {result['sealed']}")
+          f"{landing}/{result['batch']}; {result['open']} still open; closed stale: {result['sealed']}; "
+          f"shadow files deleted: {len(result['pruned_shadow'])}")
     return result
 
 

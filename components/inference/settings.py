@@ -67,10 +67,16 @@ class ServingSettings(StrictModel):
     impression_rotate_bytes: int = Field(64 << 20, gt=0, description="... this big (bytes).")
     impression_stale_s: float = Field(3600.0, gt=0, description="The collector closes an `.open` file untouched "
                                       "this long (its replica died); must exceed impression_rotate_s.")
+    shadow_keep_s: float = Field(30 * 86400.0, gt=0, description="The collector deletes closed shadow-score files "
+                                 "last written longer ago than this (only `experiment report` reads them); must "
+                                 "exceed impression_stale_s.")
 
     @model_validator(mode="after")
     def _stale_after_rotation(self) -> "ServingSettings":
         if self.impression_stale_s <= self.impression_rotate_s + 30:
             raise ValueError("impression_stale_s must exceed impression_rotate_s by more than 30 s (a live "
                              "replica's open file would be closed under it)")
+        if self.shadow_keep_s <= self.impression_stale_s:
+            raise ValueError("shadow_keep_s must exceed impression_stale_s (a shadow file would be deleted before "
+                             "its dead replica's last one is closed)")
         return self

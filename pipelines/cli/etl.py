@@ -58,7 +58,8 @@ def collect_impressions_cmd(
     settings = settings_of(ctx)
     source = spool or impression_spool(settings)
     try:
-        result = collect_impressions(source, landing, stale_s=settings.serving.impression_stale_s, batch=batch)
+        result = collect_impressions(source, landing, stale_s=settings.serving.impression_stale_s, batch=batch,
+                                     shadow_keep_s=settings.serving.shadow_keep_s)
     except (CollectError, OSError) as exc:
         raise fail(str(exc)) from None
     write_summary(summary, result)
@@ -68,6 +69,9 @@ def collect_impressions_cmd(
         out_console.print(f"  closed stale file {path}")
     for path in result["fragments"]:
         out_console.print(f"  [yellow]half-written last line kept aside[/yellow] {path}")
+    if result["pruned_shadow"]:
+        out_console.print(f"  deleted {len(result['pruned_shadow'])} shadow-score file(s) older than "
+                          f"{settings.serving.shadow_keep_s / 86400:g} days")
 
 
 def _print(result: dict) -> None:

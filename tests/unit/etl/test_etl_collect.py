@@ -91,3 +91,38 @@ def test_cli_collects_from_the_configured_spool(rankops_home, tmp_path):
     assert result.exit_code == 0, result.output
     assert "1 file(s), 2 line(s) moved" in " ".join(result.output.split())
     assert tree(tmp_path / "in") == {"day1/impressions/impressions-r1--1.jsonl": "{}\n{}\n"}
+
+
+def test_shadow_files_older_than_the_keep_time_are_deleted_and_a_dead_replicas_is_closed(tmp_path):
+    day = 86400
+    spool = tmp_path / "spool"
+    put(spool / "r1" / "shadow-old.jsonl", '{"request_id":"o"}\n', age_s=31 * day)
+    put(spool / "r1" / "shadow-old.jsonl.fragment", '{"req', age_s=31 * day)
+    put(spool / "r1" / "shadow-recent.jsonl", '{"request_id":"r"}\n', age_s=29 * day)
+    put(spool / "r2" / "shadow-dead.jsonl.open", '{"request_id":"d"}\n{"re', age_s=2 * 3600)  # replica gone
+    put(spool / "r2" / "shadow-live.jsonl.open", '{"request_id":"l"}\n', age_s=60)
+    put(spool / "r2" / "impressions-old.jsonl", '{"request_id":"i"}\n', age_s=40 * day)  # collected, not pruned
+    result = collect_impressions(spool, tmp_path / "landing", stale_s=3600, batch="b", shadow_keep_s=30 * day,
+                                 now=NOW)
+    assert result["pruned_shadow"] == ["r1/shadow-old.jsonl", "r1/shadow-old.jsonl.fragment"]
+    assert result["sealed"] == ["r2/shadow-dead.jsonl.open"]
+    assert result["open"] == 0  # open counts the impression files left to their writers
+    assert tree(spool) == {"r1/shadow-recent.jsonl": '{"request_id":"r"}\n',
+                           "r2/shadow-dead.jsonl": '{"request_id":"d"}\n', "r2/shadow-dead.jsonl.fragment": '{"re',
+                           "r2/shadow-live.jsonl.open": '{"request_id":"l"}\n'}
+    assert tree(tmp_path / "landing") == {"b/impressions/impressions-r2--old.jsonl": '{"request_id":"i"}\n'}
+
+
+def test_without_a_keep_time_shadow_files_are_left_alone(tmp_path):
+    put(tmp_path / "spool" / "shadow-old.jsonl", "{}\n", age_s=400 * 86400)
+    put(tmp_path / "spool" / "shadow-dead.jsonl.open", "{}\n", age_s=7200)
+    result = collect_impressions(tmp_path / "spool", tmp_path / "landing", stale_s=3600, now=NOW)
+    assert (result["pruned_shadow"], result["sealed"]) == ([], [])
+    assert set(tree(tmp_path / "spool")) == {"shadow-old.jsonl", "shadow-dead.jsonl.open"}
+
+
+def test_the_keep_time_must_outlast_the_stale_time(tmp_path):
+    from components.common.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match="shadow_keep_s must exceed impression_stale_s"):
+        load_settings("local", environ={"RANKOPS_HOME": str(tmp_path), "RANKOPS_SERVING__SHADOW_KEEP_S": "3600"})
