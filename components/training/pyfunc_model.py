@@ -33,7 +33,7 @@ class RankerModel(mlflow.pyfunc.PythonModel):
         self.scorer = load_packaged_scorer(context.artifacts[ARTIFACT])
         self.batch_size = int(self.scorer.meta.get("score_batch_size", 256))
 
-    def predict(self, context, model_input, params=None):
+    def predict(self, context, model_input: pd.DataFrame, params=None):  # a DataFrame hint: MLflow validates by the logged signature
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         batch_size = int((params or {}).get("batch_size", self.batch_size))
         scores = self.scorer.score(frame, batch_size=batch_size)
