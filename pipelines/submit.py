@@ -1,7 +1,7 @@
 """Upload pipeline versions to KFP and start runs or recurring runs (the `submit` and `upload` commands).
 
-A version is named `<pipeline>-<git sha[:12]>` (plus `-dirty` for uncommitted trees, and the first
-12 hex of the image digest when the images are pinned by digest), so the KFP dashboard says which
+A version is named `<pipeline>-<git sha[:12]>` (plus `-dirty` for uncommitted trees, the first
+12 hex of the image digest when the images are pinned by digest, and `-trainjob` for the TrainJob variant), so the KFP dashboard says which
 commit and build a run came from, and uploading the same build twice reuses it.
 
 What is uploaded to an environment is the committed spec prepared for it (`prepare_spec`): its
@@ -61,11 +61,13 @@ class SingleUserKfp(ValueError):
     """The KFP API is a single-user deployment, where rankops runs cannot work."""
 
 
-def version_name(pipeline: str, sha: str | None, dirty: bool = False, image: str | None = None) -> str:
-    """`<pipeline>-<sha12>[-dirty][-<digest12>]`; `<pipeline>-nogit` outside a git checkout."""
+def version_name(pipeline: str, sha: str | None, dirty: bool = False, image: str | None = None,
+                 trainjob: bool = False) -> str:
+    """`<pipeline>-<sha12>[-dirty][-<digest12>][-trainjob]`; `<pipeline>-nogit` outside a git checkout.
+    The TrainJob variant is a different spec (`follow_trainjob`), so it never reuses the in-pod version."""
     suffix = sha[:12] if sha else "nogit"
     digest = f"-{image.rsplit('@sha256:', 1)[1][:12]}" if image and is_digest_ref(image) else ""
-    return f"{pipeline}-{suffix}{'-dirty' if dirty else ''}{digest}"
+    return f"{pipeline}-{suffix}{'-dirty' if dirty else ''}{digest}{'-trainjob' if trainjob else ''}"
 
 
 def kfp_client(host: str, namespace: str | None):
@@ -120,8 +122,39 @@ def image_refs(kfp_settings: Any, image_tag: str | None = None) -> tuple[str, st
     return refs[0], refs[1]
 
 
-def prepare_spec(text: str, *, env: str, pipeline_root: str | None, image: str, gpu_image: str) -> str:
-    """The compiled spec as an environment runs it: `env` default, pipeline root, images."""
+TRAIN_FUNCTION = "train_op"  # components/training/component.py
+# What the train step asks for when it only creates and follows a TrainJob (it polls the API and prints logs).
+FOLLOWER_RESOURCES = {"cpuRequest": 0.5, "cpuLimit": 1.0, "memoryRequest": 1.073741824, "memoryLimit": 2.147483648,
+                      "resourceCpuRequest": "500m", "resourceCpuLimit": "1", "resourceMemoryRequest": "1Gi",
+                      "resourceMemoryLimit": "2Gi"}
+
+
+def follow_trainjob(docs: list[dict[str, Any]], image: str) -> list[str]:
+    """Turn the train steps of a spec into TrainJob followers (profile `trainjob.enabled`): the job's
+    workers hold the GPUs, so the step gets none, no GPU-node placement, the CPU image and a
+    follower's CPU and memory; otherwise one GPU would sit idle for the whole job. Returns their executors."""
+    executors = docs[0].get("deploymentSpec", {}).get("executors", {})
+    platform = (docs[1] if len(docs) > 1 else {}).get("platforms", {}).get("kubernetes", {})
+    placements = platform.get("deploymentSpec", {}).get("executors", {})
+    followers = []
+    for label, executor in executors.items():
+        container = executor.get("container", {})
+        args = container.get("args", [])
+        if "--function_to_execute" not in args or args[args.index("--function_to_execute") + 1] != TRAIN_FUNCTION:
+            continue
+        container["image"] = image
+        container["resources"] = dict(FOLLOWER_RESOURCES)
+        placement = placements.get(label, {})
+        placement.pop("nodeSelector", None)
+        placement.pop("tolerations", None)
+        followers.append(label)
+    return followers
+
+
+def prepare_spec(text: str, *, env: str, pipeline_root: str | None, image: str, gpu_image: str,
+                 trainjob: bool = False) -> str:
+    """The compiled spec as an environment runs it: `env` default, pipeline root, images, and (with
+    `trainjob`) train steps that follow a TrainJob instead of training on a GPU node themselves."""
     docs = [d for d in yaml.safe_load_all(repoint_spec(text, image, gpu_image)) if d is not None]
     spec = docs[0]
     params = spec.get("root", {}).get("inputDefinitions", {}).get("parameters", {})
@@ -129,6 +162,8 @@ def prepare_spec(text: str, *, env: str, pipeline_root: str | None, image: str, 
         params["env"]["defaultValue"] = env
     if pipeline_root:
         spec["defaultPipelineRoot"] = pipeline_root
+    if trainjob:
+        follow_trainjob(docs, image)
     return yaml.safe_dump_all(docs, sort_keys=False)
 
 
@@ -165,11 +200,11 @@ def upload_version(client: Any, pipeline: str, package: Path, version: str, desc
 
 
 def prepared_package(spec: Path, workdir: Path, *, env: str, pipeline_root: str | None, image: str,
-                     gpu_image: str) -> Path:
+                     gpu_image: str, trainjob: bool = False) -> Path:
     """`spec` prepared for one environment (`prepare_spec`), written under `workdir`."""
     out = workdir / spec.name
     out.write_text(prepare_spec(spec.read_text(), env=env, pipeline_root=pipeline_root, image=image,
-                                gpu_image=gpu_image))
+                                gpu_image=gpu_image, trainjob=trainjob))
     return out
 
 
@@ -188,11 +223,12 @@ def submit(
     pipeline_root: str | None = None,
     schedule: str | None = None,
     service_account: str = SERVICE_ACCOUNT,
+    trainjob: bool = False,
 ) -> Submission:
     """Upload `spec` prepared for `env` as `version`, then start one run, or a recurring run when `schedule` is given."""
     with tempfile.TemporaryDirectory() as tmp:
         package = prepared_package(spec, Path(tmp), env=env, pipeline_root=pipeline_root, image=image,
-                                   gpu_image=gpu_image)
+                                   gpu_image=gpu_image, trainjob=trainjob)
         pipeline_id, version_id = upload_version(client, pipeline, package, version,
                                                  description=f"rankops {pipeline} pipeline ({env})",
                                                  namespace=namespace)

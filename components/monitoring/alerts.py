@@ -150,7 +150,7 @@ def kfp_trigger(settings: Settings, client_factory: Callable[..., Any] | None = 
         root = settings.kfp.pipeline_root
         with tempfile.TemporaryDirectory() as tmp:
             prepared = prepared_package(spec, Path(tmp), env=settings.env, pipeline_root=root if "://" in root else None,
-                                        image=image, gpu_image=gpu_image)
+                                        image=image, gpu_image=gpu_image, trainjob=settings.trainjob.enabled)
             run = client.create_run_from_pipeline_package(
                 pipeline_file=str(prepared), arguments={"env": settings.env},
                 run_name=f"retrain-{event['breach_id']}", experiment_name=f"rankops-{settings.env}-retrain",

@@ -80,8 +80,9 @@ class TrainJobSettings(StrictModel):
     """Multi-node DDP in the cluster as a Kubeflow Trainer TrainJob (trainer.kubeflow.org/v1alpha1).
 
     With `enabled`, the training step creates the TrainJob, follows it and fails with its reason,
-    instead of training in its own pod. The TrainingRuntime it names (manifests/components/training)
-    holds what a TrainJob cannot set: the restart policy and the pod security.
+    instead of training in its own pod (which then asks for no GPU: pipelines/submit.py follow_trainjob).
+    The TrainingRuntime it names (manifests/components/training) holds what a TrainJob cannot set: the
+    restart policy and the pod security.
     """
 
     enabled: bool = False

@@ -193,7 +193,8 @@ def _target(ctx: typer.Context, host: str | None, namespace: str | None, image_t
         raise fail(str(exc)) from None
     root = settings.kfp.pipeline_root
     return {"host": host, "namespace": namespace or settings.kfp.namespace, "env": settings.env,
-            "pipeline_root": root if "://" in root else None, "image": image, "gpu_image": gpu_image}
+            "pipeline_root": root if "://" in root else None, "image": image, "gpu_image": gpu_image,
+            "trainjob": settings.trainjob.enabled}
 
 
 def _connect(target: dict[str, Any]):
@@ -252,10 +253,11 @@ def submit_cmd(
     sha = None if git.sha == "unknown" else git.sha
     client = _connect(target)
     try:
-        result = submit(client, name, spec, version=version_name(name, sha, git.dirty, target["image"]),
+        result = submit(client, name, spec, version=version_name(name, sha, git.dirty, target["image"], target["trainjob"]),
                         namespace=target["namespace"], experiment=experiment, params=run_params,
                         env=target["env"], image=target["image"], gpu_image=target["gpu_image"],
-                        pipeline_root=target["pipeline_root"], schedule=schedule, service_account=service_account)
+                        pipeline_root=target["pipeline_root"], schedule=schedule, service_account=service_account,
+                        trainjob=target["trainjob"])
     except ValueError as exc:
         raise fail(str(exc)) from None
     except Exception as exc:  # the KFP API answered with an error: one line, no traceback
@@ -296,9 +298,10 @@ def upload_cmd(
             spec = compiled_path(name)
             if not spec.exists():
                 raise fail(f"no compiled spec for {name!r} at {spec}; run `rankops pipeline compile`")
-            version = version_name(name, sha, git.dirty, target["image"])
+            version = version_name(name, sha, git.dirty, target["image"], target["trainjob"])
             package = prepared_package(spec, Path(tmp), env=target["env"], pipeline_root=target["pipeline_root"],
-                                       image=target["image"], gpu_image=target["gpu_image"])
+                                       image=target["image"], gpu_image=target["gpu_image"],
+                                       trainjob=target["trainjob"])
             try:
                 pid, vid = upload_version(client, name, package, version, namespace=target["namespace"],
                                           description=f"rankops {name} pipeline ({target['env']})")

@@ -143,3 +143,10 @@ class running_standin:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
+
+
+def uploaded_file(rec: Recorded) -> str:
+    """The spec inside the multipart body KFP's upload endpoints take (field `uploadfile`)."""
+    body = rec.body.decode()
+    assert 'name="uploadfile"' in body
+    return body.split("\r\n\r\n", 1)[1].rsplit("\r\n--", 1)[0]

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parent))
-from kfp_standin import running_standin  # noqa: E402
+from kfp_standin import running_standin, uploaded_file  # noqa: E402
 
 from pipelines.submit import kfp_cron, prepare_spec, submit, version_name  # noqa: E402
 
@@ -60,13 +60,6 @@ def client_for(url):
     import kfp
 
     return kfp.Client(host=url, namespace="rankops-dev")
-
-
-def uploaded_file(rec) -> str:
-    """The spec inside the multipart body KFP's upload endpoints take (field `uploadfile`)."""
-    body = rec.body.decode()
-    assert 'name="uploadfile"' in body
-    return body.split("\r\n\r\n", 1)[1].rsplit("\r\n--", 1)[0]
 
 
 def uploaded_spec(rec) -> dict:
@@ -397,3 +390,4 @@ def test_preparing_a_committed_spec_changes_only_env_root_and_images(name):
     expected[0]["defaultPipelineRoot"] = "minio://mlpipeline/rankops-prod"
     assert prepared == expected
     assert "0.1.0" not in yaml.safe_dump_all(prepared)
+
