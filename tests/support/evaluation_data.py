@@ -103,13 +103,9 @@ def log_scorer(
     import mlflow
     from mlflow.models import infer_signature
 
-    from components.registry.lookup import use_mlflow
+    from components.training.tracking import ensure_experiment
 
-    use_mlflow(settings)
-    if mlflow.get_experiment_by_name(settings.mlflow.experiment) is None:
-        mlflow.create_experiment(settings.mlflow.experiment,
-                                 artifact_location=settings.resolve(settings.mlflow.artifact_location))
-    mlflow.set_experiment(settings.mlflow.experiment)
+    ensure_experiment(settings)  # the profile's artifact location, not ./mlruns of the working directory
     run_tags = {"rankops.feature_service": settings.training.feature_service, "rankops.model_kind": "linear"}
     if snapshot is not None:
         run_tags.update({"rankops.training_set": snapshot.ref, "rankops.training_set_id": snapshot.snapshot_id})

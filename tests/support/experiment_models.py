@@ -43,10 +43,9 @@ def log_misbehaving_model(settings: Settings, features: list[str]) -> str:
     """Register a MisbehavingRanker as a new version of the serving model (no alias); returns the version."""
     import mlflow
 
-    from components.common.mlflow_client import use_mlflow
+    from components.training.tracking import ensure_experiment
 
-    use_mlflow(settings)
-    mlflow.set_experiment(settings.mlflow.experiment)
+    ensure_experiment(settings)  # the profile's artifact location, not ./mlruns of the working directory
     with mlflow.start_run(run_name="misbehaving-challenger"):
         cloudpickle.register_pickle_by_value(sys.modules[__name__])
         info = mlflow.pyfunc.log_model(

@@ -44,11 +44,12 @@ def log_reference_model(settings: Settings, features: list[str], *, weights: lis
     import mlflow
 
     from components.common.mlflow_client import use_mlflow
+    from components.training.tracking import ensure_experiment
 
     client = use_mlflow(settings)
     name = name or settings.registry.model_name
     weights = weights or [1.0 / (i + 1) for i in range(len(features))]
-    mlflow.set_experiment(settings.mlflow.experiment)
+    ensure_experiment(settings)  # the profile's artifact location, not ./mlruns of the working directory
     with mlflow.start_run(run_name="reference-ranker"):
         # pickled by value: a process that loads it (a served ranker, a KFP step) needs no tests/ on its path
         cloudpickle.register_pickle_by_value(sys.modules[__name__])

@@ -56,10 +56,11 @@ def register_pyfunc(settings: Settings, model: mlflow.pyfunc.PythonModel, featur
     import mlflow
 
     from components.common.mlflow_client import use_mlflow
+    from components.training.tracking import ensure_experiment
 
     client = use_mlflow(settings)
     name = settings.registry.model_name
-    mlflow.set_experiment(settings.mlflow.experiment)
+    ensure_experiment(settings)  # the profile's artifact location, not ./mlruns of the working directory
     with mlflow.start_run(run_name=type(model).__name__):
         cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the server needs no tests/ on its path
         info = mlflow.pyfunc.log_model(

@@ -102,11 +102,11 @@ def test_validity_passes_good_model_and_rejects_nan_weights_and_wrong_signature(
         "loads", "weights_finite", "signature", "outputs_finite", "deterministic", "latency"]
 
     from components.training.packaging import input_example, log_ranker
+    from components.training.tracking import ensure_experiment
 
     scorer = result.scorer
     frame = SnapshotStore.read_pandas(SnapshotStore(settings.lakehouse).latest("features/training_set_ranker_v1"))
-    mlflow.set_tracking_uri(settings.tracking_uri)
-    mlflow.set_experiment(settings.mlflow.experiment)
+    ensure_experiment(settings)
     import copy
 
     import torch
