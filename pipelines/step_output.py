@@ -51,8 +51,12 @@ class StepOutput(io.TextIOBase):
     def writable(self) -> bool:
         return True
 
+    def _logging(self) -> bool:
+        """The run's full log is open (a logging handler made during the run may write after it closed)."""
+        return self.full_log is not None and not self.full_log.closed
+
     def write(self, text: str) -> int:
-        if self.full_log is not None:
+        if self._logging():
             self.full_log.write(text)
             if "\n" in text:  # the log is read while a long step runs
                 self.full_log.flush()
@@ -63,7 +67,7 @@ class StepOutput(io.TextIOBase):
         return len(text)
 
     def flush(self) -> None:
-        if self.full_log is not None:
+        if self._logging():
             self.full_log.flush()
         self.shown.flush()
 

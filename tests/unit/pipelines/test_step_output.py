@@ -63,3 +63,26 @@ def test_progress_warnings_and_tracebacks_show_and_the_bookkeeping_does_not():
 def test_verbose_shows_everything():
     shown, _, out = run(verbose=True)
     assert shown == LOG and out.hidden_lines == 0
+
+
+def test_a_logging_handler_left_from_the_run_writes_after_the_full_log_closed():
+    """kfp.local's handler keeps this stream; py4j logs through it at exit, after the run's log file closed."""
+    import logging
+
+    shown, full = io.StringIO(), io.StringIO()
+    out = StepOutput(shown, full)
+    handler = logging.StreamHandler(out)
+    out.write("14:38:49.772 - INFO - Executing task 'etl-op'\n")
+    full.close()
+    errors = []
+    handler.handleError = lambda record: errors.append(record)  # what printed "--- Logging error ---"
+    logger = logging.getLogger("py4j.clientserver.test")
+    logger.addHandler(handler)
+    try:
+        logger.warning("14:40:00.000 - WARNING - Closing down clientserver connection")
+        out.flush()
+    finally:
+        logger.removeHandler(handler)
+    assert errors == []
+    assert shown.getvalue().splitlines() == ["14:38:49.772 - INFO - Executing task 'etl-op'",
+                                             "14:40:00.000 - WARNING - Closing down clientserver connection"]
