@@ -129,14 +129,13 @@ FOLLOWER_RESOURCES = {"cpuRequest": 0.5, "cpuLimit": 1.0, "memoryRequest": 1.073
                       "resourceMemoryLimit": "2Gi"}
 
 
-def follow_trainjob(docs: list[dict[str, Any]], image: str) -> list[str]:
+def follow_trainjob(docs: list[dict[str, Any]], image: str) -> None:
     """Turn the train steps of a spec into TrainJob followers (profile `trainjob.enabled`): the job's
     workers hold the GPUs, so the step gets none, no GPU-node placement, the CPU image and a
-    follower's CPU and memory; otherwise one GPU would sit idle for the whole job. Returns their executors."""
+    follower's CPU and memory; otherwise one GPU would sit idle for the whole job."""
     executors = docs[0].get("deploymentSpec", {}).get("executors", {})
     platform = (docs[1] if len(docs) > 1 else {}).get("platforms", {}).get("kubernetes", {})
     placements = platform.get("deploymentSpec", {}).get("executors", {})
-    followers = []
     for label, executor in executors.items():
         container = executor.get("container", {})
         args = container.get("args", [])
@@ -147,8 +146,6 @@ def follow_trainjob(docs: list[dict[str, Any]], image: str) -> list[str]:
         placement = placements.get(label, {})
         placement.pop("nodeSelector", None)
         placement.pop("tolerations", None)
-        followers.append(label)
-    return followers
 
 
 def prepare_spec(text: str, *, env: str, pipeline_root: str | None, image: str, gpu_image: str,

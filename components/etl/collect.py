@@ -59,18 +59,19 @@ def move_once(src: Path, dest: Path) -> bool:
     return True
 
 
-def seal_stale(spool: Path, folder: Path, kind: str, *, stale_s: float, now: float, result: dict[str, Any]) -> None:
-    """Close `folder`'s open `kind` files untouched for `stale_s` (their replica died); count the live ones."""
+def seal_stale(spool: Path, folder: Path, kind: str, *, stale_s: float, now: float, result: dict[str, Any]) -> int:
+    """Close `folder`'s open `kind` files untouched for `stale_s` (their replica died); return how many are live."""
+    live = 0
     for open_file in sorted(folder.glob(f"{kind}-*.jsonl{OPEN_SUFFIX}")):
         if now - open_file.stat().st_mtime < stale_s:
-            if kind == KIND:
-                result["open"] += 1
+            live += 1
             continue
         closed = seal(open_file)
         result["sealed"].append(str(open_file.relative_to(spool)))
         fragment = closed.with_name(closed.name + FRAGMENT_SUFFIX)
         if fragment.exists():
             result["fragments"].append(str(fragment.relative_to(spool)))
+    return live
 
 
 def prune_shadow(spool: Path, folder: Path, *, keep_s: float, now: float) -> list[str]:
@@ -103,7 +104,7 @@ def collect_impressions(spool: str | Path, landing: str | Path, *, stale_s: floa
         return result
     target = landing / batch / KIND
     for replica, folder in replica_dirs(spool):
-        seal_stale(spool, folder, KIND, stale_s=stale_s, now=now, result=result)
+        result["open"] += seal_stale(spool, folder, KIND, stale_s=stale_s, now=now, result=result)
         if shadow_keep_s is not None:
             seal_stale(spool, folder, SHADOW, stale_s=stale_s, now=now, result=result)
             result["pruned_shadow"] += prune_shadow(spool, folder, keep_s=shadow_keep_s, now=now)
