@@ -47,6 +47,8 @@ fi
 args+=(--build-arg "GIT_SHA=$rev" --build-arg "GIT_BRANCH=$branch" --label "org.opencontainers.image.revision=$rev"
        --env "RANKOPS_GIT_SHA=$rev" --env "RANKOPS_GIT_BRANCH=$branch" --env "RANKOPS_IMAGE_TAG=$rev")
 
+# the image this build's tag named before (it loses the tag to the new build: see the clean-up at the end)
+previous=$(podman image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
 started=$SECONDS
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -60,15 +62,23 @@ echo "  layers from cache: $(grep -cE -- '--> Using cache' "$log" || true)"
 echo "built $image in $((SECONDS - started)) s"
 
 # A machine that builds every commit (CI) would keep each one's sha tag, and with it its layers (GBs whenever
-# the dependencies changed). Only this build's tags of the repository stay; the images nothing uses any more
-# are pruned. The cached layers of this build stay: they are its parents. A failed
-# clean-up never fails the build.
-repo=${image%:*} keep=("$image")
+# the dependencies changed). Only this build's tags of the repository stay: the repository's other tags are
+# dropped, and the images they and the rebuilt tag named are removed once no tag names them, with the cached
+# layers only they used. Other projects' images are left alone, and so is an image a container still uses
+# (podman refuses). A failed clean-up never fails the build.
+built=$(podman image inspect --format '{{.Id}}' "$image")
+repo=${image%:*} keep=("$image") old=("$previous")
 [ "$rev" != unknown ] && keep+=("$repo:$sha")
 # the reference filter also matches other repositories that start alike (…/rankops-gpu): compare exactly
 for ref in $(podman images --format '{{.Repository}}:{{.Tag}}' --filter "reference=$repo" 2>/dev/null || true); do
   [ "${ref%:*}" = "$repo" ] && [ "${ref##*:}" != "<none>" ] || continue
-  [[ " ${keep[*]} " == *" $ref "* ]] || podman rmi "$ref" >/dev/null 2>&1 || true
+  [[ " ${keep[*]} " == *" $ref "* ]] && continue
+  old+=("$(podman image inspect --format '{{.Id}}' "$ref" 2>/dev/null || true)")
+  podman rmi "$ref" >/dev/null 2>&1 || true
 done
-podman image prune -f >/dev/null 2>&1 || true
-podman image inspect --format '{{.Id}}' "$image"
+for id in "${old[@]}"; do
+  [ -n "$id" ] && [ "$id" != "$built" ] || continue
+  tags=$(podman image inspect --format '{{join .RepoTags " "}}' "$id" 2>/dev/null) || continue
+  if [ -z "$tags" ]; then podman rmi "$id" >/dev/null 2>&1 || true; fi
+done
+echo "$built"
