@@ -42,13 +42,14 @@ if [ "$sha" != unknown ] && [ -z "$(git status --porcelain 2>/dev/null)" ]; then
   rev=$sha branch=$(git rev-parse --abbrev-ref HEAD)
   args+=(-t "ghcr.io/rankops/rankops:$sha")
 fi
+# The source label marks every stage's image as this repository's: the clean-up at the end removes only those.
+source=https://github.com/rankops/rankops
+args+=(--label "org.opencontainers.image.source=$source")
 # Set on the committed image too: buildah's layer cache ignores a changed ARG that feeds only ENV/LABEL
 # (containers/buildah#5501), so a cached rebuild kept the previous commit's sha.
 args+=(--build-arg "GIT_SHA=$rev" --build-arg "GIT_BRANCH=$branch" --label "org.opencontainers.image.revision=$rev"
        --env "RANKOPS_GIT_SHA=$rev" --env "RANKOPS_GIT_BRANCH=$branch" --env "RANKOPS_IMAGE_TAG=$rev")
 
-# the image this build's tag named before (it loses the tag to the new build: see the clean-up at the end)
-previous=$(podman image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
 started=$SECONDS
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -62,23 +63,16 @@ echo "  layers from cache: $(grep -cE -- '--> Using cache' "$log" || true)"
 echo "built $image in $((SECONDS - started)) s"
 
 # A machine that builds every commit (CI) would keep each one's sha tag, and with it its layers (GBs whenever
-# the dependencies changed). Only this build's tags of the repository stay: the repository's other tags are
-# dropped, and the images they and the rebuilt tag named are removed once no tag names them, with the cached
-# layers only they used. Other projects' images are left alone, and so is an image a container still uses
-# (podman refuses). A failed clean-up never fails the build.
-built=$(podman image inspect --format '{{.Id}}' "$image")
-repo=${image%:*} keep=("$image") old=("$previous")
+# the dependencies changed). Only this build's tags of the repository stay; then the repository's images that no
+# tag names any more (the one the rebuilt tag named, the other stages' last images) are removed, with the cached
+# layers only they used. This build's layers stay: they are its parents. Other projects' images are left alone,
+# and so is an image a container uses (podman refuses). A failed clean-up never fails the build.
+repo=${image%:*} keep=("$image")
 [ "$rev" != unknown ] && keep+=("$repo:$sha")
 # the reference filter also matches other repositories that start alike (…/rankops-gpu): compare exactly
 for ref in $(podman images --format '{{.Repository}}:{{.Tag}}' --filter "reference=$repo" 2>/dev/null || true); do
   [ "${ref%:*}" = "$repo" ] && [ "${ref##*:}" != "<none>" ] || continue
-  [[ " ${keep[*]} " == *" $ref "* ]] && continue
-  old+=("$(podman image inspect --format '{{.Id}}' "$ref" 2>/dev/null || true)")
-  podman rmi "$ref" >/dev/null 2>&1 || true
+  [[ " ${keep[*]} " == *" $ref "* ]] || podman rmi "$ref" >/dev/null 2>&1 || true
 done
-for id in "${old[@]}"; do
-  [ -n "$id" ] && [ "$id" != "$built" ] || continue
-  tags=$(podman image inspect --format '{{join .RepoTags " "}}' "$id" 2>/dev/null) || continue
-  if [ -z "$tags" ]; then podman rmi "$id" >/dev/null 2>&1 || true; fi
-done
-echo "$built"
+podman image prune -f --filter "label=org.opencontainers.image.source=$source" >/dev/null 2>&1 || true
+podman image inspect --format '{{.Id}}' "$image"

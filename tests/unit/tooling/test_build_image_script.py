@@ -15,15 +15,20 @@ REPO = Path(__file__).resolve().parents[3]
 SCRIPT = REPO / "docker" / "build-image.sh"
 IMAGE_ID = "0123456789ab" * 5 + "cdef"  # what the stand-in buildah builds
 TAGS = ("localhost/rankops:test", "localhost/rankops:0.0.9", "localhost/rankops:1f2e3d4c")  # this build's, then older
-# podman's images before the build, {id: tags}: "prev" holds the tag this build takes over; "mine" is an old
-# image of the repository that someone also tagged under another name; "busy" one a container uses; the rest
-# are other repositories' and other projects' (an untagged one)
-STORE = {"prev": [TAGS[0]], "old09": [TAGS[1]], "mine": [TAGS[2], "localhost/keep:me"],
-         "busy": ["localhost/rankops:0.0.7"], "gpu": ["localhost/rankops-gpu:test"], "dangling": []}
+OURS = {"org.opencontainers.image.source": "https://github.com/rankops/rankops"}
+# podman's images before the build, {id: tags and labels}: "prev" holds the tag this build takes over; "mine" is
+# an old image of the repository that someone also tagged under another name; "stage" the last image of an
+# earlier build's other stage; "busy" one a container uses; the rest are other repositories' and other projects'
+# (one untagged, one untagged with the same revision label)
+STORE = {"prev": {"tags": [TAGS[0]], "labels": OURS}, "old09": {"tags": [TAGS[1]], "labels": OURS},
+         "mine": {"tags": [TAGS[2], "localhost/keep:me"], "labels": OURS}, "stage": {"tags": [], "labels": OURS},
+         "busy": {"tags": ["localhost/rankops:0.0.7"], "labels": OURS},
+         "gpu": {"tags": ["localhost/rankops-gpu:test"], "labels": {}}, "dangling": {"tags": [], "labels": {}},
+         "theirs": {"tags": [], "labels": {"org.opencontainers.image.revision": "unknown"}}}
 STANDIN = Path(__file__).with_name("image_store_standin.py")
 
 
-def stand_ins(bin_dir: Path, store: dict[str, list[str]] = STORE) -> Path:
+def stand_ins(bin_dir: Path, store: dict[str, dict] = STORE) -> Path:
     """buildah and podman over a store of images (image_store_standin.py); returns the file of their calls."""
     bin_dir.mkdir()
     (bin_dir / "store.json").write_text(json.dumps(store))
@@ -34,7 +39,8 @@ def stand_ins(bin_dir: Path, store: dict[str, list[str]] = STORE) -> Path:
 
 
 def stored(bin_dir: Path) -> dict[str, list[str]]:
-    return json.loads((bin_dir / "store.json").read_text())
+    """{image id: tags} of the images left."""
+    return {image: info["tags"] for image, info in json.loads((bin_dir / "store.json").read_text()).items()}
 
 
 def build(tmp_path: Path, build_log: str = "COMMIT", **env: str) -> subprocess.CompletedProcess[str]:
@@ -63,19 +69,20 @@ def test_the_script_ends_with_the_image_id_with_or_without_cached_layers(tmp_pat
 
 
 def test_only_the_repository_images_no_tag_names_any_more_are_removed(tmp_path: Path) -> None:
-    """The image the rebuilt tag named and the older tags' images go (with the layers only they use: podman rmi
-    by id); one still tagged elsewhere, one a container uses, other repositories' images and other projects'
-    untagged images stay: `podman image prune` would have removed those."""
-    stand_ins(tmp_path / "bin")
+    """The image the rebuilt tag named, the older tags' images and an earlier build's stage image go; one still
+    tagged elsewhere, one a container uses, other repositories' images and other projects' untagged images stay
+    (a plain `podman image prune` removed those)."""
+    calls = stand_ins(tmp_path / "bin")
     done = build(tmp_path)
     assert done.returncode == 0, done.stderr
     assert stored(tmp_path / "bin") == {"mine": ["localhost/keep:me"], "busy": ["localhost/rankops:0.0.7"],
-                                        "gpu": ["localhost/rankops-gpu:test"],
-                                        "dangling": [], IMAGE_ID: [TAGS[0]]}
+                                        "gpu": ["localhost/rankops-gpu:test"], "dangling": [], "theirs": [],
+                                        IMAGE_ID: [TAGS[0]]}
+    assert f"--label org.opencontainers.image.source={OURS['org.opencontainers.image.source']}" in calls.read_text()
 
 
 def test_a_first_build_has_nothing_to_remove(tmp_path: Path) -> None:
-    stand_ins(tmp_path / "bin", {"dangling": []})
+    stand_ins(tmp_path / "bin", {"dangling": {"tags": [], "labels": {}}})
     done = build(tmp_path)
     assert done.returncode == 0, done.stderr
     assert stored(tmp_path / "bin") == {"dangling": [], IMAGE_ID: [TAGS[0]]}
