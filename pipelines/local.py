@@ -12,6 +12,7 @@ import logging
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,23 @@ def latest_run_dir(root: Path, pipeline_name: str) -> Path | None:
     return runs[-1] if runs else None
 
 
+@contextlib.contextmanager
+def kept_root_logger() -> Iterator[None]:
+    """Give the root logger back its handlers and level after a run.
+
+    kfp.local swaps the root handlers for one on sys.stdout around each task and puts the old ones back.
+    ParallelFor iterations run in threads, so those swaps interleave, and a run could end with kfp.local's
+    handler on the run's stream in place of the caller's handlers (py4j then logged through it at exit).
+    """
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
 def run_local(name: str, settings: Settings, params: dict[str, Any] | None = None, *,
               cache: bool = False, pipeline_func: Any = None) -> dict[str, Any]:
     """Run pipeline `name` (or `pipeline_func`) locally with `env` = the settings' profile.
@@ -82,7 +100,7 @@ def run_local(name: str, settings: Settings, params: dict[str, Any] | None = Non
         warnings.filterwarnings("ignore", message=".*have no effect in the current local runner.*")
         output = StepOutput(sys.stdout, full, verbose=verbose)
         try:
-            with contextlib.redirect_stdout(output):
+            with contextlib.redirect_stdout(output), kept_root_logger():
                 task = func(**arguments)
         finally:
             output.close_pending()

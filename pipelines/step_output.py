@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 from typing import TextIO
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -38,7 +39,8 @@ LIBRARY_WARNING = re.compile(r"^/\S*/site-packages/\S+:\d+: \w*Warning: ")
 class StepOutput(io.TextIOBase):
     """A text stream that shows progress lines on `shown` and the rest only when `verbose`.
 
-    `full_log` (optional) receives every line as kfp.local wrote it.
+    `full_log` (optional) receives every line as kfp.local wrote it. Writes take a lock: kfp.local runs
+    ParallelFor iterations in threads, and two writes at once could lose text from the line being assembled.
     """
 
     def __init__(self, shown: TextIO, full_log: TextIO | None = None, *, verbose: bool = False):
@@ -47,6 +49,7 @@ class StepOutput(io.TextIOBase):
         self._hide_until: str | None = None  # the line that ends a hidden block (kept hidden too)
         self._after_warning = False  # the source line Python prints under a warning
         self.hidden_lines = 0
+        self._lock = threading.Lock()
 
     def writable(self) -> bool:
         return True
@@ -56,14 +59,15 @@ class StepOutput(io.TextIOBase):
         return self.full_log is not None and not self.full_log.closed
 
     def write(self, text: str) -> int:
-        if self._logging():
-            self.full_log.write(text)
-            if "\n" in text:  # the log is read while a long step runs
-                self.full_log.flush()
-        self._pending += text
-        *lines, self._pending = self._pending.split("\n")
-        for line in lines:
-            self._line(line)
+        with self._lock:
+            if self._logging():
+                self.full_log.write(text)
+                if "\n" in text:  # the log is read while a long step runs
+                    self.full_log.flush()
+            self._pending += text
+            *lines, self._pending = self._pending.split("\n")
+            for line in lines:
+                self._line(line)
         return len(text)
 
     def flush(self) -> None:
@@ -73,9 +77,10 @@ class StepOutput(io.TextIOBase):
 
     def close_pending(self) -> None:
         """Emit a last line that ended without a newline."""
-        if self._pending:
-            line, self._pending = self._pending, ""
-            self._line(line)
+        with self._lock:
+            if self._pending:
+                line, self._pending = self._pending, ""
+                self._line(line)
 
     def _line(self, line: str) -> None:
         if self._show(ANSI.sub("", line)) or self.verbose:

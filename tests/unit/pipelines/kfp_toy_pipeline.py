@@ -24,3 +24,14 @@ def toy(env: str = "dev"):
     fit = on_gpu(on_cluster(fit_op(prepared=prepared.output, env=env), needs=["mlflow"], cpu="4", memory="16Gi"))
     with dsl.If(fit.output == "promote"):
         on_cluster(prepare_op(env=env), needs=["git"], name="after-promote")
+
+
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
+def echo_op(item: int) -> int:
+    return item
+
+
+@dsl.pipeline(name="toy-fan-out", description="a ParallelFor: kfp.local runs its iterations in threads")
+def fan_out(env: str = "dev"):
+    with dsl.ParallelFor([1, 2, 3, 4, 5, 6]) as item:
+        echo_op(item=item)

@@ -79,3 +79,22 @@ def test_local_run_prints_progress_and_keeps_the_bookkeeping_in_its_log(rankops_
     full = re.sub(r"\x1b\[[0-9;]*m", "", log.read_text())
     assert full.count("Got executor_input:") == 3 and full.count("Wrote executor output file") == 3
     assert "Task 'fit-op' outputs:" in full and "Executing task 'fit-op'" in full
+
+
+def test_a_parallel_for_leaves_the_root_logger_as_it_was(rankops_home, settings):
+    """kfp.local runs ParallelFor iterations in threads, each swapping the root logger's handlers: a handler on
+    the run's stream outlived the run, and py4j logged through it at exit ("--- Logging error ---")."""
+    import logging
+
+    from kfp_toy_pipeline import fan_out
+
+    from pipelines.local import run_local
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    for _ in range(3):  # the race does not lose every time
+        result = run_local("toy-fan-out", settings, pipeline_func=fan_out)
+        assert (root.handlers, root.level) == (handlers, level)
+    outputs = [json.loads(path.read_text())["parameterValues"]["Output"]
+               for path in Path(result["run_dir"]).glob("for-loop-*-iteration-*/echo-op/executor_output.json")]
+    assert sorted(outputs) == [1, 2, 3, 4, 5, 6]  # every iteration ran

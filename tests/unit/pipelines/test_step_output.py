@@ -86,3 +86,31 @@ def test_a_logging_handler_left_from_the_run_writes_after_the_full_log_closed():
     assert errors == []
     assert shown.getvalue().splitlines() == ["14:38:49.772 - INFO - Executing task 'etl-op'",
                                              "14:40:00.000 - WARNING - Closing down clientserver connection"]
+
+
+def test_lines_written_from_several_threads_at_once_are_all_kept():
+    """kfp.local prints from one thread per ParallelFor iteration; the line being assembled is shared state."""
+    import sys
+    import threading
+
+    shown, full = io.StringIO(), io.StringIO()
+    out = StepOutput(shown, full, verbose=True)
+    lines = {t: [f"14:00:00.000 - INFO - thread {t} line {n}" for n in range(2000)] for t in range(4)}
+
+    def write(t: int) -> None:
+        for line in lines[t]:
+            out.write(line + "\n")
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter allows
+    try:
+        threads = [threading.Thread(target=write, args=(t,)) for t in lines]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    expected = sorted(line for t in lines for line in lines[t])
+    assert sorted(shown.getvalue().splitlines()) == expected
+    assert sorted(full.getvalue().splitlines()) == expected
