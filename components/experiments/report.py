@@ -1,7 +1,8 @@
 """`rankops experiment report`: read the impression and click logs, compute the verdict, write JSON + HTML.
 
-The JSON's top level (`experiment`, `mode`, `verdict`, `p_value`, `queries`, `generated_at`) is what a
-promotion request attaches as online evidence; everything else is detail for people.
+The JSON's top level (`experiment`, `mode`, `verdict`, `p_value`, `queries`, `generated_at`, `versions` and
+the `registry` that numbers them) is what a promotion request attaches as online evidence; everything else
+is detail for people.
 """
 
 from __future__ import annotations
@@ -123,6 +124,8 @@ def render_html(report: dict[str, Any]) -> str:
              html_table(["impressions", "clicks", "unmatched clicks", "fallbacks", "versions"],
                         [[report["impressions"], report["clicks"], report["unmatched_clicks"], report["fallbacks"],
                           ", ".join(f"{v['champion']} vs {v['challenger']}" for v in report["versions"])]])]
+    if report.get("registry"):
+        parts.append(f"<p>Version numbers of the registry {fmt(report['registry'])}.</p>")
     if report["mode"] == "interleave":
         parts += ["<h2>Interleaving (team draft)</h2>",
                   html_table(["challenger wins", "ties", "champion wins", "p-value", "queries to verdict"],
@@ -153,8 +156,12 @@ def _ci(ci: list[float] | None) -> str:
 
 
 def run_report(name: str, report_dir: str | Path, impressions: str | Path, clicks: str | Path | None = None,
-               *, alpha: float = 0.05, k: int = 10) -> dict[str, Any]:
-    """Read the logs (files or directories), write `report.json` and `report.html` into `report_dir`."""
+               *, alpha: float = 0.05, k: int = 10, registry: str | None = None) -> dict[str, Any]:
+    """Read the logs (files or directories), write `report.json` and `report.html` into `report_dir`.
+
+    `registry`: the registry the ranker read, whose numbers the versions are (the profile's, credentials
+    masked); a promotion from another environment's registry maps its version through it.
+    """
     imp_files = files_of(impressions, "impressions")
     if not imp_files:
         raise ExperimentReportError(f"{impressions}: no impressions-*.jsonl files")
@@ -164,6 +171,8 @@ def run_report(name: str, report_dir: str | Path, impressions: str | Path, click
     shadow = read_rows(files_of(shadow_dir, "shadow"),
                        ("request_id", "champion_scores", "challenger_scores"))
     report = build_report(name, imp, clk, shadow, alpha=alpha, k=k)
+    if registry is not None:
+        report["registry"] = registry
     out = Path(report_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -5,8 +5,9 @@ An offline win does not guarantee an online one (issue 17). `rankops experiment 
 beside it); a promotion request attaches it like the model card, and with
 ``promotion.require_online_evidence`` a request without one, with a stale one, or with one that
 found the champion better is refused; a report about another challenger version than the requested
-one is always refused. The check reads only the report: the experiment itself ran in the ranker,
-outside any registry this side could ask.
+one is always refused. The report names the registry its version numbers belong to: an experiment in
+prod, whose ranker reads prod's own registry, ran the copy of the requested version there. The check
+reads only the report: the experiment itself ran in the ranker, outside this side's reach.
 """
 
 from __future__ import annotations
@@ -78,19 +79,31 @@ def _parse_time(path: Path, value: Any) -> datetime:
     return at.astimezone(UTC)
 
 
-def check_challenger(evidence: dict[str, Any], version: str) -> None:
-    """Refuse a report whose experiment did not run `version` as the challenger (every pair it lists)."""
+def check_challenger(evidence: dict[str, Any], numbers: dict[str, str], source_registry: str) -> None:
+    """Refuse a report whose experiment did not run the requested version as the challenger (every pair it lists).
+
+    `numbers`: the requested version's number in each registry that holds it ({source registry: version},
+    plus prod's registry and the copy's number once it was copied there). A report without `registry`
+    predates the field and names the source registry's numbers.
+    """
     path, versions = evidence["json_path"], evidence["report"].get("versions")
     pairs = versions if isinstance(versions, list) else []
     found = [str(v.get("challenger")) for v in pairs if isinstance(v, dict)]
     if not found or len(found) != len(pairs):
         raise PromotionError(f"online evidence: {path} field 'versions' is {versions!r}, expected the experiment's "
                              "[{champion, challenger}] pairs (regenerate it with `rankops experiment report`)")
-    other = sorted({v for v in found if v != str(version)})
+    version = numbers[source_registry]
+    registry = evidence["report"].get("registry") or source_registry
+    if registry not in numbers:
+        raise PromotionError(f"online evidence: {path} numbers its versions in the registry {registry}, which holds "
+                             f"no copy of the requested version {version} (registries that do: "
+                             f"{', '.join(sorted(numbers))})")
+    other = sorted({v for v in found if v != numbers[registry]})
     if other:
+        there = "" if registry == source_registry else f" (v{numbers[registry]} in {registry})"
         raise PromotionError(f"online evidence: {path} is about challenger version {', '.join(other)}, not the "
-                             f"requested version {version}: run the experiment with challenger {version} and "
-                             "attach its report")
+                             f"requested version {version}{there}: run the experiment with challenger {version} "
+                             "and attach its report")
 
 
 def online_problems(evidence: dict[str, Any] | None, *, max_age_days: float, now: datetime | None = None) -> list[str]:

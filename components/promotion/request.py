@@ -31,7 +31,14 @@ from components.promotion.proposal import (
 )
 from components.promotion.records import append_entry, set_pin
 from components.promotion.staging import run_staging_checks
-from components.promotion.state import PromotionError, paths_of, read_main, registries, repo_of
+from components.promotion.state import (
+    PromotionError,
+    paths_of,
+    read_main,
+    registries,
+    repo_of,
+    target_registry_uri,
+)
 
 if TYPE_CHECKING:
     from components.common.config import Settings
@@ -61,6 +68,19 @@ def pin_in_target(settings: Settings, source, target, version: str) -> dict[str,
     return copy_version(settings, source, name, version)
 
 
+def version_numbers(settings: Settings, source, target, version: str) -> dict[str, str]:
+    """{registry: the version's number there}: this environment's, and prod's copy once one exists."""
+    from components.registry.transfer import existing_copy, public_uri
+
+    source_uri = public_uri(settings.tracking_uri)
+    numbers = {source_uri: version}
+    if target is not source:
+        copy = existing_copy(target, settings.registry.model_name, source_uri, version)
+        if copy is not None:
+            numbers[target_registry_uri(settings)] = str(copy.version)
+    return numbers
+
+
 def request_promotion(
     settings: Settings, version: str, *, decision: dict[str, Any] | None = None, by: str | None = None,
     force: bool = False, online_evidence: str | Path | None = None,
@@ -84,7 +104,7 @@ def request_promotion(
     if source_champion == version:
         raise PromotionError(f"{name} v{version} is already the champion")
     if online is not None:
-        check_challenger(online, version)
+        check_challenger(online, version_numbers(settings, source, target, version), public_uri(settings.tracking_uri))
     required = settings.promotion.require_online_evidence and source_champion is not None
     online_issues = online_problems(online, max_age_days=settings.promotion.online_evidence_max_age_days)
     if required and online_issues:

@@ -30,10 +30,12 @@ def report_cmd(
     """Per-arm CTR@k (A/B), wins/ties/losses (interleaving) or agreement (shadow), and a verdict with its p-value."""
     from components.experiments.report import ExperimentReportError, run_report
     from components.inference.impressions import impression_spool
+    from components.registry.transfer import public_uri
 
     settings = settings_of(ctx)
     source = impressions or impression_spool(settings)
-    result = run_action(lambda: run_report(name, report, source, clicks, alpha=alpha, k=k),
+    result = run_action(lambda: run_report(name, report, source, clicks, alpha=alpha, k=k,
+                                                   registry=public_uri(settings.tracking_uri)),
                         errors=(ExperimentReportError,), summary=summary, status=f"analysing experiment {name}")
     p = result["p_value"]
     console.print(f"[green]experiment {name}[/green] ({result['mode']}): {result['verdict']} "

@@ -129,3 +129,44 @@ def test_compare_follows_the_champion_prod_moved_in_its_own_registry(settings, t
     prod.set_registered_model_alias(NAME, "champion", "2")
     follow_target_champion(settings, dev)
     assert alias_version(dev, NAME, "champion") == v1
+
+
+def test_online_evidence_from_prod_names_the_copy_s_number(settings, two_registries, tmp_path):
+    """An experiment in prod ran the copy (prod's number): its report is evidence for the source version."""
+    from components.promotion.state import PromotionError
+    from components.registry.transfer import copy_version
+    from tests.support.experiment_logs import report_of
+
+    _, prod, _ = two_registries
+    snap = write_training_set(settings)
+    v1, v2, v3 = (register_model(settings, log_scorer(settings, w, snapshot=snap))["version"]
+                  for w in ({"signal": 1.0}, {"signal": 1.0, "noise": 0.05}, {"signal": 0.5}))
+    prod_uri = settings.promotion.target.tracking_uri
+    assert copy_version(settings, use_mlflow(settings), NAME, v2)["version"] == "3"  # prod's v1, v2 are legacy
+
+    def report(name: str, **log) -> str:
+        report_of(tmp_path, tmp_path / name, champion="1", clicked_team="challenger", **log)
+        return str(tmp_path / name / "report.json")
+
+    refused = {
+        # prod's v3 is the copy of v2, not of v1
+        v1: (report("prod-v3-for-v1", challenger="3", registry=prod_uri),
+             f"numbers its versions in the registry {prod_uri}, which holds no copy of the requested version {v1}"),
+        # an experiment in prod on prod's v2 (a legacy model) is not about dev's v2
+        v2: (report("prod-v2", challenger="2", registry=prod_uri),
+             f"is about challenger version 2, not the requested version {v2} (v3 in {prod_uri})"),
+        v3: (report("staging", challenger=v3, registry="http://mlflow.rankops-staging.svc.cluster.local:5000"),
+             "numbers its versions in the registry http://mlflow.rankops-staging.svc.cluster.local:5000"),
+    }
+    for version, (path, message) in refused.items():
+        with pytest.raises(PromotionError, match="online evidence: ") as caught:
+            request_promotion(settings, version, by="alice", force=True, online_evidence=path)
+        assert message in str(caught.value) and path in str(caught.value)
+    assert sorted(int(mv.version) for mv in prod.search_model_versions(f"name='{NAME}'")) == [1, 2, 3]  # no copy
+
+    req = request_promotion(settings, v2, by="alice", force=True,
+                            online_evidence=report("prod-v3", challenger="3", registry=prod_uri))
+    assert (req["version"], req["source_version"], req["copied"]) == ("3", v2, False)
+    # a report without a registry predates the field: its numbers are the source registry's
+    again = request_promotion(settings, v1, by="alice", force=True, online_evidence=report("old", challenger=v1))
+    assert (again["version"], again["source_version"]) == ("4", v1)

@@ -1,7 +1,6 @@
 """Online evidence must be about the requested version, in the CLI and in the pipeline step alike.
 
-The reports are real: `run_report` over a tiny hand-written interleaving log (12 impressions, one click
-each on position 1 or 2, so the challenger or the champion wins 12-0: two-sided sign test p = 2 * 0.5**12).
+The reports are real: `run_report` over a tiny hand-written interleaving log (tests/support/experiment_logs).
 Real MLflow (SQLite) and a real git repo; the step runs as `run_promotion_request_op` with a decision
 artifact and settings from the environment, as its KFP body does.
 """
@@ -17,7 +16,6 @@ from kfp import dsl
 from typer.testing import CliRunner
 
 from components.evaluation.compare_run import run_compare
-from components.experiments.report import run_report
 from components.promotion.decisions import approve_request
 from components.promotion.kfp_io import run_promotion_request_op
 from components.promotion.request import request_promotion
@@ -25,34 +23,9 @@ from components.promotion.state import PromotionError
 from components.registry.register import register_model
 from pipelines.cli import build_app
 from tests.support.evaluation_data import log_scorer, write_training_set
+from tests.support.experiment_logs import P_12_0, report_of
 
 REQUESTS = "manifests/promotions/requests"
-P_12_0 = 2 * 0.5 ** 12
-
-
-def write_log(folder: Path, *, champion: str, challenger: str, clicked_team: str, name: str = "exp") -> Path:
-    """12 interleaved impressions of experiment `name`; every click lands on `clicked_team`'s video."""
-    folder.mkdir(parents=True, exist_ok=True)
-    imps, clicks = [], []
-    for i in range(12):
-        rid = f"{name}-r{i}"
-        imps.append({"request_id": rid, "ts": f"2026-11-30T10:00:{i:02d}.000Z", "session_id": f"s{i}",
-                     "query_id": None, "query": "lofi", "experiment": name, "mode": "interleave", "arm": None,
-                     "champion_version": champion, "challenger_version": challenger, "video_ids": ["a", "b"],
-                     "teams": ["challenger", "champion"], "latency_ms": 3.0, "fallback": False,
-                     "fallback_reason": None})
-        position = 1 if clicked_team == "challenger" else 2
-        clicks.append({"request_id": rid, "video_id": "ab"[position - 1], "position": position,
-                       "ts": f"2026-11-30T10:01:{i:02d}.000Z"})
-    (folder / "impressions-20261130T100000000000Z.jsonl").write_text("".join(json.dumps(r) + "\n" for r in imps))
-    (folder / "clicks-1.jsonl").write_text("".join(json.dumps(r) + "\n" for r in clicks))
-    return folder
-
-
-def report_of(tmp_path: Path, out: Path, **log) -> dict:
-    name = log.pop("name", "exp")
-    logs = write_log(tmp_path / f"logs-{out.name}", name=name, **log)
-    return run_report(name, out, logs)
 
 
 def git(repo: Path, *args: str) -> str:

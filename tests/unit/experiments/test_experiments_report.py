@@ -112,8 +112,11 @@ def test_cli_writes_json_and_html(tmp_path, rankops_home):
     assert {k: report[k] for k in ("experiment", "mode", "verdict", "queries")} == {
         "experiment": "exp-cli", "mode": "interleave", "verdict": "challenger_better", "queries": 7}
     assert report["p_value"] == pytest.approx(2 * 0.5**7)
+    # the versions are numbers of the registry the profile's ranker reads (local: its SQLite store)
+    assert report["registry"] == f"sqlite:///{rankops_home}/mlflow/mlflow.db"
     page = (out / "report.html").read_text()
     assert "<title>Experiment exp-cli (interleave)</title>" in page and page.count("<table>") == 2
+    assert f"Version numbers of the registry sqlite:///{rankops_home}/mlflow/mlflow.db" in page
     bad = CliRunner().invoke(build_app(), ["experiment", "report", "nope", "--report", str(out),
                                            "--impressions", str(logs)])
     assert bad.exit_code == 1 and "no impressions of experiment 'nope'" in bad.output
