@@ -37,16 +37,19 @@ def describe_outputs(outputs: Any) -> dict[str, Any]:
 
 
 def task_outputs(run_dir: Path) -> dict[str, dict[str, Any]]:
-    """{task: {"parameters": {...}, "artifacts": {name: {uri, metadata}}}} from the executor outputs."""
+    """{task: {"parameters": {...}, "artifacts": {name: {uri, metadata}}}} from the executor outputs.
+
+    A task inside a ParallelFor is keyed by its folder under the run, e.g. `for-loop-2-iteration-0/echo-op`.
+    """
     import json
 
     out: dict[str, dict[str, Any]] = {}
-    for path in sorted(Path(run_dir).glob("*/executor_output.json")):
+    for path in sorted(Path(run_dir).rglob("executor_output.json")):
         data = json.loads(path.read_text())
         params = {k: v for k, v in (data.get("parameterValues") or {}).items()}
         arts = {name: {"uri": a["artifacts"][0].get("uri"), "metadata": a["artifacts"][0].get("metadata", {})}
                 for name, a in (data.get("artifacts") or {}).items() if a.get("artifacts")}
-        out[path.parent.name] = {"parameters": params, "artifacts": arts}
+        out[path.parent.relative_to(run_dir).as_posix()] = {"parameters": params, "artifacts": arts}
     return out
 
 

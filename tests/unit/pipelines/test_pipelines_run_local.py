@@ -95,6 +95,9 @@ def test_a_parallel_for_leaves_the_root_logger_as_it_was(rankops_home, settings)
     for _ in range(3):  # the race does not lose every time
         result = run_local("toy-fan-out", settings, pipeline_func=fan_out)
         assert (root.handlers, root.level) == (handlers, level)
-    outputs = [json.loads(path.read_text())["parameterValues"]["Output"]
-               for path in Path(result["run_dir"]).glob("for-loop-*-iteration-*/echo-op/executor_output.json")]
-    assert sorted(outputs) == [1, 2, 3, 4, 5, 6]  # every iteration ran
+    outputs = {json.loads(path.read_text())["parameterValues"]["Output"]
+               for path in Path(result["run_dir"]).glob("for-loop-*-iteration-*/echo-op/executor_output.json")}
+    assert outputs == {1, 2, 3, 4, 5, 6}  # every iteration ran
+    # the summary lists each iteration's task by its folder (the six items in order)
+    assert {key: task["parameters"] for key, task in result["tasks"].items()} == {
+        f"for-loop-2-iteration-{i}/echo-op": {"Output": i + 1} for i in range(6)}
