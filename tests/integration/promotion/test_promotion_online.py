@@ -15,6 +15,7 @@ from components.promotion.request import request_promotion
 from components.promotion.state import PromotionError
 from components.registry.register import register_model
 from tests.support.evaluation_data import log_scorer, write_training_set
+from tests.support.experiment_logs import P_12_0, report_of
 
 NAME = "rankops-ranker"
 REQUESTS = "manifests/promotions/requests"
@@ -53,16 +54,20 @@ def test_required_online_evidence_refuses_missing_stale_and_losing_then_attaches
 
     with pytest.raises(PromotionError, match=f"require_online_evidence: v{v2} cannot be requested: no online evidence"):
         request_promotion(settings, v2, by="alice", force=True)
-    about_v2 = {"versions": [{"champion": v1, "challenger": v2}]}
-    stale = write_report(tmp_path / "stale", age=timedelta(days=30), **about_v2)
+    # real reports of `rankops experiment report` (12 interleaved queries); a month-old one is a real one aged
+    report_of(tmp_path, tmp_path / "stale", champion=v1, challenger=v2, clicked_team="challenger", name="exp-old")
+    stale = tmp_path / "stale" / "report.json"
+    aged = json.loads(stale.read_text()) | {"generated_at": (datetime.now(UTC) - timedelta(days=30)).isoformat()}
+    stale.write_text(json.dumps(aged))
     with pytest.raises(PromotionError) as caught:
         request_promotion(settings, v2, by="alice", force=True, online_evidence=stale)
-    assert "the online evidence of experiment 'exp-electra-v2' is stale" in str(caught.value)
+    assert "the online evidence of experiment 'exp-old' is stale" in str(caught.value)
     assert "30.0 days ago (limit promotion.online_evidence_max_age_days = 14)" in str(caught.value)
-    losing = write_report(tmp_path / "losing", verdict="champion_better", **about_v2)
-    with pytest.raises(PromotionError, match=r"experiment 'exp-electra-v2' \(interleave, 1800 queries\) found the "
-                                             r"champion better \(p = 0.003\)$"):
-        request_promotion(settings, v2, by="alice", force=True, online_evidence=losing)
+    report_of(tmp_path, tmp_path / "losing", champion=v1, challenger=v2, clicked_team="champion", name="exp-lost")
+    with pytest.raises(PromotionError, match=r"experiment 'exp-lost' \(interleave, 12 queries\) found the "
+                                             rf"champion better \(p = {P_12_0:.4g}\)$"):
+        request_promotion(settings, v2, by="alice", force=True, online_evidence=tmp_path / "losing" / "report.json")
+    about_v2 = {"versions": [{"champion": v1, "challenger": v2}]}
     assert [b for b in promote_branches(gitops) if b.startswith(f"promote/v{v2}-")] == []  # nothing opened for v2
 
     winning = write_report(tmp_path / "winning", **about_v2)
