@@ -66,7 +66,7 @@ def check_units(units: Iterator[tuple[int, str, int]], spec: KindSpec, max_chars
 
     checker = parse.LineChecker(spec, max_chars, headers)
     collecting = gc.isenabled()
-    gc.disable()  # acyclic objects only (see parse.check_lines)
+    gc.disable()  # acyclic objects only (see silver.check_lines_udf)
     try:
         for index, path, row_group in units:
             final, tmp = _part_paths(out_dir, index)

@@ -17,8 +17,8 @@ an int field takes any JSON number with an integral value (``2.0`` is 2: JSON ha
 type), and a CSV cell of an int/number field is read as a number when it is a JSON number
 literal (CSV has no types). A leading UTF-8 BOM on a line is dropped.
 
-Silver runs ``check_lines`` on every line (inside Spark tasks on the bronze files, filecheck.py,
-or as an Arrow UDF, silver.check_kind); query and URL ids are cached per task, so
+Silver runs ``LineChecker.check_lines`` on every line (inside Spark tasks on the bronze files,
+filecheck.py, or as an Arrow UDF, silver.check_kind); query and URL ids are cached per task, so
 ``normalize.py`` runs once per distinct value and task. Most plain lines take the typed fast path
 of fastpath.py, which never rejects: whatever it is unsure of, this module decides.
 """
@@ -26,10 +26,8 @@ of fastpath.py, which never rejects: whatever it is unsure of, this module decid
 from __future__ import annotations
 
 import csv
-import gc
 import json
 import re
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -371,34 +369,6 @@ def arrow_types(kind: str | KindSpec, contract: Contract | None = None) -> dict[
            "boolean": pa.bool_(), "timestamp": pa.timestamp("us", tz="UTC"), "array<string>": pa.list_(pa.string())}
     by_name = {r.name: sql[r.sql] for r in spec.rules}
     return {c: by_name.get(c, pa.string()) for c in spec.silver_columns}
-
-
-def checked_type(kind: str | KindSpec, contract: Contract | None = None) -> str:
-    """The Spark DDL type of ``check_lines`` output for `kind`: a struct of reason, detail and silver columns."""
-    spec = kind_spec(kind, contract)
-    sql = {r.name: r.sql for r in spec.rules}
-    fields = [f"`{c}`: string" for c in CHECK_FIELDS] + [f"`{c}`: {sql.get(c, 'string')}" for c in spec.silver_columns]
-    return f"struct<{', '.join(fields)}>"
-
-
-def check_lines(kind: str | KindSpec, max_chars: int, headers: dict[str, list[str]] | None = None,
-                contract: Contract | None = None) -> Callable[[Iterator[Any]], Iterator[pa.StructArray]]:
-    """The scalar-iterator Arrow UDF body checking lines of `kind`: batches of raw lines (and, for a
-    CSV kind, of their file hashes) in, ``check_lines`` structs out; one checker (and cache) per task."""
-    spec = kind_spec(kind, contract)  # only the kind's rules travel to the Spark workers
-
-    def run(batches: Iterator[Any]) -> Iterator[pa.StructArray]:
-        checker = LineChecker(spec, max_chars, headers)
-        collecting = gc.isenabled()
-        gc.disable()  # lines make acyclic objects only, freed by reference counting; the cyclic
-        try:          # collector would walk every row of a batch again and again (a fifth of the time)
-            for batch in batches:
-                yield checker.check_lines(*batch) if isinstance(batch, tuple) else checker.check_lines(batch)
-        finally:
-            if collecting:
-                gc.enable()
-
-    return run
 
 
 def header_columns(header_line: str | None) -> list[str]:

@@ -10,17 +10,19 @@ judgements are deduplicated on their whole typed content (contract.DEDUP_KEY).
 
 from __future__ import annotations
 
+import gc
 import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from components.common.contract import Reason
 from components.etl import parse
 from components.etl.contracts import Contract, KindSpec, resolve_contract
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
+    import pyarrow as pa
     from pyspark.sql import DataFrame
 
     Stage = Callable[[str, DataFrame], DataFrame]
@@ -53,7 +55,7 @@ def _quarantine_of(rejected: DataFrame, bronze: DataFrame, broadcast: bool) -> D
 def check_kind(bronze: DataFrame, kind: str | KindSpec, max_chars: int, headers: dict[str, list[str]] | None = None,
                contract: Contract | None = None) -> DataFrame:
     """Every data line of one kind (CSV headers excluded) with its silver columns and reason
-    (NULL when valid): parse.check_lines, the one implementation of the contract, as an Arrow UDF.
+    (NULL when valid): parse.LineChecker, the one implementation of the contract, as an Arrow UDF.
     Only the raw bytes (and a CSV line's file hash, for its header) travel to Python; the lineage
     columns stay in the JVM."""
     from pyspark.sql import functions as F
@@ -62,10 +64,38 @@ def check_kind(bronze: DataFrame, kind: str | KindSpec, max_chars: int, headers:
     lines = bronze.filter(~F.col("is_header")) if spec.csv else bronze
     with warnings.catch_warnings():  # the UDF type is given, not inferred: the input arity differs by kind
         warnings.filterwarnings("ignore", "It is preferred to specify type hints", UserWarning)
-        udf = F.arrow_udf(parse.check_lines(spec, max_chars, headers), parse.checked_type(spec),
+        udf = F.arrow_udf(check_lines_udf(spec, max_chars, headers), checked_type(spec),
                           F.ArrowUDFType.SCALAR_ITER)
     inputs = [F.col("raw"), F.col("file_sha256")] if spec.csv else [F.col("raw")]
     return lines.select(*parse.LINEAGE, udf(*inputs).alias("_checked")).select(*parse.LINEAGE, "_checked.*")
+
+
+def checked_type(kind: str | KindSpec, contract: Contract | None = None) -> str:
+    """The Spark DDL type of ``check_lines`` output for `kind`: a struct of reason, detail and silver columns."""
+    spec = parse.kind_spec(kind, contract)
+    sql = {r.name: r.sql for r in spec.rules}
+    fields = [f"`{c}`: string" for c in parse.CHECK_FIELDS] + [f"`{c}`: {sql.get(c, 'string')}" for c in spec.silver_columns]
+    return f"struct<{', '.join(fields)}>"
+
+
+def check_lines_udf(kind: str | KindSpec, max_chars: int, headers: dict[str, list[str]] | None = None,
+                    contract: Contract | None = None) -> Callable[[Iterator[Any]], Iterator[pa.StructArray]]:
+    """The scalar-iterator Arrow UDF body checking lines of `kind`: batches of raw lines (and, for a
+    CSV kind, of their file hashes) in, ``check_lines`` structs out; one checker (and cache) per task."""
+    spec = parse.kind_spec(kind, contract)  # only the kind's rules travel to the Spark workers
+
+    def run(batches: Iterator[Any]) -> Iterator[pa.StructArray]:
+        checker = parse.LineChecker(spec, max_chars, headers)
+        collecting = gc.isenabled()
+        gc.disable()  # lines make acyclic objects only, freed by reference counting; the cyclic
+        try:          # collector would walk every row of a batch again and again (a fifth of the time)
+            for batch in batches:
+                yield checker.check_lines(*batch) if isinstance(batch, tuple) else checker.check_lines(batch)
+        finally:
+            if collecting:
+                gc.enable()
+
+    return run
 
 
 OUTCOME = "_outcome"  # silver | quarantine | duplicate
