@@ -40,7 +40,7 @@ rev=unknown branch=unknown
 sha=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 if [ "$sha" != unknown ] && [ -z "$(git status --porcelain 2>/dev/null)" ]; then
   rev=$sha branch=$(git rev-parse --abbrev-ref HEAD)
-  args+=(-t "ghcr.io/rankops/rankops:$sha")
+  args+=(-t "${image%:*}:$sha")
 fi
 # The source label marks every stage's image as this repository's: the clean-up at the end removes only those.
 source=https://github.com/rankops/rankops

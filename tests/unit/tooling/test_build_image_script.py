@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -43,11 +44,15 @@ def stored(bin_dir: Path) -> dict[str, list[str]]:
     return {image: info["tags"] for image, info in json.loads((bin_dir / "store.json").read_text()).items()}
 
 
-def build(tmp_path: Path, build_log: str = "COMMIT", **env: str) -> subprocess.CompletedProcess[str]:
+def build(tmp_path: Path, build_log: str = "COMMIT", checkout: Path | None = None,
+          **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the script with the stand-ins. Without `checkout` it runs from this repository but outside git
+    (GIT_DIR names no repository: no sha tag, whether this checkout is clean or not)."""
     env = {**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}", "BASE_IMAGE": "localhost/base:test",
            "IMAGE": TAGS[0], "STANDIN_DIR": str(tmp_path / "bin"), "BUILT_ID": IMAGE_ID, "BUILD_LOG": build_log,
-           **env}
-    return subprocess.run([str(SCRIPT)], capture_output=True, text=True, env=env, cwd=REPO, timeout=60)
+           **({} if checkout else {"GIT_DIR": str(tmp_path / "not-a-repository")}), **env}
+    script = (checkout or REPO) / "docker" / "build-image.sh"
+    return subprocess.run([str(script)], capture_output=True, text=True, env=env, cwd=checkout or REPO, timeout=60)
 
 
 @pytest.mark.parametrize(("build_log", "cached"), [
@@ -86,6 +91,24 @@ def test_a_first_build_has_nothing_to_remove(tmp_path: Path) -> None:
     done = build(tmp_path)
     assert done.returncode == 0, done.stderr
     assert stored(tmp_path / "bin") == {"dangling": [], IMAGE_ID: [TAGS[0]]}
+
+
+def test_a_clean_checkout_is_also_tagged_by_its_commit_and_keeps_only_that_sha_tag(tmp_path: Path) -> None:
+    checkout = tmp_path / "checkout"
+    for path in ("docker/build-image.sh", "components/common/image.py"):
+        (checkout / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / path, checkout / path)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q", "-b", "main", str(checkout)], check=True)
+    subprocess.run([*git, "add", "."], cwd=checkout, check=True)
+    subprocess.run([*git, "commit", "-qm", "image"], cwd=checkout, check=True)
+    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=checkout, capture_output=True, text=True).stdout.strip()
+    calls = stand_ins(tmp_path / "bin")
+    done = build(tmp_path, checkout=checkout)
+    assert done.returncode == 0, done.stderr
+    assert stored(tmp_path / "bin")[IMAGE_ID] == [TAGS[0], f"localhost/rankops:{sha}"]
+    assert "old09" not in stored(tmp_path / "bin") and stored(tmp_path / "bin")["mine"] == ["localhost/keep:me"]
+    assert f"--label org.opencontainers.image.revision={sha}" in calls.read_text()
 
 
 def test_a_failed_clean_up_does_not_fail_the_build(tmp_path: Path) -> None:
