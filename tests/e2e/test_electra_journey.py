@@ -20,7 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from components.common.snapshots import SnapshotStore
-from tests.support.mlflow_server import free_port
+from pipelines.containers.spark_cluster import free_port
 
 pytestmark = pytest.mark.slow
 RANKOPS = str(Path(sys.executable).parent / "rankops")

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.support.mlflow_server import free_port
+from pipelines.containers.spark_cluster import free_port
 
 BINARY = "/usr/bin/redis-server"
 

@@ -19,8 +19,8 @@ from mlflow.tracking import MlflowClient
 from components.common.config import load_settings
 from components.experiments.report import run_report
 from components.experiments.stats import ab_summary
+from pipelines.containers.spark_cluster import free_port
 from tests.support import simulated_users as su
-from tests.support.mlflow_server import free_port
 from tests.support.serving_data import FEATURES
 
 pytestmark = pytest.mark.slow

@@ -17,8 +17,8 @@ import pytest
 from components.common.config import Settings, load_settings
 from components.common.contract import GOLD_LABELS, GOLD_QUERY, GOLD_QUERY_VIDEO, GOLD_VIDEO
 from components.etl.normalize import query_id_of, video_id_of
+from pipelines.containers.spark_cluster import free_port
 from tests.support.feature_data import gold_frame
-from tests.support.mlflow_server import free_port
 
 CATS, DOGS = query_id_of("cats"), query_id_of("dogs")
 VA, VB, VC = (video_id_of(f"https://videos.example/{n}") for n in ("a", "b", "c"))

@@ -22,7 +22,7 @@ import pytest
 
 from components.common.config import load_settings
 from components.training.trainjob import LAUNCH
-from tests.support.mlflow_server import free_port
+from pipelines.containers.spark_cluster import free_port
 from tests.support.training_data import TINY_PARAMS, write_sample_training_set
 
 pytestmark = pytest.mark.slow
