@@ -10,10 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd  # at run time: MLflow resolves the scorer's `predict` hint when the class is defined
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from components.common.config import Settings
     from components.common.snapshots import Snapshot
 
@@ -32,7 +31,7 @@ def _scorer_class():
         def __init__(self, weights: dict[str, float], overlap: float = 0.0):
             self.weights, self.overlap = dict(weights), float(overlap)
 
-        def predict(self, context, model_input, params=None):  # noqa: ARG002 - pyfunc signature
+        def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None):  # noqa: ARG002
             score = np.zeros(len(model_input))
             for col, w in self.weights.items():
                 score += w * model_input[col].astype(float).to_numpy()
