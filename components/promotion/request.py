@@ -96,6 +96,7 @@ def request_promotion(
     if forge_for(settings) is not None:  # a forge without a token fails here, before any work
         settle_main(settings)
     source, target = registries(settings)
+    source_registry = public_uri(settings.tracking_uri)  # as records and tags name it: credentials masked
     name, alias = settings.registry.model_name, settings.registry.champion_alias
     source_version = resolve_version(source, name, version)
     version = str(source_version.version)
@@ -104,7 +105,7 @@ def request_promotion(
     if source_champion == version:
         raise PromotionError(f"{name} v{version} is already the champion")
     if online is not None:
-        check_challenger(online, version_numbers(settings, source, target, version), public_uri(settings.tracking_uri))
+        check_challenger(online, version_numbers(settings, source, target, version), source_registry)
     required = settings.promotion.require_online_evidence and source_champion is not None
     online_issues = online_problems(online, max_age_days=settings.promotion.online_evidence_max_age_days)
     if required and online_issues:
@@ -120,7 +121,7 @@ def request_promotion(
     if not evidence["verified"] and not force:
         raise PromotionError(f"no passing comparison backs v{version}: " + "; ".join(evidence["problems"])
                              + " (use --force to ask a reviewer anyway; the request is then recorded as forced)")
-    found = open_request_for(settings, repo, main, version=version, source_registry=public_uri(settings.tracking_uri),
+    found = open_request_for(settings, repo, main, version=version, source_registry=source_registry,
                              compare_run_id=decision.get("compare_run_id"))
     if found is not None:  # the try that opened it may have died before tagging: tag again (same values)
         record, proposal = found
@@ -144,7 +145,7 @@ def request_promotion(
     p = paths_of(settings)
     record = {
         "request_id": request_id, "kind": "promote", "model_name": name, "version": pinned["version"],
-        "source_version": version, "source_registry": public_uri(settings.tracking_uri),
+        "source_version": version, "source_registry": source_registry,
         "target_registry": pinned["target_registry"], "weights_sha256": pinned["weights_sha256"],
         "champion_seen": champion, "pin_seen": main.pin, "base_commit": main.tip,
         "requested_by": by or getpass.getuser(), "requested_at": datetime.now(UTC).isoformat(),
