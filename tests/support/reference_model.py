@@ -11,10 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import cloudpickle
 import mlflow.pyfunc
+import pandas as pd  # at run time: MLflow resolves `predict`'s hint when the class is defined
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from components.common.config import Settings
 
 

@@ -21,12 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 import cloudpickle
 import mlflow.pyfunc
+import pandas as pd  # at run time: MLflow resolves `predict`'s hint when the class is defined
 
 from components.datagen.clicks import simulate_clicks
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from components.common.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
