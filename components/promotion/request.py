@@ -68,14 +68,14 @@ def pin_in_target(settings: Settings, source, target, version: str) -> dict[str,
     return copy_version(settings, source, name, version)
 
 
-def version_numbers(settings: Settings, source, target, version: str) -> dict[str, str]:
-    """{registry: the version's number there}: this environment's, and prod's copy once one exists."""
-    from components.registry.transfer import existing_copy, public_uri
+def version_numbers(settings: Settings, source, target, version: str, source_registry: str) -> dict[str, str]:
+    """{registry: the version's number there}: this environment's (`source_registry`, its public URI), and
+    prod's copy once one exists."""
+    from components.registry.transfer import existing_copy
 
-    source_uri = public_uri(settings.tracking_uri)
-    numbers = {source_uri: version}
+    numbers = {source_registry: version}
     if target is not source:
-        copy = existing_copy(target, settings.registry.model_name, source_uri, version)
+        copy = existing_copy(target, settings.registry.model_name, source_registry, version)
         if copy is not None:
             numbers[target_registry_uri(settings)] = str(copy.version)
     return numbers
@@ -105,7 +105,7 @@ def request_promotion(
     if source_champion == version:
         raise PromotionError(f"{name} v{version} is already the champion")
     if online is not None:
-        check_challenger(online, version_numbers(settings, source, target, version), source_registry)
+        check_challenger(online, version_numbers(settings, source, target, version, source_registry), source_registry)
     required = settings.promotion.require_online_evidence and source_champion is not None
     online_issues = online_problems(online, max_age_days=settings.promotion.online_evidence_max_age_days)
     if required and online_issues:
