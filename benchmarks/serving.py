@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.load_gen import load_test, open_loop  # noqa: E402
-from pipelines.containers.spark_cluster import free_port  # noqa: E402
+from components.common.net import free_port  # noqa: E402
 
 
 def build_home(home: Path, model: str, n_videos: int) -> dict:

@@ -17,7 +17,6 @@ a shared volume or object store is in the cluster.
 from __future__ import annotations
 
 import json
-import socket
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -26,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from components.common.net import LOOPBACK, free_port
 from pipelines.containers.engine import Engine, pod_security
 
-HOST = "127.0.0.1"
 WORK_DIR = "/tmp/spark-work"  # the workers' scratch (executor stdout/stderr, fetched files) on the tmpfs
 
 
@@ -39,13 +38,6 @@ class ClusterError(RuntimeError):
 def worker_address(index: int) -> str:
     """Worker `index`'s own loopback address (Linux routes all of 127.0.0.0/8 to lo)."""
     return f"127.0.0.{index + 2}"
-
-
-def free_port(host: str = HOST) -> int:
-    """A port the kernel just handed out on `host` (free now; the daemon binds it right after)."""
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -62,7 +54,7 @@ class StandaloneCluster:
 
     @property
     def master_url(self) -> str:
-        return f"spark://{HOST}:{self.master_port}"
+        return f"spark://{LOOPBACK}:{self.master_port}"
 
     def _start(self, name: str, command: list[str], environment: dict[str, str] | None = None,
                **extra: Any) -> Any:
@@ -76,7 +68,7 @@ class StandaloneCluster:
     def start(self, workers: int, cores: int, memory: str, timeout_s: float = 180.0) -> None:
         """The master, then `workers` workers; returns once all of them registered with the master."""
         self.master_port, self.ui_port = free_port(), free_port()
-        self._start("spark-master", ["spark-class", "org.apache.spark.deploy.master.Master", "--host", HOST,
+        self._start("spark-master", ["spark-class", "org.apache.spark.deploy.master.Master", "--host", LOOPBACK,
                                      "--port", str(self.master_port), "--webui-port", str(self.ui_port)])
         self.wait_for_workers(0, timeout_s)
         for i in range(workers):
@@ -89,7 +81,7 @@ class StandaloneCluster:
 
     def state(self) -> dict[str, Any]:
         """The master's own view (its web UI's /json): workers, cores, applications."""
-        with urllib.request.urlopen(f"http://{HOST}:{self.ui_port}/json", timeout=5) as response:
+        with urllib.request.urlopen(f"http://{LOOPBACK}:{self.ui_port}/json", timeout=5) as response:
             return json.load(response)
 
     def wait_for_workers(self, count: int, timeout_s: float) -> dict[str, Any]:

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from components.common.net import free_port
 from components.common.snapshots import SnapshotStore
-from pipelines.containers.spark_cluster import free_port
 
 pytestmark = pytest.mark.slow
 RANKOPS = str(Path(sys.executable).parent / "rankops")

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipelines.containers.spark_cluster import free_port
+from components.common.net import free_port
 
 BINARY = "/usr/bin/redis-server"
 

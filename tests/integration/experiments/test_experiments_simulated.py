@@ -17,9 +17,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from components.common.config import load_settings
+from components.common.net import free_port
 from components.experiments.report import run_report
 from components.experiments.stats import ab_summary
-from pipelines.containers.spark_cluster import free_port
 from tests.support import simulated_users as su
 from tests.support.serving_data import FEATURES
 

@@ -16,8 +16,8 @@ import pytest
 
 from components.common.config import Settings, load_settings
 from components.common.contract import GOLD_LABELS, GOLD_QUERY, GOLD_QUERY_VIDEO, GOLD_VIDEO
+from components.common.net import free_port
 from components.etl.normalize import query_id_of, video_id_of
-from pipelines.containers.spark_cluster import free_port
 from tests.support.feature_data import gold_frame
 
 CATS, DOGS = query_id_of("cats"), query_id_of("dogs")

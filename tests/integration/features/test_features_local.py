@@ -215,8 +215,8 @@ def test_definition_error_fails_apply_and_leaves_the_registry_untouched(tmp_path
 
 
 def test_unreachable_sql_registry_is_a_clear_error_naming_the_profile(tmp_path, settings_at):
+    from components.common.net import free_port
     from components.features.feast_registry import RegistryError, ensure_registry
-    from pipelines.containers.spark_cluster import free_port
 
     port = free_port()  # a port nobody listens on
     cfg = settings_at(tmp_path, "dev", features__registry_path=f"postgresql+psycopg://u:secret@127.0.0.1:{port}/feast",

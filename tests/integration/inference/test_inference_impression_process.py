@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from components.common.config import load_settings
-from pipelines.containers.spark_cluster import free_port
+from components.common.net import free_port
 from tests.support import serving_data as sample
 from tests.support import simulated_users as su
 

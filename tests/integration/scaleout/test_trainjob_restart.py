@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from components.common.config import load_settings
+from components.common.net import free_port
 from components.training.trainjob import LAUNCH
-from pipelines.containers.spark_cluster import free_port
 from tests.support.training_data import TINY_PARAMS, write_sample_training_set
 
 pytestmark = pytest.mark.slow
