@@ -71,9 +71,15 @@ def lineage_tags(snapshot, service: str, model_kind: str, extra: dict[str, str] 
 
 def log_dataset(snapshot, df, context: str = "training") -> None:
     """The training-set snapshot as an MLflow dataset input; its digest is the snapshot id."""
+    import warnings
+
     import mlflow
 
-    dataset = mlflow.data.from_pandas(df, source=snapshot.path, name=snapshot.ref, digest=snapshot.snapshot_id)
+    with warnings.catch_warnings():
+        # MLflow registers its local-file source twice (schemes "" and "file") and warns that any local
+        # path "can be interpreted in multiple ways"; both are the same class, so the warning says nothing
+        warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted in multiple ways")
+        dataset = mlflow.data.from_pandas(df, source=snapshot.path, name=snapshot.ref, digest=snapshot.snapshot_id)
     mlflow.log_input(dataset, context=context)
 
 

@@ -1,5 +1,5 @@
 """What the notebook adds to training: the live plot callback, BM25's validation line, and the
-notebook logged on its MLflow run with its git commit."""
+notebook logged on its MLflow run with its git commit (and the training set as the run's dataset)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from PIL import Image
 
 from components.common.snapshots import SnapshotStore
 from components.training.live_plot import LivePlot, bm25_reference
-from components.training.tracking import ensure_experiment, log_notebook
+from components.training.tracking import ensure_experiment, log_dataset, log_notebook
 
 
 class Recorder:
@@ -109,3 +109,24 @@ def test_log_notebook_attaches_the_file_with_its_commit(settings, tmp_path):
         "rankops.notebook": "loose.ipynb", "rankops.notebook_git_commit": "unknown", "rankops.notebook_state": "no git"}
     with pytest.raises(FileNotFoundError, match="missing.ipynb does not exist"):
         log_notebook(settings, run_id, str(tmp_path / "missing.ipynb"))
+
+
+def test_log_dataset_names_the_snapshot_folder_as_a_local_source_without_mlflows_ambiguity_warning(settings, tmp_path):
+    import json
+    import warnings
+    from types import SimpleNamespace
+
+    import mlflow
+
+    folder = tmp_path / "features" / "training_set_ranker_v1" / "v-1"
+    snap = SimpleNamespace(path=str(folder), ref="features/training_set_ranker_v1@v-1", snapshot_id="abc123")
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_experiment(experiment_id=ensure_experiment(settings))
+    with warnings.catch_warnings(record=True) as caught, mlflow.start_run() as run:
+        warnings.simplefilter("always")
+        log_dataset(snap, pd.DataFrame({"query_text": ["cats"], "label": [2]}))
+    assert not [w for w in caught if "interpreted in multiple ways" in str(w.message)]
+    (logged,) = MlflowClient(settings.tracking_uri).get_run(run.info.run_id).inputs.dataset_inputs
+    assert (logged.dataset.name, logged.dataset.digest, logged.dataset.source_type) == (snap.ref, "abc123", "local")
+    assert json.loads(logged.dataset.source) == {"uri": str(folder)}
+    assert [(t.key, t.value) for t in logged.tags] == [("mlflow.data.context", "training")]
