@@ -6,7 +6,7 @@ What `make run` runs locally (`rankops pipeline run end_to_end --local`); the sa
 from kfp import dsl
 
 from pipelines.etl import add_etl, add_generate
-from pipelines.training import add_features, add_model_stages
+from pipelines.training import add_feature_steps, add_model_stages
 
 
 @dsl.pipeline(
@@ -18,5 +18,5 @@ def end_to_end_pipeline(env: str = "dev", impressions: int = 20000, days: int = 
                         service: str = "ranker_v1", params_json: str = ""):
     raw = add_generate(impressions, days, seed)
     etl = add_etl(env, raw=raw.outputs["raw"])
-    training_set = add_features(env, etl.outputs["gold"], service)
-    add_model_stages(env, training_set.outputs["training_set"], params_json)
+    training_set, online = add_feature_steps(env, etl.outputs["gold"], service)
+    add_model_stages(env, training_set.outputs["training_set"], params_json, online=online)

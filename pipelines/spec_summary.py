@@ -1,4 +1,5 @@
-"""The fields of a compiled spec that matter in review: per task image, placement, retries, caching.
+"""The fields of a compiled spec that matter in review: per task image, placement, retries, caching
+and the tasks it waits on.
 
 Golden tests compare this summary (small, readable JSON) instead of whole YAML specs, and
 `rankops pipeline describe NAME` prints it.
@@ -19,23 +20,26 @@ def _load(text: str) -> tuple[dict, dict]:
     return spec, executors
 
 
-def _walk(spec: dict, dag: dict, under: str | None, out: list[tuple[str, dict, str | None]]) -> None:
+def _walk(spec: dict, dag: dict, under: str | None, waits: tuple[str, ...],
+          out: list[tuple[str, dict, str | None, list[str]]]) -> None:
+    """Leaf tasks with their condition and what they wait on, their groups' waits included."""
     for name, task in sorted(dag.get("tasks", {}).items()):
         component = spec["components"][task["componentRef"]["name"]]
+        after = (*waits, *task.get("dependentTasks", []))
         if "dag" in component:  # a dsl.If / ParallelFor / ExitHandler group
             condition = task.get("triggerPolicy", {}).get("condition")
-            _walk(spec, component["dag"], condition or under, out)
+            _walk(spec, component["dag"], condition or under, after, out)
         else:
-            out.append((name, task, under))
+            out.append((name, task, under, sorted(set(after))))
 
 
 def summarize_spec(text: str) -> dict[str, Any]:
     """{pipeline, parameters, tasks: {task: {...}}} of a compiled pipeline spec (YAML text)."""
     spec, k8s = _load(text)
-    tasks: list[tuple[str, dict, str | None]] = []
-    _walk(spec, spec["root"]["dag"], None, tasks)
+    tasks: list[tuple[str, dict, str | None, list[str]]] = []
+    _walk(spec, spec["root"]["dag"], None, (), tasks)
     summary: dict[str, Any] = {}
-    for name, task, condition in tasks:
+    for name, task, condition, after in tasks:
         label = spec["components"][task["componentRef"]["name"]]["executorLabel"]
         container = spec["deploymentSpec"]["executors"][label]["container"]
         res = container.get("resources", {})
@@ -58,6 +62,8 @@ def summarize_spec(text: str) -> dict[str, Any]:
             entry["node_selector"] = plat["nodeSelector"].get("labels", {})
         if plat.get("tolerations"):
             entry["tolerations"] = plat["tolerations"]
+        if after:
+            entry["after"] = after  # the order that keeps a failed or invalid step from reaching the registry
         if condition:
             entry["runs_if"] = condition
         if retry:

@@ -21,19 +21,23 @@ FEAST = ["postgres", "redis"]  # SQL registry + Redis online store in the cluste
 gpu_train_op = with_gpu_image(train_op)  # CUDA torch; the same component code
 
 
-def add_features(env, gold, service) -> dsl.PipelineTask:
-    """Register features on `gold`, refresh the online store, build the point-in-time training set."""
+def add_feature_steps(env, gold, service) -> tuple[dsl.PipelineTask, dsl.PipelineTask]:
+    """Register features on `gold`, refresh the online store, build the point-in-time training set;
+    returns (training set, materialize), so that a promotion can wait until the features are online."""
     registry = on_cluster(features_apply_op(gold=gold, env=env), needs=FEAST, retries=2, cache=False,
                           name="feast-apply")
-    on_cluster(materialize_op(registry=registry.outputs["registry"], env=env), needs=FEAST, cpu="2",
-               memory="8Gi", retries=2, cache=False, name="feast-materialize")
+    materialize = on_cluster(materialize_op(registry=registry.outputs["registry"], env=env), needs=FEAST,
+                             cpu="2", memory="8Gi", retries=2, cache=False, name="feast-materialize")
     # cache off: the same gold can give a new training set when feature definitions change
-    return on_cluster(training_set_op(registry=registry.outputs["registry"], env=env, service=service),
-                      needs=FEAST, cpu="4", memory="16Gi", retries=1, cache=False, name="training-set")
+    training_set = on_cluster(training_set_op(registry=registry.outputs["registry"], env=env, service=service),
+                              needs=FEAST, cpu="4", memory="16Gi", retries=1, cache=False, name="training-set")
+    return training_set, materialize
 
 
-def add_model_stages(env, training_set, params_json, gpus: int = 1, online_evidence="") -> dsl.PipelineTask:
-    """Train on a GPU node, gate on validity, evaluate, register, compare; promotion request if better."""
+def add_model_stages(env, training_set, params_json, gpus: int = 1, online_evidence="",
+                     online: dsl.PipelineTask | None = None) -> dsl.PipelineTask:
+    """Train on a GPU node, gate on validity, evaluate, register, compare; promotion request if better,
+    and only once `online` (the materialize step) has put the model's features in the online store."""
     train = on_gpu(on_cluster(gpu_train_op(training_set=training_set, env=env, params_json=params_json),
                               needs=["mlflow"], cpu="8", memory="32Gi", retries=1, cache=True, name="train"),
                    gpus=gpus)
@@ -51,9 +55,11 @@ def add_model_stages(env, training_set, params_json, gpus: int = 1, online_evide
     compare = on_cluster(compare_op(version=version, env=env), needs=["mlflow", "prod-mlflow"], cpu="4",
                          memory="16Gi", retries=1, cache=False, name="compare-with-champion")
     with dsl.If(compare.outputs["Output"] == True, name="challenger-wins"):  # noqa: E712 (KFP condition)
-        on_cluster(promotion_request_op(version=version, decision=compare.outputs["decision"], env=env,
-                                        online_evidence=online_evidence),
-                   needs=["mlflow", "prod-mlflow", "git"], retries=2, cache=False, name="promotion-request")
+        request = on_cluster(promotion_request_op(version=version, decision=compare.outputs["decision"], env=env,
+                                                  online_evidence=online_evidence),
+                             needs=["mlflow", "prod-mlflow", "git"], retries=2, cache=False, name="promotion-request")
+        if online is not None:
+            request.after(online)
     return compare
 
 
@@ -66,5 +72,6 @@ def training_pipeline(env: str = "dev", service: str = "ranker_v1", params_json:
     """Trains on the latest published gold; `params_json` overrides training hyper-parameters;
     `online_evidence`: an experiment report for the promotion request (path under storage.reports)."""
     gold = on_cluster(latest_gold_op(env=env), cpu="1", memory="2Gi", cache=False, name="latest-gold")
-    training_set = add_features(env, gold.outputs["gold"], service)
-    add_model_stages(env, training_set.outputs["training_set"], params_json, online_evidence=online_evidence)
+    training_set, online = add_feature_steps(env, gold.outputs["gold"], service)
+    add_model_stages(env, training_set.outputs["training_set"], params_json, online_evidence=online_evidence,
+                     online=online)

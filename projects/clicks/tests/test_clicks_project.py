@@ -40,3 +40,14 @@ def test_the_committed_pipeline_spec_is_fresh(monkeypatch) -> None:
     finally:  # a @dsl.pipeline is built at import: platform pipelines first imported here carry the project
         for module in [m for m in sys.modules if m.startswith("pipelines.") and m not in before]:
             del sys.modules[module]
+
+
+def test_a_promotion_request_waits_for_the_comparison_and_the_online_features() -> None:
+    from pathlib import Path
+
+    from pipelines.spec_summary import summarize_spec
+
+    spec = Path(__file__).parents[1] / "rankops_clicks" / "compiled" / "clicks_end_to_end.yaml"
+    tasks = summarize_spec(spec.read_text())["tasks"]
+    assert {"validate-model-op", "evaluate-op"} <= set(tasks["register-op"]["after"])
+    assert {"compare-op", "materialize-op"} <= set(tasks["promotion-request-op"]["after"])

@@ -96,3 +96,12 @@ def test_training_runs_on_a_gpu_node_and_promotion_is_gated(name):
     # side-effecting steps never come from cache
     assert [t for t in ("register-op", "compare-op", "promotion-request-op") if tasks[t]["cache"]] == []
     assert tasks["features-apply-op"]["secrets"] == ["rankops-postgres", "rankops-redis"]
+
+
+@pytest.mark.parametrize("name", sorted({"training", "end_to_end"} & set(AVAILABLE)))
+def test_nothing_reaches_the_registry_or_a_promotion_request_unchecked(name):
+    """An invalid or unevaluated model is never registered; a promotion request waits for the
+    comparison and for the online store to hold the features the promoted model will be served with."""
+    tasks = summary_of(name)["tasks"]
+    assert {"validate-model-op", "evaluate-op"} <= set(tasks["register-op"]["after"])
+    assert {"compare-op", "materialize-op"} <= set(tasks["promotion-request-op"]["after"])

@@ -16,7 +16,7 @@ from components.registry.component import register_op
 from components.training.component import train_op, validate_model_op
 from pipelines.etl import add_etl, add_generate
 from pipelines.placement import on_cluster
-from pipelines.training import add_features
+from pipelines.training import add_feature_steps
 
 
 @dsl.pipeline(
@@ -28,7 +28,8 @@ def end_to_end_pipeline(env: str = "dev", impressions: int = 20000, days: int = 
                         service: str = "{{name}}_v1", params_json: str = ""):
     raw = add_generate(impressions, days, seed)
     etl = add_etl(env, raw=raw.outputs["raw"])
-    training_set = add_features(env, etl.outputs["gold"], service).outputs["training_set"]
+    features, online = add_feature_steps(env, etl.outputs["gold"], service)
+    training_set = features.outputs["training_set"]
     train = on_cluster(train_op(training_set=training_set, env=env, params_json=params_json), needs=["mlflow"],
                        cpu="4", memory="8Gi", retries=1, cache=True, name="train")
     model = train.outputs["model"]
@@ -42,5 +43,7 @@ def end_to_end_pipeline(env: str = "dev", impressions: int = 20000, days: int = 
     compare = on_cluster(compare_op(version=register.outputs["Output"], env=env), needs=["mlflow"], cpu="2", memory="8Gi",
                          retries=1, cache=False, name="compare-with-champion")
     with dsl.If(compare.outputs["Output"] == True, name="challenger-wins"):  # noqa: E712 (KFP condition)
-        on_cluster(promotion_request_op(version=register.outputs["Output"], decision=compare.outputs["decision"], env=env),
-                   needs=["mlflow", "git"], retries=2, cache=False, name="promotion-request")
+        request = on_cluster(promotion_request_op(version=register.outputs["Output"], decision=compare.outputs["decision"],
+                                                  env=env), needs=["mlflow", "git"], retries=2, cache=False,
+                             name="promotion-request")
+        request.after(online)  # the features the model will be served with are online first
