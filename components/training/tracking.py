@@ -79,8 +79,11 @@ def log_dataset(snapshot, df, context: str = "training") -> None:
         # MLflow registers its local-file source twice (schemes "" and "file") and warns that any local
         # path "can be interpreted in multiple ways"; both are the same class, so the warning says nothing
         warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted in multiple ways")
+        # the dataset's schema only describes the training set (integer labels and counts are right there);
+        # the hint about integer columns concerns a model signature, which packaging declares as doubles
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
         dataset = mlflow.data.from_pandas(df, source=snapshot.path, name=snapshot.ref, digest=snapshot.snapshot_id)
-    mlflow.log_input(dataset, context=context)
+        mlflow.log_input(dataset, context=context)  # the schema is inferred here, lazily
 
 
 def notebook_lineage(path: str) -> dict[str, str]:

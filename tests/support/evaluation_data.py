@@ -102,6 +102,7 @@ def log_scorer(
     import mlflow
     from mlflow.models import infer_signature
 
+    from components.training.packaging import input_example
     from components.training.tracking import ensure_experiment
 
     ensure_experiment(settings)  # the profile's artifact location, not ./mlruns of the working directory
@@ -116,7 +117,7 @@ def log_scorer(
     example = make_training_frame(4, 3)[["query_text", "title", "description", *FEATURES]].head(3)
     for f in features:
         example[f] = example[f] if f in example else 0.0
-    example = example[["query_text", "title", "description", *features]]
+    example = input_example(example, features)  # as the packaged ranker's: features as doubles, so nulls fit
     model = _scorer_class()(vector, overlap)
     with mlflow.start_run(tags=run_tags) as run, tempfile.TemporaryDirectory() as tmp:
         from safetensors.numpy import save_file
