@@ -65,9 +65,12 @@ class Metrics:
         self._served: tuple[str, str] | None = None
 
     def set_model(self, ranker: Ranker) -> None:
+        """The served version's series goes to 1 and the one it replaces to 0 (kept, not removed:
+        Gauge.remove is unsupported in prometheus_client's multiprocess mode, which importing Feast
+        switches on for the whole process)."""
         labels = (ranker.name or "", ranker.version or "")
         if self._served and self._served != labels:
-            self.model.remove(*self._served)
+            self.model.labels(*self._served).set(0)
         self.model.labels(*labels).set(1)
         self._served = labels
         self.reloads.inc()

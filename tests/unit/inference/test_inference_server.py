@@ -164,7 +164,9 @@ def test_alias_move_reloads_without_failed_requests(serving_env):
         MlflowClient(settings.tracking_uri, settings.tracking_uri).set_registered_model_alias(
             "rankops-ranker", "champion", "1")
         assert c.post("/admin/reload").json() == {"changed": True, "version": "1", "previous": v2["version"]}
-        assert 'rankops_model_info{name="rankops-ranker",version="1"} 1.0' in c.get("/metrics").text
+        metrics = c.get("/metrics").text
+        assert 'rankops_model_info{name="rankops-ranker",version="1"} 1.0' in metrics
+        assert f'rankops_model_info{{name="rankops-ranker",version="{v2["version"]}"}} 0.0' in metrics  # replaced
 
 
 def test_serve_command_pins_version_from_configmap_env(monkeypatch, rankops_home):
