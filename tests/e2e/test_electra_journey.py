@@ -134,8 +134,9 @@ def test_serve_reranks_with_electra_and_reloads_after_a_promotion(v1_champion, s
     assert [r["video_id"] for r in second["results"]] == order2
     assert max(abs(r["score"] - by_id2[r["video_id"]]) for r in second["results"]) <= 1e-5
     metrics = httpx.get(f"{server}/metrics", timeout=10).text
-    assert 'rankops_model_info{name="rankops-ranker",version="2"} 1.0' in metrics
-    assert 'version="1"' not in metrics
+    served = [line for line in metrics.splitlines() if line.startswith("rankops_model_info{")]
+    assert sorted(served) == ['rankops_model_info{name="rankops-ranker",version="1"} 0.0',  # replaced
+                              'rankops_model_info{name="rankops-ranker",version="2"} 1.0']
 
 
 def test_monitor_skew_with_the_electra_model(registered, tmp_path):
