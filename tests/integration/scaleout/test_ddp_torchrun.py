@@ -46,9 +46,10 @@ def train_in_two_containers(out_dir: Path, image: str, batch: int) -> dict:
     import torch
     from docker.types import Mount
 
-    from components.common.net import free_port, log_tail, worker_address
+    from components.common.net import free_port
     from pipelines.containers.engine import open_engine, pod_security
     from pipelines.containers.run import writable_dir
+    from pipelines.containers.spark_cluster import log_tail, worker_address
 
     (out_dir / "empty").mkdir(parents=True)
     args = pod_security(out_dir / "empty")
