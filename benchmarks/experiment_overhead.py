@@ -60,8 +60,8 @@ def main() -> int:
             exp, challenger = state.active(ranker.version)
             routed = route(ranker, challenger, exp, frame, req.candidates, session_id="s", request_id="r",
                            scorer=state.scorer)
-            log.write(impression_of(req, routed, request_id="r", session_id="s", champion=ranker, experiment=state,
-                                    exp_active=False, latency_ms=(time.perf_counter() - started) * 1000))
+            log.write(impression_of(req, routed, request_id="r", session_id="s", champion=ranker, exp=exp,
+                                    latency_ms=(time.perf_counter() - started) * 1000))
             [{"video_id": v, "score": s, "rank": r} for r, (v, s) in enumerate(zip(routed.video_ids, routed.scores,
                                                                                    strict=True), 1)]
 

@@ -30,12 +30,15 @@ POSITION_COLUMNS = ("request_id", "ts", "session_id", "query_id", "experiment", 
 
 
 def check_impression(row: dict[str, Any]) -> tuple[Reason, str] | None:
-    """What the field table cannot say: interleaving names one team per served video, and only
+    """What the field table cannot say: interleaving names one team per served video, unless the
+    challenger failed (a fallback serves the champion's list: no team to credit), and only
     interleaving has teams; an A/B response names its arm."""
     mode, teams, videos = row["mode"], row["teams"], row["video_ids"]
     if mode == "interleave":
         if teams is None:
-            return Reason.NULL_FIELD, "teams: null in interleave mode (one team per served video)"
+            if row["fallback"]:
+                return None
+            return Reason.NULL_FIELD, "teams: null in interleave mode without a fallback (one team per served video)"
         if len(teams) != len(videos):
             return Reason.OUT_OF_RANGE, f"teams: {len(teams)} teams for {len(videos)} video_ids"
     elif teams is not None:

@@ -294,8 +294,10 @@ class ExperimentState:
                 log.info("experiment %s (%s) live: challenger %s", exp.name, exp.mode, uri)
 
     def active(self, champion_version: str | None) -> tuple[ExperimentSettings | None, Ranker | None]:
-        """(experiment, challenger) when both are ready and the champion is the one the experiment names."""
-        exp, challenger = self.config, self.challenger
+        """(experiment, challenger) when both are ready and the champion is the one the experiment names. Read
+        under the lock: `apply` replaces both, and a request must not pair one experiment with another's model."""
+        with self._lock:
+            exp, challenger = self.config, self.challenger
         if exp is None or challenger is None or champion_version != exp.champion:
             return None, None
         return exp, challenger

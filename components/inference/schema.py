@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
+from components.common.contract import FORBIDDEN, Chars
 from components.inference.settings import ServingSettings
+
+# the impression log's field table (IMPRESSION_RULES): a value it would quarantine is refused here, with a 422
+LINE_CONTROL = re.compile(FORBIDDEN[Chars.LINE])
 
 
 class RerankRequest(BaseModel):
@@ -67,14 +73,19 @@ def parse_rerank(body: bytes, content_type: str | None, limits: ServingSettings)
 
 
 def check_limits(req: RerankRequest, limits: ServingSettings) -> None:
-    """Reject empty/over-long queries, empty/too many/duplicate/malformed candidate ids (422)."""
-    query = req.query.strip()
-    if not query:
-        raise BadRequest(422, "query is empty")
+    """Reject empty/over-long queries, empty/too many/duplicate/malformed candidate ids, and text the impression
+    log's contract would quarantine: a blank or control character in query, session_id or query_id (422)."""
     if len(req.query) > limits.max_query_chars:
         raise BadRequest(422, f"query has {len(req.query)} characters, the limit is {limits.max_query_chars}")
-    if "\x00" in req.query:
-        raise BadRequest(422, "query contains a NUL character")
+    for name in ("query", "session_id", "query_id"):
+        value = getattr(req, name)
+        if value is None:
+            continue
+        if not value.strip():
+            raise BadRequest(422, f"{name} is blank")
+        bad = LINE_CONTROL.search(value)
+        if bad:
+            raise BadRequest(422, f"{name} contains the control character U+{ord(bad.group()):04X}")
     if not req.candidates:
         raise BadRequest(422, "candidates is empty")
     if len(req.candidates) > limits.max_candidates:

@@ -32,7 +32,7 @@ from components.inference.state import ModelHolder
 if TYPE_CHECKING:
     from components.common.config import Settings
     from components.inference.model import Ranker
-    from components.inference.settings import ServingSettings
+    from components.inference.settings import ExperimentSettings, ServingSettings
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +108,9 @@ def lookup_checked(features: FeatureSource, req: RerankRequest, *, reject_unknow
 
 
 def impression_of(req: RerankRequest, routed: Routed, *, request_id: str, session_id: str, champion: Ranker,
-                  experiment: ExperimentState, exp_active: bool, latency_ms: float) -> dict:
-    """The impression line of one response (fields: `impressions.IMPRESSION_FIELDS`, in that order)."""
-    exp = experiment.config if exp_active else None
+                  exp: ExperimentSettings | None, latency_ms: float) -> dict:
+    """The impression line of one response (fields: `impressions.IMPRESSION_FIELDS`, in that order). `exp` is
+    the experiment the request was routed under, not the live one: the file may change while it is scored."""
     return {"request_id": request_id, "ts": utc_now(), "session_id": session_id, "query_id": req.query_id,
             "query": req.query, "experiment": exp.name if exp else None, "mode": routed.mode, "arm": routed.arm,
             "champion_version": champion.version or "", "challenger_version": exp.challenger if exp else None,
@@ -218,7 +218,7 @@ def create_app(settings: Settings, holder: ModelHolder, features: FeatureSource,
                 metrics.fallbacks.labels(experiment=exp.name, reason=(routed.fallback_reason or "").split(":")[0]).inc()
         if impressions is not None:
             row = impression_of(req, routed, request_id=request_id, session_id=session_id, champion=ranker,
-                                experiment=experiment, exp_active=exp is not None, latency_ms=latency_ms)
+                                exp=exp, latency_ms=latency_ms)
             try:
                 impressions.write(row)
                 if routed.shadow_scores is not None:  # the challenger's view, for the shadow report only

@@ -29,13 +29,20 @@ def test_a_good_impression_is_typed_and_its_query_id_is_the_search_logs():
         ["a", "b", "c"], ["champion", "challenger", "champion"], 12.5, False)
 
 
+def test_an_interleave_fallback_has_no_teams_and_is_ingested():
+    """The ranker serves the champion's list when the challenger fails: nothing to credit, still an impression."""
+    out = LineChecker("impressions", 1000).check(line(GOOD, teams=None, fallback=True,
+                                                      fallback_reason="latency: over 150 ms"))
+    assert (out["mode"], out["teams"], out["fallback"]) == ("interleave", None, True)
+
+
 @pytest.mark.parametrize(("changes", "reason", "detail"), [
     ({"mode": "canary"}, Reason.OUT_OF_RANGE, "mode: 'canary' not one of champion, shadow, ab, interleave"),
     ({"arm": "control", "mode": "ab", "teams": None}, Reason.OUT_OF_RANGE, "arm: 'control' not one of champion, challenger"),
     ({"teams": ["champion", "treatment", "champion"]}, Reason.OUT_OF_RANGE,
      "teams[1]: 'treatment' not one of champion, challenger"),
     ({"teams": ["champion", "challenger"]}, Reason.OUT_OF_RANGE, "teams: 2 teams for 3 video_ids"),
-    ({"teams": None}, Reason.NULL_FIELD, "teams: null in interleave mode (one team per served video)"),
+    ({"teams": None}, Reason.NULL_FIELD, "teams: null in interleave mode without a fallback (one team per served video)"),
     ({"mode": "shadow"}, Reason.OUT_OF_RANGE, "teams: given in shadow mode (interleave only)"),
     ({"mode": "ab", "teams": None}, Reason.NULL_FIELD, "arm: null in ab mode"),
     ({"latency_ms": "12"}, Reason.WRONG_TYPE, "latency_ms: expected number, got string"),

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from components.common.config import load_settings
+from components.etl.parse import LineChecker
 from components.inference.experiments import assign_arm, team_draft
 from components.inference.impressions import IMPRESSION_FIELDS
 from components.inference.model import load_ranker
@@ -153,6 +154,8 @@ def test_failing_or_slow_challenger_falls_back_and_is_counted(env, client):
     assert rows[0]["video_ids"] == champion and rows[0]["teams"] is None
     assert rows[1]["latency_ms"] < 450  # answered at the budget, not after the challenger's 500 ms
     assert rows[2]["teams"] is not None
+    checker = LineChecker("impressions", 1000)  # the ETL ingests fallbacks too: counted, never quarantined
+    assert [checker.check(json.dumps(r).encode())["fallback"] for r in rows] == [True, True, False, True]
     metrics = client.get("/metrics").text
     assert 'rankops_experiment_fallbacks_total{experiment="exp-bad",reason="error"} 2.0' in metrics
     assert 'rankops_experiment_fallbacks_total{experiment="exp-bad",reason="latency"} 1.0' in metrics

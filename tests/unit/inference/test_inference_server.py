@@ -88,6 +88,31 @@ def test_bad_request_matrix_gets_exact_4xx(serving_env, client):
     assert client.get("/nope").status_code == 404
 
 
+@pytest.mark.parametrize(("field", "value", "error"), [
+    ("query", "jazz\ndrums", "query contains the control character U+000A"),
+    ("query", "jazz\x7f", "query contains the control character U+007F"),
+    ("session_id", "   ", "session_id is blank"),
+    ("session_id", "u\x001", "session_id contains the control character U+0000"),
+    ("query_id", "", "query_id is blank"),
+])
+def test_what_the_impression_log_would_quarantine_is_a_422_naming_the_field(serving_env, client, field, value, error):
+    """The oracle is the ETL's own check of the impression line the ranker would have written."""
+    from components.etl.parse import LineChecker, Reject
+    from tests.unit.etl.test_etl_impression_rules import GOOD
+
+    vid = serving_env[1]["videos"]["video_id"].iloc[0]
+    logged = json.dumps({**GOOD, "mode": "champion", "arm": "champion", "teams": None, field: value}).encode()
+    with pytest.raises(Reject):
+        LineChecker("impressions", 1000).check(logged)
+    body = {"query": "cat", "candidates": [vid], field: value}
+    resp = _post(client, body)
+    assert (resp.status_code, resp.json()["error"]) == (422, error)
+    tab = {"query": "jazz\tdrums", "candidates": [vid], "session_id": "u 1"}  # TAB and inner spaces: the log takes them
+    LineChecker("impressions", 1000).check(json.dumps({**GOOD, "mode": "champion", "arm": "champion", "teams": None,
+                                                       "query": tab["query"], "session_id": tab["session_id"]}).encode())
+    assert _post(client, tab).status_code == 200
+
+
 def test_seeded_fuzz_never_gets_a_5xx(serving_env, client):
     from tests.support.fuzz import malformed_requests
 
