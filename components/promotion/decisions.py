@@ -8,7 +8,8 @@ Order of an approve or rollback, all under the promotion lock:
 5. push main when a remote exists.
 A failure in 3-5 puts back the alias, the tags and main, so alias, overlay and history
 always agree. Git is the source of truth: an alias left behind by a killed process is
-repaired from the pin on the next decision.
+repaired from the pin on the next decision (before main records any decision, a pin that names
+no registered version, such as MODEL_VERSION=0, means no champion).
 
 This is the local mode (no forge). In forge mode the merge of the pull request is the
 approval, closing it the rejection, and `rankops promote sync` moves the alias (sync.py);
@@ -70,7 +71,29 @@ def reconcile_alias(settings: Settings, client: MlflowClient, main: MainState) -
         log.warning("champion alias %s disagrees with the prod pin %s on main; repairing it from git", current, main.pin)
         set_alias(client, name, alias, main.pin)
         return main.pin
+    if last is None and current is not None and current != main.pin:
+        # No decision on main yet, so none moved the alias: a killed first approval left it (a missing alias
+        # is the state before any decision, not a leftover). Back to the pin, or to no champion when the pin
+        # names no version of the registry (a placeholder such as MODEL_VERSION=0).
+        repaired = main.pin if main.pin is not None and version_exists(client, name, main.pin) else None
+        log.warning("champion alias %s set but main records no decision (prod pin %s); repairing it from git to %s",
+                    current, main.pin, repaired or "no champion")
+        set_alias(client, name, alias, repaired)
+        return repaired
     return current
+
+
+def version_exists(client: MlflowClient, name: str, version: str) -> bool:
+    """Whether the registry holds `version` of `name`; any other registry failure is raised, not read as 'no'."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_model_version(name, version)
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return False
+        raise
+    return True
 
 
 def apply_decision(settings: Settings, repo: Repo, client: MlflowClient, main: MainState, *,
@@ -153,9 +176,11 @@ def open_request(settings: Settings, request_id: str) -> Iterator[tuple[Any, ...
 
 
 def request_record(repo: Repo, p: Any, req_tip: str, request_id: str) -> dict[str, str]:
-    """The request's files as committed on its branch, to be carried onto main with the decision."""
-    return {p.request_file(request_id, f): repo.show(req_tip, p.request_file(request_id, f)) or ""
-            for f in ("request.json", "decision.json", "decision.md")}
+    """Every file of the request's folder as committed on its branch (request, decision, model card, online
+    evidence, ...), carried onto main with the decision, as a forge-mode merge carries them."""
+    folder = p.request_file(request_id, "")
+    paths = repo.git("ls-tree", "-r", "--name-only", "-z", req_tip, "--", folder).split("\0")
+    return {path: repo.show(req_tip, path) or "" for path in paths if path}
 
 
 def approve_request(settings: Settings, request_id: str, *, by: str, note: str | None = None) -> dict[str, Any]:

@@ -43,18 +43,25 @@ def check_scoring(predict, frame: pd.DataFrame, inputs: pd.DataFrame, budget_ms:
     add("batch scoring", len(batch) == len(inputs) and bool(np.isfinite(batch).all()),
         f"{len(batch)} scores for {len(inputs)} candidates")
     add("deterministic", np.array_equal(batch, again), "two identical batch calls")
-    latencies, mismatched = [], []
+    latencies, mismatched, errors = [], [], []
     for qid, rows in frame.groupby("query_id", sort=True).indices.items():
         t0 = time.perf_counter()
-        alone = np.asarray(predict(inputs.iloc[rows].reset_index(drop=True)), dtype=float).reshape(-1)
+        try:
+            alone = np.asarray(predict(inputs.iloc[rows].reset_index(drop=True)), dtype=float).reshape(-1)
+        except Exception as exc:  # noqa: BLE001 - a query serving cannot score fails the contract, whatever the error
+            latencies.append((time.perf_counter() - t0) * 1000)
+            errors.append(f"query {qid}: {type(exc).__name__}: {exc}")
+            continue
         latencies.append((time.perf_counter() - t0) * 1000)
         same = len(alone) == len(rows) and np.allclose(alone, batch[rows], atol=1e-4)
         same = same and list(np.argsort(-alone, kind="stable")) == list(np.argsort(-batch[rows], kind="stable"))
         if not same:
             mismatched.append(str(qid))
-    add("online contract", not mismatched,
-        f"per-query scores/order equal batch for {len(latencies) - len(mismatched)}/{len(latencies)} queries"
-        + (f"; differ: {mismatched[:5]}" if mismatched else ""))
+    failed = len(mismatched) + len(errors)
+    add("online contract", not failed,
+        f"per-query scores/order equal batch for {len(latencies) - failed}/{len(latencies)} queries"
+        + (f"; differ: {mismatched[:5]}" if mismatched else "")
+        + (f"; failed: {'; '.join(errors[:5])}" if errors else ""))
     p95 = float(np.percentile(latencies, 95)) if latencies else 0.0
     add("latency budget", p95 <= budget_ms, f"p95 {p95:.1f} ms per query rerank (budget {budget_ms:.0f} ms)")
     return {"passed": all(c["passed"] for c in checks), "checks": checks, "queries": len(latencies),

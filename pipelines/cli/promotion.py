@@ -46,7 +46,20 @@ def print_proposal(result: dict) -> None:
 
 def read_json(path: Path | None) -> Any:
     """The JSON document at `path` (None without one); errors name the file."""
-    return json.loads(path.read_text(encoding="utf-8")) if path else None
+    if path is None:
+        return None
+    text = path.read_text(encoding="utf-8")  # an OSError names the file itself
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        from components.promotion.state import PromotionError
+
+        raise PromotionError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+
+
+def number(value: Any, spec: str) -> str:
+    """`value` formatted with `spec`, or "-" when the decision does not say (a forced request's hand-made file)."""
+    return format(value, spec) if isinstance(value, int | float) and not isinstance(value, bool) else "-"
 
 
 def register(app: typer.Typer) -> None:
@@ -83,7 +96,7 @@ def register(app: typer.Typer) -> None:
                           "this version and comparison run; nothing new was opened")
         console.print(f"[green]request {result['request_id']}[/green]: pins v{result['version']}{copied} in "
                       f"{result['target_registry']} (champion {result['champion_seen'] or 'none'}), "
-                      f"delta {d['delta']:+.4f}, p={d['p_value']:.4g}"
+                      f"delta {number(d.get('delta'), '+.4f')}, p={number(d.get('p_value'), '.4g')}"
                       + (" [red]FORCED[/red]" if result["forced"] else f"; comparison run {result['evidence']['compare_run_id']}"))
         print_proposal(result)
 
