@@ -8,12 +8,12 @@ are the ones the original run logged. On CPU in the local profile the weights ar
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,8 +37,13 @@ def parse(value):
         return ast.literal_eval(value)
     except (ValueError, SyntaxError):
         return value
-known = set(flatten("", TrainingSettings().model_dump()))
-params = {k: parse(v) if isinstance(v, str) else v for k, v in args["params"].items() if k in known}
+logged = {k: parse(v) if isinstance(v, str) else v for k, v in args["params"].items()}
+try:  # the keys of the logged family's settings (LambdaMART's num_leaves, ...), not only the default family's
+    base = TrainingSettings(model={"family": logged.get("model.family") or "electra"})
+except Exception:  # a commit from before model families: its one model section
+    base = TrainingSettings()
+known = set(flatten("", base.model_dump()))
+params = {k: v for k, v in logged.items() if k in known}
 result = train(load_settings(args["env"]), training_set=args["training_set"], params=params,
                tags=args["tags"], validate=False)
 import components
@@ -67,28 +72,60 @@ def train_in_checkout(settings: Settings, checkout: str, *, training_set: str, p
     return result
 
 
-def load_weights(model_uri: str) -> dict[str, np.ndarray]:
-    """Every tensor of the model's safetensors files, keyed by file/tensor name."""
+def load_weights(model_uri: str) -> dict[str, np.ndarray | bytes]:
+    """The model's weight files, those a promotion hashes (transfer.WEIGHT_FILES): every tensor of its
+    safetensors files keyed "file:tensor", and any other weight file (LightGBM's model.txt) whole, as bytes."""
     import mlflow
     from safetensors.numpy import load_file
 
-    local = mlflow.artifacts.download_artifacts(model_uri)
-    out: dict[str, np.ndarray] = {}
-    for path in sorted(glob.glob(os.path.join(local, "**", "*.safetensors"), recursive=True)):
-        rel = os.path.basename(path)  # artifact dirs carry random temp names
-        out.update({f"{rel}:{name}": arr for name, arr in load_file(path).items()})
+    from components.registry.transfer import WEIGHT_FILES
+
+    root = Path(mlflow.artifacts.download_artifacts(model_uri))
+    out: dict[str, np.ndarray | bytes] = {}
+    for path in sorted({p for pattern in WEIGHT_FILES for p in root.rglob(pattern) if p.is_file()}):
+        rel = path.name  # artifact dirs carry random temp names
+        if path.suffix == ".safetensors":
+            out.update({f"{rel}:{name}": arr for name, arr in load_file(str(path)).items()})
+        else:
+            out[rel] = path.read_bytes()
     return out
 
 
-def compare_weights(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, Any]:
-    if not a or set(a) != set(b):
+def first_difference(a: bytes, b: bytes) -> int:
+    """The 1-based line where two texts first differ."""
+    for n, (x, y) in enumerate(zip(a.splitlines(), b.splitlines(), strict=False), start=1):
+        if x != y:
+            return n
+    return min(a.count(b"\n"), b.count(b"\n")) + 1
+
+
+def compare_weights(a: dict[str, np.ndarray | bytes], b: dict[str, np.ndarray | bytes]) -> dict[str, Any]:
+    """Tensors element by element (max_abs_diff over them; None where no tensors or shapes differ), other
+    weight files byte for byte: identical only when every one is."""
+    from components.registry.transfer import WEIGHT_FILES
+
+    if not a:
+        return {"identical": False, "tensors": 0,
+                "detail": f"no weight files ({', '.join(WEIGHT_FILES)}) in the registered model"}
+    if set(a) != set(b):
         return {"identical": False, "tensors": len(a), "detail": f"tensor names differ: {sorted(set(a) ^ set(b))[:5]}"}
-    diffs = {k: float(np.max(np.abs(a[k].astype(np.float64) - b[k].astype(np.float64)))) if a[k].size else 0.0
-             for k in a if a[k].shape == b[k].shape}
-    same_shape = len(diffs) == len(a)
+    tensors = {k: (x, y) for k, x in a.items() if isinstance(x, np.ndarray) and isinstance(y := b[k], np.ndarray)}
+    diffs = {k: float(np.max(np.abs(x.astype(np.float64) - y.astype(np.float64)))) if x.size else 0.0
+             for k, (x, y) in tensors.items() if x.shape == y.shape}
+    same_shape = len(diffs) == len(tensors)
     max_diff = max(diffs.values(), default=0.0)
-    identical = same_shape and all(np.array_equal(a[k], b[k]) for k in a)
-    return {"identical": identical, "tensors": len(a), "max_abs_diff": max_diff if same_shape else None}
+    differ = []
+    for k in (k for k in a if k not in tensors):
+        x, y = a[k], b[k]
+        if not (isinstance(x, bytes) and isinstance(y, bytes)):
+            differ.append(f"{k} is a tensor on one side only")
+        elif x != y:
+            differ.append(f"{k} differs from line {first_difference(x, y)}")
+    identical = same_shape and all(np.array_equal(x, y) for x, y in tensors.values()) and not differ
+    out: dict[str, Any] = {"identical": identical, "tensors": len(a), "max_abs_diff": max_diff if same_shape and tensors else None}
+    if differ:
+        out["detail"] = "; ".join(differ)
+    return out
 
 
 def reproduce(settings: Settings, version: str) -> dict[str, Any]:

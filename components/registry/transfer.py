@@ -4,8 +4,11 @@
 resolve in the destination registry, and the copy points back at the original's artifacts),
 so across two tracking servers the copy is explicit: download the version's package, log it
 as a run of the target's promotions experiment, register that run's package, and tag the new
-version with where it came from and the SHA-256 of its weights, checked on both sides.
-A second request for the same source version reuses the copy instead of making another.
+version with where it came from. Only once the weights that landed in the target hash to the
+source's is the version tagged with that SHA-256: a version without it (the check failed, or the
+process died before it) is no copy of the source, and one whose landed weights differ is deleted
+(or, where it cannot be, tagged `copy_rejected`). A second request for the same source version
+reuses the checked copy, hashing its weights again first, instead of making another.
 """
 
 from __future__ import annotations
@@ -30,7 +33,11 @@ WEIGHT_FILES = ("*.safetensors", "model.txt")
 # tags that describe the version's place in the source registry, not its lineage: not copied
 LOCAL_TAGS = {f"{TAG_PREFIX}{k}" for k in ("model_uri", "copied_to", "promotion_request", "approved_by", "approved_at",
                                           "promoted_from", "rejected_by", "rolled_back_at", "rolled_back_by",
-                                          "writeback_commit", "writeback_pull_request")}
+                                          "writeback_commit", "writeback_pull_request", "copy_rejected")}
+# set on a copy only after its landed weights hashed to the source's: what makes a version a copy
+WEIGHTS_TAG = f"{TAG_PREFIX}weights_sha256"
+# a copy whose landed weights turned out to differ from its source's: never reused, never a copy
+REJECTED_TAG = f"{TAG_PREFIX}copy_rejected"
 
 
 class TransferError(RuntimeError):
@@ -112,6 +119,10 @@ def version_weights(client: MlflowClient, name: str, version: str) -> str:
 
 
 def existing_copy(target: MlflowClient, name: str, source: str, version: str) -> Any:
+    """The version of `name` in `target` that is a checked copy of `source`'s `version` (None if none is).
+
+    A version counts only once its weights were checked (WEIGHTS_TAG set) and never after it was rejected.
+    """
     from mlflow.exceptions import MlflowException
 
     try:
@@ -120,7 +131,8 @@ def existing_copy(target: MlflowClient, name: str, source: str, version: str) ->
         return None
     for mv in versions:
         tags = mv.tags or {}
-        if tags.get(f"{TAG_PREFIX}source_registry") == source and tags.get(f"{TAG_PREFIX}source_version") == version:
+        if (tags.get(f"{TAG_PREFIX}source_registry") == source and tags.get(f"{TAG_PREFIX}source_version") == version
+                and tags.get(WEIGHTS_TAG) and REJECTED_TAG not in tags):
             return mv
     return None
 
@@ -134,6 +146,24 @@ def target_experiment(settings: Settings, target: MlflowClient) -> str:
     return target.create_experiment(cfg.experiment, artifact_location=location)
 
 
+def reject_copy(target: MlflowClient, name: str, version: str, reason: str, *, delete: bool) -> None:
+    """Take `version` out of the copies: deleted when `delete` (a version nothing can have pinned yet),
+    else (or where deleting is refused) tagged REJECTED_TAG with `reason` and stripped of WEIGHTS_TAG."""
+    from mlflow.exceptions import MlflowException
+
+    if delete:
+        try:
+            target.delete_model_version(name, version)
+            return
+        except MlflowException:
+            pass
+    target.set_model_version_tag(name, version, REJECTED_TAG, reason)
+    try:
+        target.delete_model_version_tag(name, version, WEIGHTS_TAG)
+    except MlflowException:
+        pass  # not set: the rejection tag alone keeps it out
+
+
 def copy_version(settings: Settings, source: MlflowClient, name: str, version: str) -> dict[str, Any]:
     """Copy `name` v`version` into `promotion.target`; returns the target version and the weights hash."""
     from mlflow.exceptions import MlflowException
@@ -145,18 +175,23 @@ def copy_version(settings: Settings, source: MlflowClient, name: str, version: s
     with tempfile.TemporaryDirectory(prefix="rankops-copy-") as tmp:
         package = download_version(source, name, version, tmp)
         digest = weights_digest(package)
-        found = existing_copy(target, name, source_id, version)
-        if found is not None:
-            if (found.tags or {}).get(f"{TAG_PREFIX}weights_sha256") != digest:
+        while (found := existing_copy(target, name, source_id, version)) is not None:
+            if (found.tags or {}).get(WEIGHTS_TAG) != digest:
                 raise TransferError(f"{name} v{found.version} in {public_uri(cfg.tracking_uri)} claims to copy "
                                     f"v{version} but its recorded weights differ; remove it or copy by hand")
-            return {"version": str(found.version), "weights_sha256": digest, "copied": False,
-                    "target_registry": public_uri(cfg.tracking_uri)}
-        lineage = {k: v for k, v in (src.tags or {}).items() if k.startswith(TAG_PREFIX) and k not in LOCAL_TAGS}
+            # the tag says what was checked then (or, on copies made before the check came first, only what
+            # was meant): what is there now is what prod would serve, so it is hashed again
+            landed = version_weights(target, name, str(found.version))
+            if landed == digest:
+                return {"version": str(found.version), "weights_sha256": digest, "copied": False,
+                        "target_registry": public_uri(cfg.tracking_uri)}
+            reject_copy(target, name, str(found.version), f"weights hash {landed} differs from the source's {digest}",
+                        delete=False)  # it may be pinned already: kept, marked, and replaced by a fresh copy
+        lineage = {k: v for k, v in (src.tags or {}).items()
+                   if k.startswith(TAG_PREFIX) and k not in LOCAL_TAGS and k != WEIGHTS_TAG}
         provenance = {f"{TAG_PREFIX}source_registry": source_id, f"{TAG_PREFIX}source_version": str(version),
                       f"{TAG_PREFIX}source_run_id": src.run_id or "", f"{TAG_PREFIX}source_env": settings.env,
-                      f"{TAG_PREFIX}source_model_uri": f"models:/{name}/{version}",
-                      f"{TAG_PREFIX}weights_sha256": digest}
+                      f"{TAG_PREFIX}source_model_uri": f"models:/{name}/{version}"}
         run = target.create_run(target_experiment(settings, target),
                                 tags={**lineage, **provenance, "mlflow.runName": f"{name} v{version} from {settings.env}"})
         try:
@@ -170,13 +205,21 @@ def copy_version(settings: Settings, source: MlflowClient, name: str, version: s
     except MlflowException as exc:
         if exc.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
+    # no WEIGHTS_TAG yet: until the check below passes, this version is no copy (existing_copy skips it)
     mv = target.create_model_version(name, f"{run.info.artifact_uri}/model", run_id=run.info.run_id,
                                      tags={**lineage, **provenance},
                                      description=f"copy of {name} v{version} from {source_id} ({settings.env})")
     landed = version_weights(target, name, str(mv.version))
     if landed != digest:
+        reason = f"weights hash {landed} differs from the source's {digest}"
+        reject_copy(target, name, str(mv.version), reason, delete=True)  # just made: nothing has pinned it
+        try:
+            target.set_tag(run.info.run_id, REJECTED_TAG, reason)  # the run stays, saying why it is no copy
+        except MlflowException:
+            pass
         raise TransferError(f"{name} v{mv.version} in {public_uri(cfg.tracking_uri)}: weights hash {landed} "
                             f"differs from the source's {digest}; do not pin it")
+    target.set_model_version_tag(name, str(mv.version), WEIGHTS_TAG, landed)
     source.set_model_version_tag(name, version, f"{TAG_PREFIX}copied_to",
                                  f"{public_uri(cfg.tracking_uri)}#{mv.version}")
     return {"version": str(mv.version), "weights_sha256": digest, "copied": True,

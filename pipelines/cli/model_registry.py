@@ -111,7 +111,7 @@ def register(app: typer.Typer) -> None:
                             summary=summary, status=f"re-training {version} from its recorded code and data")
         if result["identical"]:
             console.print(f"[green]reproduced[/green] v{result['version']} from {result['git_sha'][:10]}: "
-                          f"{result['tensors']} tensors identical (run {result['run_id']})")
+                          f"weights identical ({result['tensors']} tensors and weight files; run {result['run_id']})")
         else:
             console.print(f"[yellow]v{result['version']} re-trained but weights differ[/yellow]: "
                           f"max abs diff {result.get('max_abs_diff')} {result.get('detail', '')}")
