@@ -21,9 +21,12 @@ def ndcg_at_k(df: pd.DataFrame, k: int, *, score: str = "score", label: str = "l
     return (float(values.mean()) if len(values) else None), len(values)
 
 
-def ctr_at_k(df: pd.DataFrame, k: int, *, score: str = "score", query: str = "query_id") -> float | None:
-    """Clicks / impressions over each query's top-k by model score (mean qv_ctr if counts are absent)."""
-    top = (df.sort_values([query, score], ascending=[True, False], kind="stable")
+def ctr_at_k(df: pd.DataFrame, k: int, *, score: str = "score", query: str = "query_id",
+             doc: str = "video_id") -> float | None:
+    """Clicks / impressions over each query's top-k by model score (mean qv_ctr if counts are absent).
+    Equal scores are ordered by video id, as every ranking metric here (`components.common.ranking`), so
+    the top-k does not depend on the scored rows' order."""
+    top = (df.sort_values([query, score, doc], ascending=[True, False, True], kind="stable")
              .groupby(query, sort=False).head(k))
     if top.empty:
         return None

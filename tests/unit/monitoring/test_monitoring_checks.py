@@ -66,6 +66,10 @@ def test_psi_and_metric_helpers_exact():
     assert ctr_at_k(df, 1) == pytest.approx((5 + 0) / 20)
     rates = df.drop(columns="qv_clicks").assign(qv_ctr=[0.5, 0.1, 0, 0.5, 0.1, 0], qv_impressions=[10, 10, 10, 30, 10, 10])
     assert ctr_at_k(rates, 1) == pytest.approx((0.5 * 10 + 0 * 10) / 20)
+    # a tie at the cut-off: the lower video id is in the top-1 whatever the rows' order (x: 4/10, y: 1/10)
+    tied = pd.DataFrame({"query_id": ["a", "a"], "video_id": ["y", "x"], "score": [2.0, 2.0],
+                         "qv_clicks": [1, 4], "qv_impressions": [10, 10]})
+    assert ctr_at_k(tied, 1) == ctr_at_k(tied.iloc[::-1], 1) == pytest.approx(4 / 10)
 
 
 def test_same_distribution_is_not_a_breach(settings):
