@@ -140,11 +140,14 @@ class SnapshotStore:
         parents: dict[str, str] | None = None,
         extra: dict[str, Any] | None = None,
         publish: bool = False,
+        identity: str | None = None,
     ) -> Snapshot:
         """Write `df` as a snapshot of `table` (no-op if identical content exists); publish if asked.
 
         The data is written to a temp dir first and hashed from the written files, so an
-        expensive Spark plan runs once (hashing first would compute it twice).
+        expensive Spark plan runs once (hashing first would compute it twice). `identity`: what
+        besides the rows tells snapshots apart, for a table whose manifest `extra` records the run
+        that made it (a manifest is written once per id, so equal rows would keep the first run's).
         """
         table_dir = self._table_dir(table) / "snapshots"
         tmp = table_dir / f".{uuid.uuid4().hex}.tmp"
@@ -157,7 +160,7 @@ class SnapshotStore:
                 schema, rows, digest = content_hash(df)
                 (tmp / "data").mkdir()
                 df.to_parquet(tmp / "data" / "part-00000.parquet", index=False)
-            return self._commit(table, tmp, schema, rows, digest, parents, extra, publish)
+            return self._commit(table, tmp, schema, rows, digest, parents, extra, publish, identity)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)  # gone after the rename; identical content: discarded
 
@@ -177,9 +180,11 @@ class SnapshotStore:
             shutil.rmtree(tmp, ignore_errors=True)
 
     def _commit(self, table: str, tmp: Path, schema: list[dict[str, str]], rows: int, digest: str,
-                parents: dict[str, str] | None, extra: dict[str, Any] | None, publish: bool) -> Snapshot:
+                parents: dict[str, str] | None, extra: dict[str, Any] | None, publish: bool,
+                identity: str | None = None) -> Snapshot:
         """The written temp dir becomes snapshot `digest` (unless that content exists) with its manifest."""
-        snapshot_id = digest[:ID_LENGTH]
+        keyed = digest if identity is None else hashlib.sha256(f"{digest}:{identity}".encode()).hexdigest()
+        snapshot_id = keyed[:ID_LENGTH]
         final = tmp.parent / snapshot_id
         if not (final / "manifest.json").exists():
             git = git_info()

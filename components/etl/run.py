@@ -194,9 +194,10 @@ def build_silver(spark: SparkSession, store: SnapshotStore, bronze: dict[str, Sn
     reasons = {k: v["reasons"] for k, v in outcomes.items()}
     with ThreadPoolExecutor(max_workers=len(result.tables) + 1) as pool:  # side by side, as build_gold's
         written = {contract.silver_tables[k]: pool.submit(write_kind, k, df) for k, df in result.tables.items()}
+        # keyed by the fingerprint too: reuse_published and the data sheets read this run's record from its manifest
         written[QUARANTINE_TABLE] = pool.submit(
             store.write, QUARANTINE_TABLE, result.quarantine, parents={f"bronze/{k}": s.ref for k, s in bronze.items()},
-            extra={"reasons": reasons, "outcomes": outcomes, "fingerprint": fp})
+            extra={"reasons": reasons, "outcomes": outcomes, "fingerprint": fp}, identity=fp)
     snaps = {table: future.result() for table, future in written.items()}
     return snaps, outcomes
 

@@ -90,6 +90,21 @@ def test_second_run_is_a_no_op_with_the_same_snapshot_ids(world, first_run, spar
     assert again["bronze_rows"] == first_run["summary"]["bronze_rows"]  # no duplicated bronze rows
 
 
+def test_settings_changed_and_changed_back_rebuild_gold_instead_of_reusing_it(world, first_run, spark):
+    """The quarantine rows are the same under every eta; the run that published last must be the one reuse
+    compares with, not the first that made those rows (which would keep eta 0.5's gold under eta 1.0)."""
+    env = {"RANKOPS_HOME": str(world["home"])}
+    half = run_etl(load_settings("local", environ={**env, "RANKOPS_ETL__EXAMINATION_ETA": "0.5"}), world["raw"], spark)
+    snaps = first_run["summary"]["snapshots"]
+    assert half["published"] and half["snapshots"]["gold/query_video_features"] != snaps["gold/query_video_features"]
+    back = run_etl(world["settings"], world["raw"], spark)  # eta 1.0 again: gold as the first run built it
+    assert back["published"] and back["snapshots"] == snaps
+    store = SnapshotStore(world["settings"].lakehouse)
+    assert store.latest("gold/query_video_features").snapshot_id == snaps["gold/query_video_features"]
+    quarantines = {first_run["summary"]["snapshots"][QUARANTINE_TABLE], half["snapshots"][QUARANTINE_TABLE]}
+    assert len(quarantines) == 2  # the same rows, two runs: each with its own fingerprint in its manifest
+
+
 def test_kfp_io_fills_gold_metrics_and_report_artifacts(world, first_run, monkeypatch, tmp_path):
     from kfp.dsl import HTML, Dataset, Markdown, Metrics
 
