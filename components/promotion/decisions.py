@@ -1,15 +1,19 @@
 """approve / reject / rollback / history: the human decision, applied without half-states.
 
 Order of an approve or rollback, all under the promotion lock:
-1. re-read main and the alias; refuse if either moved since the request (optimistic check);
+1. sync the clone of `git_url` (state.repo_of), re-read main and the alias; refuse if either moved
+   since the request (optimistic check);
 2. build the main commit (pin + history line + request record): nothing visible yet;
 3. move the `champion` alias, write the version's audit tags;
 4. compare-and-set main to the new commit: the commit point;
-5. push main when a remote exists.
+5. push main (the new commit itself) when a remote exists.
 A failure in 3-5 puts back the alias, the tags and main, so alias, overlay and history
-always agree. Git is the source of truth: an alias left behind by a killed process is
-repaired from the pin on the next decision (before main records any decision, a pin that names
-no registered version, such as MODEL_VERSION=0, means no champion).
+always agree. Syncing the shared clone forces its main to the remote's: it happens only under
+the lock, so no other process's sync can reset main between steps 4 and 5 (which made the push
+a no-op and left the alias moved with no main recording it). Git is the source of truth: an
+alias left behind by a killed process is repaired from the pin on the next decision (before
+main records any decision, a pin that names no registered version, such as MODEL_VERSION=0,
+means no champion).
 
 This is the local mode (no forge). In forge mode the merge of the pull request is the
 approval, closing it the rejection, and `rankops promote sync` moves the alias (sync.py);
@@ -38,6 +42,7 @@ from components.promotion.state import (
     read_main,
     registries,
     repo_of,
+    sync_clone,
 )
 from components.registry.gitops import GitError, RefMoved, Repo
 
@@ -117,7 +122,7 @@ def apply_decision(settings: Settings, repo: Repo, client: MlflowClient, main: M
         repo.move_branch(branch, commit, main.tip, list(files))
         moved_main = True
         if repo.has_remote(settings.promotion.git_remote):
-            repo.push(settings.promotion.git_remote, f"refs/heads/{branch}:refs/heads/{branch}")
+            repo.push(settings.promotion.git_remote, f"{commit}:refs/heads/{branch}")
         return commit
     except BaseException as exc:
         if moved_main:
@@ -164,9 +169,10 @@ def open_request(settings: Settings, request_id: str) -> Iterator[tuple[Any, ...
     `client` is the registry prod reads (the target); the source registry's champion follows it afterwards.
     """
     _, client = registries(settings)
-    repo = repo_of(settings)
+    repo = repo_of(settings, sync=False)
     p = paths_of(settings)
     with promotion_lock(settings, repo):
+        sync_clone(settings, repo)
         req_tip, req = load_request(settings, repo, request_id)
         main = read_main(settings, repo)
         done = decided(main.history, request_id)
@@ -243,12 +249,13 @@ def rollback(settings: Settings, *, to: str | None = None, by: str | None = None
     if mode_of(settings) != "local":
         settle_main(settings)  # a merge sync has not completed yet is completed first (alias, history)
     source, client = registries(settings)
-    repo = repo_of(settings)
+    repo = repo_of(settings, sync=False)
     p = paths_of(settings)
     name = settings.registry.model_name
     by = by or getpass.getuser()
     forge_mode = mode_of(settings) != "local"
     with promotion_lock(settings, repo):
+        sync_clone(settings, repo)
         main = read_main(settings, repo)
         champion = main.pin if forge_mode else reconcile_alias(settings, client, main)
         if champion is None:

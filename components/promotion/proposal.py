@@ -4,6 +4,10 @@ Local mode (no forge) leaves the branch in the GitOps repo (pushed when a remote
 `rankops promote approve` to merge. Forge mode pushes it and opens a pull request into main;
 the merge by the CODEOWNERS is the approval. A pull request that cannot be opened takes its
 branch away again, so nothing half-made is left on the remote.
+
+A request does not hold the promotion lock (it would have to across the push and the forge's
+calls): the branch is pushed by its commit, so another process's sync of the shared clone of
+`git_url` (state.repo_of) pruning the not yet pushed local ref changes nothing.
 """
 
 from __future__ import annotations
@@ -50,10 +54,9 @@ def open_proposal(settings: Settings, repo: Repo, main: MainState, request_id: s
     repo.move_branch(branch, commit, None, [])
     if forge is None:
         return {"mode": "local", "branch": branch, "commit": commit,
-                "pushed": push_if_remote(settings, repo, branch)}
-    refspec = f"refs/heads/{branch}:refs/heads/{branch}"
+                "pushed": push_if_remote(settings, repo, branch, commit)}
     try:
-        repo.push(remote, refspec)
+        repo.push(remote, f"{commit}:refs/heads/{branch}")  # the commit: a sync may have pruned the unpushed ref
         pull, warnings = forge.open_pull(branch, base, title, body)
     except ForgeError as exc:
         repo.git("push", "-q", remote, f":refs/heads/{branch}", check=False)
@@ -87,7 +90,7 @@ def open_request_for(settings: Settings, repo: Repo, main: MainState, *, version
         branch = BRANCH_PREFIX + request_id
         if forge is None:
             return record, {"mode": "local", "branch": branch, "commit": tip,
-                            "pushed": push_if_remote(settings, repo, branch)}
+                            "pushed": push_if_remote(settings, repo, branch, tip)}
         try:
             pull = forge.find_pull(branch)
             if pull is not None and pull.state != "open":

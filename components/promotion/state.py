@@ -50,15 +50,26 @@ def paths_of(settings: Settings) -> Paths:
     return Paths(pin=f"{cfg.prod_overlay.rstrip('/')}/model.env", history=cfg.history_file, requests=cfg.requests_dir)
 
 
-def repo_of(settings: Settings) -> Repo:
-    """The GitOps repository: a synced clone of `git_url`, else `git_repo` (relative = current directory)."""
+def repo_of(settings: Settings, *, sync: bool = True) -> Repo:
+    """The GitOps repository: a synced clone of `git_url`, else `git_repo` (relative = current directory).
+
+    The clone of `git_url` is shared by every process on this home, and syncing it forces all its
+    branches to the remote's: run between another process's move of main and its push, it would
+    reset main and make that push a no-op. So the sync only runs under the promotion lock
+    (`sync_clone`), which the decisions hold from reading main to pushing it; here it takes the lock
+    for the fetch alone. `sync=False`: the clone as it is, for a caller that syncs under its own lock.
+    """
     if settings.promotion.git_url:
-        from components.registry.gitops import GitError, synced_clone
+        from components.registry.gitops import GitError, cached_clone
 
         try:
-            return synced_clone(settings.resolve("gitops-cache"), settings.promotion.git_url)
+            repo = cached_clone(settings.resolve("gitops-cache"), settings.promotion.git_url)
         except GitError as exc:
             raise PromotionError(f"cannot sync the GitOps repo: {exc}") from None
+        if sync:
+            with promotion_lock(settings, repo):
+                sync_clone(settings, repo)
+        return repo
     path = local_checkout(settings, settings.promotion.git_repo)
     repo = Repo(path)
     if not os.path.isdir(path) or not repo.git("rev-parse", "--git-dir", check=False):
@@ -66,6 +77,21 @@ def repo_of(settings: Settings) -> Repo:
     if repo.tip(settings.promotion.main_branch) is None:
         raise PromotionError(f"{path} has no branch {settings.promotion.main_branch!r} (promotion.main_branch)")
     return repo
+
+
+def sync_clone(settings: Settings, repo: Repo) -> None:
+    """Bring the clone of `git_url` to the remote's branches (nothing for a `git_repo` checkout).
+
+    Call it only while holding `promotion_lock` (see `repo_of`).
+    """
+    if not settings.promotion.git_url:
+        return
+    from components.registry.gitops import GitError, sync_branches
+
+    try:
+        sync_branches(repo)
+    except GitError as exc:
+        raise PromotionError(f"cannot sync the GitOps repo: {exc}") from None
 
 
 @contextmanager
@@ -134,11 +160,13 @@ def request_ids(repo: Repo, prefix: str = "") -> list[str]:
     return sorted(line.removeprefix(f"refs/heads/{BRANCH_PREFIX}") for line in out.splitlines() if line)
 
 
-def push_if_remote(settings: Settings, repo: Repo, branch: str) -> bool:
+def push_if_remote(settings: Settings, repo: Repo, branch: str, commit: str) -> bool:
+    """Push `commit` as `branch`: the commit, not the local ref, which another process's sync of a shared
+    clone may prune before the push (the ref comes back with the next sync, from the remote)."""
     remote = settings.promotion.git_remote
     if not repo.has_remote(remote):
         return False
-    repo.push(remote, f"refs/heads/{branch}:refs/heads/{branch}")
+    repo.push(remote, f"{commit}:refs/heads/{branch}")
     return True
 
 

@@ -26,6 +26,7 @@ from components.promotion.state import (
     read_main,
     registries,
     repo_of,
+    sync_clone,
     target_registry_uri,
 )
 from components.registry.gitops import GitError
@@ -95,7 +96,7 @@ def record_merge(settings: Settings, repo: Repo, main: MainState, entry: dict[st
             if attempt == PUSH_TRIES:
                 raise PromotionError(f"the champion follows main, but recording who merged {rid} on {branch} failed "
                                      f"{PUSH_TRIES} times ({exc}); the next sync tries again") from None
-            repo = repo_of(settings)  # fetch: main as the forge has it now
+            sync_clone(settings, repo)  # main as the forge has it now (the caller holds the lock)
             main = read_main(settings, repo)
             continue
         repo.git("update-ref", f"refs/heads/{branch}", commit, main.tip)
@@ -162,8 +163,9 @@ def sync(settings: Settings, *, request_id: str | None = None, event: dict[str, 
         request_id = asked.head_ref[len(BRANCH_PREFIX):]
     source, target = registries(settings)
     name, alias = settings.registry.model_name, settings.registry.champion_alias
-    repo = repo_of(settings)  # a synced clone: main as the forge has it
+    repo = repo_of(settings, sync=False)
     with promotion_lock(settings, repo):
+        sync_clone(settings, repo)  # under the lock: main as the forge has it, reset by no other process until released
         main = read_main(settings, repo)
         champion = alias_version(target, name, alias)
         result: dict[str, Any] = {"mode": settings.promotion.forge.kind, "pin": main.pin, "champion_before": champion,

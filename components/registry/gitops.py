@@ -135,8 +135,12 @@ class Repo:
         self.git("push", "-q", remote, refspec)
 
 
-def synced_clone(cache_root: str | Path, url: str) -> Repo:
-    """A bare clone of `url` under `cache_root` whose branches are forced to the remote's (the remote is truth)."""
+def cached_clone(cache_root: str | Path, url: str) -> Repo:
+    """The bare clone of `url` under `cache_root`, made on first use; its branches are left as they are.
+
+    Every process on the same home shares this clone: bring its branches to the remote's with
+    `sync_branches`, serialized with the processes that write refs there (see there).
+    """
     import hashlib
 
     path = Path(cache_root) / hashlib.sha1(url.encode()).hexdigest()[:12]
@@ -144,8 +148,29 @@ def synced_clone(cache_root: str | Path, url: str) -> Repo:
         path.parent.mkdir(parents=True, exist_ok=True)
         Repo(str(path.parent)).git("clone", "-q", "--bare", url, str(path))
     repo = Repo(str(path))
-    repo.git("remote", "set-url", "origin", url)
+    if repo.git("remote", "get-url", "origin", check=False) != url:  # no config write (and its lock) when unchanged
+        repo.git("remote", "set-url", "origin", url)
+    return repo
+
+
+def sync_branches(repo: Repo) -> None:
+    """Force every branch of `repo` to its remote's, pruning the ones the remote lacks (the remote is truth).
+
+    This rewrites refs other processes sharing the clone may have just written and not pushed yet
+    (a new branch, a branch moved by a commit): whoever shares the clone runs it under the lock that
+    those writers hold until their push (the promotion flow: `promotion_lock`).
+    """
     repo.git("fetch", "-q", "--prune", "origin", "+refs/heads/*:refs/heads/*")
+
+
+def synced_clone(cache_root: str | Path, url: str) -> Repo:
+    """A bare clone of `url` under `cache_root` whose branches are forced to the remote's (the remote is truth).
+
+    Unserialized: for a clone whose branches no other process writes between a commit and its push
+    (the promotion flow uses `cached_clone` + `sync_branches` under its lock instead).
+    """
+    repo = cached_clone(cache_root, url)
+    sync_branches(repo)
     return repo
 
 

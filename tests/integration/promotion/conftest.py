@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.forge_hub import forge_hub
+
 NAME = "rankops-ranker"
 
 
@@ -21,3 +23,10 @@ def gitops(tmp_path: Path, settings) -> Path:
     settings.promotion.git_repo = str(repo)
     settings.registry.write_back = False
     return repo
+
+
+@pytest.fixture
+def hub(tmp_path: Path, settings, monkeypatch):
+    """Forge mode: the GitOps remote on the GitHub stand-in (tests/support/forge_hub.py)."""
+    with forge_hub(tmp_path, settings, monkeypatch) as stand_in:
+        yield stand_in

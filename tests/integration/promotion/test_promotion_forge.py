@@ -7,7 +7,6 @@ Real git (a bare "remote" the stand-in serves and merges into), a real MLflow re
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -23,45 +22,8 @@ from components.registry.register import register_model
 from components.registry.settings import ForgeSettings
 from pipelines.cli import build_app
 from tests.support.evaluation_data import log_scorer, write_training_set
+from tests.support.forge_hub import PIN, REPOSITORY, TOKEN, git
 from tests.support.github_standin import GitHubStandIn, MergeRefused
-
-PIN = "manifests/overlays/prod/model.env"
-TOKEN = "ghs_standin_token"
-REPOSITORY = "rankops/gitops"
-CODEOWNERS = """*                          @rankops/platform
-/manifests/overlays/prod/  @rankops/data-experts
-/manifests/promotions/     @rankops/data-experts
-"""
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
-
-
-@pytest.fixture
-def hub(tmp_path: Path, settings, monkeypatch):
-    """A bare GitOps remote (main: CODEOWNERS + prod pin 0) served by the GitHub stand-in; settings in forge mode."""
-    seed, remote = tmp_path / "seed", tmp_path / "gitops.git"
-    (seed / ".github").mkdir(parents=True)
-    (seed / ".github/CODEOWNERS").write_text(CODEOWNERS)
-    (seed / "manifests/overlays/prod").mkdir(parents=True)
-    (seed / PIN).write_text("MODEL_NAME=rankops-ranker\nMODEL_VERSION=0\n")
-    git(tmp_path, "init", "-q", "-b", "main", str(seed))
-    git(seed, "add", ".")
-    git(seed, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
-    git(tmp_path, "clone", "-q", "--bare", str(seed), str(remote))
-    with GitHubStandIn(remote, REPOSITORY, TOKEN, collaborators={"dora", "pat"},
-                       teams={"@rankops/data-experts": {"dora"}, "@rankops/platform": {"pat"}}) as stand_in:
-        settings.promotion.git_url = str(remote)
-        settings.promotion.forge = ForgeSettings(kind="github", api_url=stand_in.api_url, repository=REPOSITORY,
-                                                 labels=["promotion"], team_reviewers=["data-experts"])
-        settings.registry.write_back = False
-        monkeypatch.setenv("GIT_TOKEN", TOKEN)
-        for key, value in {"PROMOTION__GIT_URL": str(remote), "PROMOTION__FORGE__KIND": "github",
-                           "PROMOTION__FORGE__API_URL": stand_in.api_url, "PROMOTION__FORGE__REPOSITORY": REPOSITORY,
-                           "REGISTRY__WRITE_BACK": "false"}.items():
-            monkeypatch.setenv(f"RANKOPS_{key}", value)  # CLI calls load their own settings
-        yield stand_in
 
 
 def remote_pin(hub: GitHubStandIn, rev: str = "main") -> str | None:
