@@ -13,6 +13,11 @@ from components.backtest.component import (
     backtest_window_op,
 )
 from pipelines.placement import on_cluster
+from pipelines.training import on_trainer_node, trainer_component
+
+# the first-cutoff model and every window run the real trainer: placed like the training pipeline's `train`
+gpu_origin_op = trainer_component(backtest_origin_op)
+gpu_window_op = trainer_component(backtest_window_op)
 
 
 @dsl.pipeline(name="rankops-backtest",
@@ -22,10 +27,12 @@ def backtest_pipeline(env: str = "dev", windows: int = 4, horizon_days: float = 
     """`training_set` empty = the latest; `horizon_days` 0 = the span split into windows + 1 parts."""
     plan = on_cluster(backtest_plan_op(windows=windows, horizon_days=horizon_days, training_set=training_set, env=env),
                       cpu="1", memory="4Gi", cache=False, name="plan-windows")
-    origin = on_cluster(backtest_origin_op(windows=plan.output, params_json=params_json, env=env),
-                        needs=["mlflow"], cpu="4", memory="16Gi", retries=1, cache=True, name="first-cutoff-model")
+    origin = on_trainer_node(on_cluster(gpu_origin_op(windows=plan.output, params_json=params_json, env=env),
+                                        needs=["mlflow"], cpu="4", memory="16Gi", retries=1, cache=True,
+                                        name="first-cutoff-model"))
     with dsl.ParallelFor(origin.output, parallelism=4, name="windows") as window:  # the plan, with the model's URI
-        task = on_cluster(backtest_window_op(window=window, params_json=params_json, env=env),
-                          needs=["mlflow"], cpu="4", memory="16Gi", retries=1, cache=True, name="backtest-window")
+        task = on_trainer_node(on_cluster(gpu_window_op(window=window, params_json=params_json, env=env),
+                                          needs=["mlflow"], cpu="4", memory="16Gi", retries=1, cache=True,
+                                          name="backtest-window"))
     on_cluster(backtest_summary_op(rows=dsl.Collected(task.output), env=env), cpu="1", memory="2Gi", cache=False,
                name="stability-summary")

@@ -18,7 +18,20 @@ from pipelines.placement import on_cluster, on_gpu, with_checkpoint, with_gpu_im
 from pipelines.steps import latest_gold_op
 
 FEAST = ["postgres", "redis"]  # SQL registry + Redis online store in the cluster profiles
-gpu_train_op = with_gpu_image(train_op)  # CUDA torch; the same component code
+
+
+def trainer_component(component):
+    """The component of a step that runs the trainer, in the CUDA image (CUDA torch; the same code)."""
+    return with_gpu_image(component)
+
+
+def on_trainer_node(task: dsl.PipelineTask, *, gpus: int = 1) -> dsl.PipelineTask:
+    """Place a step that runs the trainer (built from `trainer_component`): a GPU node, and the models
+    PVC, where staging/prod read the pretrained checkpoint (profile `training.checkpoint`)."""
+    return with_checkpoint(on_gpu(task, gpus=gpus))
+
+
+gpu_train_op = trainer_component(train_op)
 
 
 def add_feature_steps(env, gold, service) -> tuple[dsl.PipelineTask, dsl.PipelineTask]:
@@ -38,10 +51,9 @@ def add_model_stages(env, training_set, params_json, gpus: int = 1, online_evide
                      online: dsl.PipelineTask | None = None) -> dsl.PipelineTask:
     """Train on a GPU node, gate on validity, evaluate, register, compare; promotion request if better,
     and only once `online` (the materialize step) has put the model's features in the online store."""
-    train = on_gpu(on_cluster(gpu_train_op(training_set=training_set, env=env, params_json=params_json),
-                              needs=["mlflow"], cpu="8", memory="32Gi", retries=1, cache=True, name="train"),
-                   gpus=gpus)
-    with_checkpoint(train)  # staging/prod start from the pretrained checkpoint on the models PVC
+    train = on_trainer_node(on_cluster(gpu_train_op(training_set=training_set, env=env, params_json=params_json),
+                                       needs=["mlflow"], cpu="8", memory="32Gi", retries=1, cache=True,
+                                       name="train"), gpus=gpus)
     model = train.outputs["model"]
     gate = on_cluster(validate_model_op(model=model, env=env), needs=["mlflow"], cpu="2", memory="8Gi",
                       cache=True, name="validity-gate")

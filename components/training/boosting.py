@@ -198,6 +198,7 @@ def train_boosted(boosting: Boosting, settings, *, training_set: str | None = No
         load_training_frame,
         merge_params,
     )
+    from components.training.data import training_set_service
     from components.training.packaging import input_example, log_ranker
     from components.training.tracking import (
         MetricStream,
@@ -212,6 +213,7 @@ def train_boosted(boosting: Boosting, settings, *, training_set: str | None = No
     cfg = merge_params(settings.training, params)
     m = cfg.model
     snapshot, frame, features, defaults = load_training_frame(settings, cfg, training_set)
+    service = training_set_service(snapshot.manifest, cfg.feature_service)  # what it was built for, not the profile's
     order = ["query_id", "video_id", *(["event_timestamp"] if "event_timestamp" in frame.columns else [])]
     frame = frame.sort_values(order, kind="stable").reset_index(drop=True)
     train, val = frame[frame["split"] == "train"], frame[frame["split"] == "validation"]
@@ -227,7 +229,7 @@ def train_boosted(boosting: Boosting, settings, *, training_set: str | None = No
     stream = MetricStream(run_id, settings.tracking_uri, cfg.log_flush_every)
     best = _Best()
     try:
-        mlflow.set_tags(lineage_tags(snapshot, cfg.feature_service, boosting.model_kind, tags))
+        mlflow.set_tags(lineage_tags(snapshot, service, boosting.model_kind, tags))
         mlflow.log_params(flatten("", cfg.model_dump()) | {
             "n_train_rows": len(train), "n_validation_rows": len(val), "n_features": len(features),
             "n_model_inputs": len(spec.names), "lightgbm": lgb.__version__})
@@ -240,13 +242,13 @@ def train_boosted(boosting: Boosting, settings, *, training_set: str | None = No
         metrics = boosting.validation_metrics(val, booster.predict(spec.matrix(val)), cfg)
         stream.add({**metrics, "best_step": best.step, "stopped_early": float(best.stopped_early)}, trained)
         stream.close()
-        meta = {"feature_service": cfg.feature_service, "training_set": snapshot.ref, "family": boosting.family,
+        meta = {"feature_service": service, "training_set": snapshot.ref, "family": boosting.family,
                 "model_kind": boosting.model_kind, "trees": booster.num_trees(), **boosting.extra_meta}
         scorer = TreeScorer(booster, spec, meta)
         model_uri, validity = None, None
         if log_model:
             model_uri = log_ranker(scorer, input_example(val, features), {
-                "features": features, "defaults": spec.defaults, "feature_service": cfg.feature_service,
+                "features": features, "defaults": spec.defaults, "feature_service": service,
                 "training_set": snapshot.ref, "text_columns": ["query_text", "title", "description"],
                 "model_kind": boosting.model_kind, "family": boosting.family})
             mlflow.set_tag("rankops.model_uri", model_uri)

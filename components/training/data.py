@@ -101,3 +101,9 @@ def training_frame_meta(manifest: dict[str, Any]) -> tuple[list[str], dict[str, 
         raise TrainingSetError(f"snapshot {manifest.get('table')}@{manifest.get('snapshot_id')}: manifest extra has no 'features' list")
     defaults = {k: float(v) for k, v in (extra.get("defaults") or {}).items() if v is not None}
     return features, defaults
+
+
+def training_set_service(manifest: dict[str, Any], fallback: str) -> str:
+    """The feature service a training-set snapshot was built for (its manifest's extra, which
+    build_training_set and the backtest windows write); `fallback` (the profile's) only when absent."""
+    return str((manifest.get("extra") or {}).get("feature_service") or fallback)

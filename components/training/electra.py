@@ -143,16 +143,18 @@ def package_model(settings, cfg: TrainingSettings, snapshot, features: list[str]
     import mlflow
 
     from components.training.api import _validate
+    from components.training.data import training_set_service
     from components.training.model import Scorer
     from components.training.packaging import input_example, log_ranker
 
+    service = training_set_service(snapshot.manifest, cfg.feature_service)
     scorer = Scorer(model.cpu().eval(), inputs.tokenizer, inputs.spec, {
-        "pad_id": inputs.pad_id, "feature_service": cfg.feature_service, "training_set": snapshot.ref,
+        "pad_id": inputs.pad_id, "feature_service": service, "training_set": snapshot.ref,
         "model_kind": MODEL_KIND, "family": FAMILY.name, "max_length": cfg.model.max_length})
     if not log_model:
         return scorer, None, None
     model_uri = log_ranker(scorer, input_example(inputs.val_data.frame, features), {
-        "features": features, "defaults": inputs.spec.defaults, "feature_service": cfg.feature_service,
+        "features": features, "defaults": inputs.spec.defaults, "feature_service": service,
         "training_set": snapshot.ref, "text_columns": ["query_text", "title", "description"],
         "model_kind": MODEL_KIND, "family": FAMILY.name})
     mlflow.set_tag("rankops.model_uri", model_uri)
@@ -171,6 +173,7 @@ def train_electra(settings, *, training_set: str | None = None, params: dict[str
 
     from components.training.api import load_training_frame
     from components.training.checkpoint import CheckpointManager
+    from components.training.data import training_set_service
     from components.training.engine import call_callbacks, dist_info, evaluate, fit, pick_device
     from components.training.tracking import MetricStream, ensure_experiment, lineage_tags
 
@@ -204,7 +207,8 @@ def train_electra(settings, *, training_set: str | None = None, params: dict[str
     run_id = run.info.run_id
     stream = MetricStream(run_id, settings.tracking_uri, cfg.log_flush_every)
     try:
-        mlflow.set_tags(lineage_tags(snapshot, cfg.feature_service, MODEL_KIND, tags))
+        mlflow.set_tags(lineage_tags(snapshot, training_set_service(snapshot.manifest, cfg.feature_service),
+                                     MODEL_KIND, tags))
         log_run_start(ckpt, cfg, snapshot, frame, features, inputs, model, device, run_id, fresh=last is None,
                       nested=nested)
         state = fit(model, inputs.train_data, inputs.val_data, cfg, device=device, ckpt=ckpt, run_id=run_id,

@@ -55,11 +55,13 @@ class ValidityReport:
             json.dump(self.to_dict(), fh, indent=2, sort_keys=True)
 
 
-def expected_features(settings, fallback: list[str]) -> tuple[list[str], str]:
-    """The feature service's numeric features in model order (from its latest training set)."""
+def expected_features(settings, fallback: list[str], service: str | None = None) -> tuple[list[str], str]:
+    """The feature service's numeric features in model order (from its latest training set).
+
+    `service`: the one the model records it was trained with; the profile's only when it records none."""
     from components.common.snapshots import SnapshotNotFound, SnapshotStore
 
-    table = f"features/training_set_{settings.training.feature_service}"
+    table = f"features/training_set_{service or settings.training.feature_service}"
     try:
         snap = SnapshotStore(settings.lakehouse).latest(table)
     except SnapshotNotFound:
@@ -110,7 +112,7 @@ def check_model(settings, model_uri: str) -> ValidityReport:
     features = list(meta.get("features") or [])
     signature = pyfunc.metadata.signature
     sig_cols = signature.inputs.input_names() if signature is not None else []
-    want, source = expected_features(settings, features)
+    want, source = expected_features(settings, features, meta.get("feature_service"))
     expected = TEXT_COLUMNS + want
     ok = sig_cols == expected and features == want
     report.add("signature", ok, f"signature {sig_cols} vs {expected} from {source}; metadata features {features}")

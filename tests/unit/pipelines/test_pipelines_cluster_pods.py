@@ -103,9 +103,15 @@ def test_only_the_monitor_step_gets_the_kfp_api_token():
     assert selected == ["exec-monitor-op"]
 
 
-@pytest.mark.parametrize("name", [n for n in ("training", "end_to_end") if n in AVAILABLE])
-def test_training_mounts_the_checkpoint_volume(name):
-    train = platform_of(name)["exec-train-op"]
+TRAINER_STEPS = [(name, label) for name, labels in (("training", ["exec-train-op"]), ("end_to_end", ["exec-train-op"]),
+                                                     ("backtest", ["exec-backtest-origin-op", "exec-backtest-window-op"]))
+                 if name in AVAILABLE for label in labels]
+
+
+@pytest.mark.parametrize(("name", "label"), TRAINER_STEPS)
+def test_training_mounts_the_checkpoint_volume(name, label):
+    """Every step that runs the trainer (the backtest's first-cutoff model and windows too)."""
+    train = platform_of(name)[label]
     assert {"constant": MODELS_PVC, "mountPath": MODELS_MOUNT} in [
         {k: m[k] for k in ("constant", "mountPath")} for m in train["pvcMount"]]
     claim = manifest("base/storage.yaml", "PersistentVolumeClaim", MODELS_PVC)

@@ -19,6 +19,8 @@ from pipelines.spec_summary import summarize_spec
 GOLDEN = Path(__file__).parent / "golden"
 AVAILABLE = pipeline_names()
 OUR_IMAGES = {image.IMAGE, image.GPU_IMAGE}
+# the steps that run the trainer: GPU node, CUDA image and the checkpoint volume
+TRAINER_TASKS = {"train-op", "backtest-origin-op", "backtest-window-op"}
 
 
 def summary_of(name: str) -> dict:
@@ -61,7 +63,7 @@ def test_every_step_gets_lakehouse_label_resources_and_env(name):
     assert summary["parameters"]["env"] == "dev"  # dashboard runs default to dev; local runs pass env=local
     for task, t in summary["tasks"].items():
         expected_volumes = ["rankops-lakehouse:/mnt/lakehouse"]
-        if task == "train-op":
+        if task in TRAINER_TASKS:
             expected_volumes.append("rankops-models:/mnt/models")  # the pretrained checkpoint
         assert t["volumes"] == expected_volumes, task
         labels = {"rankops.io/role": "pipeline"}
@@ -105,3 +107,21 @@ def test_nothing_reaches_the_registry_or_a_promotion_request_unchecked(name):
     tasks = summary_of(name)["tasks"]
     assert {"validate-model-op", "evaluate-op"} <= set(tasks["register-op"]["after"])
     assert {"compare-op", "materialize-op"} <= set(tasks["promotion-request-op"]["after"])
+
+
+@pytest.mark.skipif("backtest" not in AVAILABLE, reason="backtest pipeline not available")
+@pytest.mark.parametrize("task", ["backtest-origin-op", "backtest-window-op"])
+def test_backtest_trainer_steps_are_placed_like_the_train_step(task):
+    """The first-cutoff model and every window run the real trainer: same GPU image, GPU node and
+    checkpoint volume as the `train` step, or staging/prod cannot read training.checkpoint."""
+    tasks = summary_of("backtest")["tasks"]
+    step = tasks[task]
+    assert step["image"] == image.GPU_IMAGE
+    assert step["gpu"] == {"type": "nvidia.com/gpu", "count": 1}
+    assert step["node_selector"] == {"nvidia.com/gpu.present": "true"}
+    assert step["tolerations"] == [{"effect": "NoSchedule", "key": "nvidia.com/gpu", "operator": "Exists"}]
+    assert "rankops-models:/mnt/models" in step["volumes"]
+    # planning and the summary train nothing: they stay on CPU nodes without the checkpoint
+    for other in ("backtest-plan-op", "backtest-summary-op"):
+        assert "gpu" not in tasks[other] and "node_selector" not in tasks[other], other
+        assert tasks[other]["volumes"] == ["rankops-lakehouse:/mnt/lakehouse"], other
