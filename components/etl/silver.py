@@ -101,6 +101,22 @@ def check_lines_udf(kind: str | KindSpec, max_chars: int, headers: dict[str, lis
 OUTCOME = "_outcome"  # silver | quarantine | duplicate
 
 
+# Every value written, NULLs included, and timestamps to the microsecond (Spark's JSON default is milliseconds).
+CONTENT_JSON_OPTIONS = {"ignoreNullFields": "false", "timestampFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX",
+                        "timestampNTZFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSSSS"}
+
+
+def content_hash(content: tuple[str, ...]) -> Any:
+    """A 64-bit hash of a row's typed `content` columns that tells NULL, an empty array and where each
+    value sits apart. ``xxhash64`` over the columns does not: it skips NULLs (and NULL elements) and
+    adds nothing for an empty array, so ``teams: []`` and ``teams: null``, or ``("x", [])`` and
+    ``(null, ["x"])``, hash equal. It hashes the row as one JSON object instead: every field named,
+    NULL written, arrays bracketed, strings quoted."""
+    from pyspark.sql import functions as F
+
+    return F.xxhash64(F.to_json(F.struct(*[F.col(c) for c in content]), CONTENT_JSON_OPTIONS))
+
+
 def classify_duplicates(candidates: DataFrame, key: tuple[str, ...], content: tuple[str, ...]) -> DataFrame:
     """Mark every candidate (valid rows, from duplicate_candidates) kept / exact duplicate /
     conflicting duplicate by `key`, in one window.
@@ -116,7 +132,7 @@ def classify_duplicates(candidates: DataFrame, key: tuple[str, ...], content: tu
     by_key = Window.partitionBy(*key)
     df = candidates.withColumn("_rn", F.row_number().over(by_key.orderBy(*ORDER)))
     if set(key) != set(content):
-        df = df.withColumn("_h", F.xxhash64(*[F.col(c) for c in content]))
+        df = df.withColumn("_h", content_hash(content))
         df = df.withColumn("_conflict", F.min("_h").over(by_key) != F.max("_h").over(by_key))
         df = df.withColumn("detail", F.when(F.col("_conflict"), F.lit(f"{key[0]} seen with different content"))
                            .otherwise(F.col("detail")))

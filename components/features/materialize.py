@@ -4,7 +4,9 @@ The window is data-driven: it ends just after the newest event_timestamp of the 
 snapshot (not "now", so late-processed days are never skipped) and, incrementally, starts where
 the previous materialisation of that view ended -- or earlier, at the oldest row the new gold
 snapshot has and the last materialised one had not (a video first catalogued with an old
-publication timestamp, a late-arriving day). `--full` reloads each view from its oldest row.
+publication timestamp, a late-arriving day, a row whose values late events changed: rows are
+compared whole, on the view's keys, timestamp and features). `--full` reloads each view from
+its oldest row.
 The snapshot materialised last per view is kept in `<lakehouse>/features/_online_state/`.
 """
 
@@ -71,15 +73,29 @@ def write_state(settings: Settings, state: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def oldest_new_row(previous_path: str, current_path: str, keys: list[str], ts: str) -> datetime | None:
-    """The oldest timestamp among rows (keys + timestamp) of `current_path` absent from `previous_path`."""
+def row_hashes(frame: Any) -> Any:
+    """A 64-bit hash of each whole row of a pandas frame (values only, the index ignored)."""
+    import pandas as pd
+
+    return pd.util.hash_pandas_object(frame, index=False)
+
+
+def oldest_new_row(previous_path: str, current_path: str, keys: list[str], ts: str,
+                   values: list[str] | tuple[str, ...] = ()) -> datetime | None:
+    """The oldest timestamp among rows of `current_path` absent from `previous_path`, rows compared
+    whole: on `keys`, `ts` and the `values` columns (a view's features). Gold is recomputed from all
+    silver, so a late event may change the values of a (keys, timestamp) row already online: that
+    row is new as well. A column the previous snapshot lacks makes every row new."""
     import pyarrow.dataset as ds
 
-    cols = [*keys, ts]
+    cols = list(dict.fromkeys([*keys, ts, *values]))
     cur = ds.dataset(current_path, format="parquet").to_table(columns=cols).to_pandas()
-    prev = ds.dataset(previous_path, format="parquet").to_table(columns=cols).to_pandas().drop_duplicates()
-    new = cur.merge(prev, on=cols, how="left", indicator=True)
-    new = new.loc[new["_merge"] == "left_only", ts]
+    previous = ds.dataset(previous_path, format="parquet")
+    if set(cols) - set(previous.schema.names):
+        new = cur[ts]
+    else:
+        prev = previous.to_table(columns=cols).to_pandas()
+        new = cur.loc[~row_hashes(cur).isin(row_hashes(prev)).to_numpy(), ts]
     if new.empty:
         return None
     oldest = new.min().to_pydatetime()
@@ -100,7 +116,10 @@ def incremental_start(settings: Settings, fv: Any, previous: dict[str, Any] | No
     except (SnapshotNotFound, KeyError):
         return None
     keys = [c.name for c in fv.entity_columns]
-    oldest = oldest_new_row(prev.data_path, fv.batch_source.path, keys, fv.batch_source.timestamp_field)
+    values = [f.name for f in fv.features]
+    if fv.batch_source.created_timestamp_column:
+        values.append(fv.batch_source.created_timestamp_column)
+    oldest = oldest_new_row(prev.data_path, fv.batch_source.path, keys, fv.batch_source.timestamp_field, values)
     return min(last_end, oldest) if oldest else last_end
 
 
