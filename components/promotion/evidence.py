@@ -18,8 +18,13 @@ if TYPE_CHECKING:
 
 
 def check_decision(client: MlflowClient, name: str, version: str, decision: dict[str, Any],
-                   champion: str | None) -> dict[str, Any]:
-    """{verified, problems, compare_run_id, report_sha256, ...}; `client` is the registry the comparison ran in."""
+                   champion: str | None, *, no_baseline: str | None = None) -> dict[str, Any]:
+    """{verified, problems, compare_run_id, report_sha256, ...}; `client` is the registry the comparison ran in.
+
+    `champion`: the version of `client`'s registry the comparison must have been against (None: BM25).
+    `no_baseline`: why no version there is today's champion (prod's came from another registry,
+    `state.comparison_baseline`); then no comparison is against it, and this is the problem named.
+    """
     from mlflow.exceptions import MlflowException
 
     run_id, claimed = decision.get("compare_run_id"), decision.get("report_sha256")
@@ -52,7 +57,10 @@ def check_decision(client: MlflowClient, name: str, version: str, decision: dict
     if actual != claimed or tag("report_sha256") != claimed:
         problems.append(f"report hash mismatch: the decision hashes to {actual[:12]}, it claims {str(claimed)[:12]}, "
                         f"run {run_id} recorded {tag('report_sha256')[:12]} (edited after the comparison?)")
-    if (tag("champion_version") or None) != champion:
+    if no_baseline:
+        problems.append(f"the comparison was against champion {tag('champion_version') or 'none (BM25)'}, but "
+                        f"{no_baseline}")
+    elif (tag("champion_version") or None) != champion:
         problems.append(f"the comparison was against champion {tag('champion_version') or 'none (BM25)'}, but the "
                         f"champion is now {champion or 'none'}: compare again")
     if tag("verdict") != "promote" or not decision.get("promote"):

@@ -33,6 +33,7 @@ from components.promotion.records import append_entry, set_pin
 from components.promotion.staging import run_staging_checks
 from components.promotion.state import (
     PromotionError,
+    comparison_baseline,
     paths_of,
     read_main,
     registries,
@@ -100,13 +101,14 @@ def request_promotion(
     name, alias = settings.registry.model_name, settings.registry.champion_alias
     source_version = resolve_version(source, name, version)
     version = str(source_version.version)
-    source_champion = alias_version(source, name, alias)
+    # the champion a comparison here must be against: prod's (its origin here), not a stale local alias
+    source_champion, no_baseline = comparison_baseline(settings, source, target)
     champion = alias_version(target, name, alias)
     if source_champion == version:
         raise PromotionError(f"{name} v{version} is already the champion")
     if online is not None:
         check_challenger(online, version_numbers(settings, source, target, version, source_registry), source_registry)
-    required = settings.promotion.require_online_evidence and source_champion is not None
+    required = settings.promotion.require_online_evidence and champion is not None  # only prod's first is exempt
     online_issues = online_problems(online, max_age_days=settings.promotion.online_evidence_max_age_days)
     if required and online_issues:
         raise PromotionError(f"promotion.require_online_evidence: v{version} cannot be requested: "
@@ -117,7 +119,7 @@ def request_promotion(
     if not isinstance(decision, dict):
         raise PromotionError(f"a decision is the JSON object of `rankops compare` (decision.json), "
                              f"got {type(decision).__name__}")
-    evidence = check_decision(source, name, version, decision, source_champion)
+    evidence = check_decision(source, name, version, decision, source_champion, no_baseline=no_baseline)
     if not evidence["verified"] and not force:
         raise PromotionError(f"no passing comparison backs v{version}: " + "; ".join(evidence["problems"])
                              + " (use --force to ask a reviewer anyway; the request is then recorded as forced)")

@@ -9,6 +9,7 @@ anything.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from components.common.config import Settings
 
 BRANCH_PREFIX = "promote/"
+
+log = logging.getLogger(__name__)
 
 
 class PromotionError(RuntimeError):
@@ -202,16 +205,22 @@ def source_version_of(settings: Settings, source: MlflowClient, target: MlflowCl
     return tags.get("rankops.source_version")
 
 
-def mirror_champion(settings: Settings, source: MlflowClient, target: MlflowClient, version: str | None) -> None:
-    """Point the source registry's champion at the version prod's pin was copied from (compare reads it there)."""
+def mirror_champion(settings: Settings, source: MlflowClient, target: MlflowClient, version: str | None) -> str | None:
+    """Point the source registry's champion at the version prod's pin was copied from (compare reads it there).
+
+    Returns that version; None when there is none here (one registry, no pinned version, or a pinned version
+    copied from another environment's registry): then the alias is left where it was (see
+    `follow_target_champion`).
+    """
     if source is target or version is None:
-        return
+        return None
     from components.registry.lookup import alias_version
 
     name, alias = settings.registry.model_name, settings.registry.champion_alias
     origin = source_version_of(settings, source, target, version)
     if origin and alias_version(source, name, alias) != origin:
         source.set_registered_model_alias(name, alias, origin)
+    return origin
 
 
 def follow_target_champion(settings: Settings, source: MlflowClient) -> None:
@@ -219,6 +228,14 @@ def follow_target_champion(settings: Settings, source: MlflowClient) -> None:
 
     The alias in prod moves in prod (`promote sync` there); this environment's mirror follows it
     whenever it is about to be read, so a comparison is made against what prod serves.
+
+    When prod's champion was copied from another environment's registry (staging's version promoted
+    after dev's), no version here is what prod serves, and the mirror is left where it was rather than
+    removed: this environment's batch scoring reads `@champion` too, and without the alias `compare`
+    would silently judge against BM25, which looks like a first promotion. A comparison made here
+    then names this registry's old champion, and `promote request` does not accept it as evidence
+    (`comparison_baseline`): the request is refused as unverified, naming prod's champion and the
+    registry it came from, unless a reviewer is asked with `--force`.
     """
     target = settings.promotion.target
     if target is None or target.tracking_uri == settings.tracking_uri:
@@ -227,5 +244,37 @@ def follow_target_champion(settings: Settings, source: MlflowClient) -> None:
     from components.registry.transfer import target_client
 
     client = target_client(settings)
-    mirror_champion(settings, source, client,
-                    alias_version(client, settings.registry.model_name, settings.registry.champion_alias))
+    champion = alias_version(client, settings.registry.model_name, settings.registry.champion_alias)
+    if mirror_champion(settings, source, client, champion) is None and champion is not None:
+        log.warning("prod's champion v%s was not copied from this registry: %s still names v%s, which prod no "
+                    "longer serves; a comparison against it backs no promotion request", champion,
+                    settings.registry.champion_alias,
+                    alias_version(source, settings.registry.model_name, settings.registry.champion_alias) or "none")
+
+
+def comparison_baseline(settings: Settings, source: MlflowClient, target: MlflowClient) -> tuple[str | None, str | None]:
+    """(the champion a comparison in this registry must have been measured against, why there is none).
+
+    One registry: its `@champion`. Where prod reads another registry, prod's champion decides, as
+    `compare` follows it (`follow_target_champion`): while prod has none, this registry's `@champion`
+    (what compare then reads); else the version here prod's champion was copied from. When prod's
+    champion has no origin here (copied from another environment's registry, or registered in prod
+    itself), (None, a problem naming prod's version and where it came from): no comparison made here
+    is against what prod serves.
+    """
+    from components.registry.lookup import alias_version
+    from components.registry.transfer import public_uri
+
+    name, alias = settings.registry.model_name, settings.registry.champion_alias
+    champion = alias_version(target, name, alias)
+    if source is target or champion is None:
+        return alias_version(source, name, alias), None
+    origin = source_version_of(settings, source, target, champion)
+    if origin:
+        return origin, None
+    tags = target.get_model_version(name, champion).tags or {}
+    came_from = (f"copied from v{tags.get('rankops.source_version') or '?'} of {tags['rankops.source_registry']}"
+                 if tags.get("rankops.source_registry") else "registered there, not copied")
+    return None, (f"prod's champion is v{champion} in {target_registry_uri(settings)}, {came_from}: no version of "
+                  f"this registry ({public_uri(settings.tracking_uri)}) is what prod serves, so no comparison made "
+                  f"here is against today's champion")

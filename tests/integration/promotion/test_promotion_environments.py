@@ -170,3 +170,74 @@ def test_online_evidence_from_prod_names_the_copy_s_number(settings, two_registr
     # a report without a registry predates the field: its numbers are the source registry's
     again = request_promotion(settings, v1, by="alice", force=True, online_evidence=report("old", challenger=v1))
     assert (again["version"], again["source_version"]) == ("4", v1)
+
+
+def champion_from_staging(settings, prod: MlflowClient, tmp_path: Path, snap) -> tuple[str, str, str]:
+    """A third real registry (staging's) whose version was copied into prod and made prod's champion there.
+
+    Returns (prod's number, staging's number, staging's registry as the copy's tag names it).
+    """
+    from components.registry.transfer import copy_version, public_uri
+
+    staging = settings.model_copy(deep=True)
+    staging.env = "staging"
+    (tmp_path / "staging-mlflow").mkdir()
+    staging.mlflow.tracking_uri = f"sqlite:///{tmp_path}/staging-mlflow/mlflow.db"
+    staging.mlflow.artifact_location = str(tmp_path / "staging-mlflow" / "artifacts")
+    for _ in range(3):  # staging numbers its versions on its own: its v4 is no version of dev's
+        sv = register_model(staging, log_scorer(staging, {"signal": 1.0, "noise": 0.2}, snapshot=snap))["version"]
+    copy = copy_version(staging, use_mlflow(staging), NAME, sv)["version"]
+    prod.set_registered_model_alias(NAME, "champion", copy)  # what prod's sync does once staging's request merged
+    use_mlflow(settings)  # back to dev's store
+    return copy, sv, public_uri(staging.tracking_uri)
+
+
+def test_a_champion_copied_from_another_registry_is_no_baseline_for_dev(settings, two_registries, tmp_path):
+    """Staging's version is prod's champion: dev's stale @champion is not what prod serves, so a comparison
+    against it backs no request (a reviewer may still take it with --force), and it is not 'already champion'."""
+    from components.evaluation.compare_run import run_compare
+    from components.promotion.state import PromotionError
+    from components.registry.transfer import copy_version
+
+    _, prod, _ = two_registries
+    snap = write_training_set(settings)
+    v1, v2 = (register_model(settings, log_scorer(settings, w, snapshot=snap))["version"]
+              for w in ({"noise": 1.0}, {"signal": 1.0}))
+    dev = use_mlflow(settings)
+    # an earlier promotion from dev: prod's v3 is dev's v1, and dev's mirror points at v1
+    assert copy_version(settings, dev, NAME, v1)["version"] == "3"
+    prod.set_registered_model_alias(NAME, "champion", "3")
+    dev.set_registered_model_alias(NAME, "champion", v1)
+    copy, staging_version, staging_uri = champion_from_staging(settings, prod, tmp_path, snap)
+    assert copy == "4" and staging_version != v1
+
+    decision = run_compare(settings, v2)  # dev's mirror has nothing to follow: it stays, and compare reads it
+    assert (decision["champion_version"], decision["promote"]) == (v1, True)
+    assert alias_version(dev, NAME, "champion") == v1
+    with pytest.raises(PromotionError, match="no passing comparison backs") as caught:
+        request_promotion(settings, v2, decision=decision, by="alice")
+    assert f"prod's champion is v{copy} " in str(caught.value)
+    assert f"copied from v{staging_version} of {staging_uri}" in str(caught.value)
+    assert f"the comparison was against champion {v1}" in str(caught.value)
+
+    forced = request_promotion(settings, v2, decision=decision, by="alice", force=True)
+    assert (forced["forced"], forced["evidence"]["verified"], forced["champion_seen"]) == (True, False, copy)
+    assert any(staging_uri in p for p in forced["evidence"]["problems"])
+    # dev's v1 is no longer what prod serves: asking for it again is a request, not "already the champion"
+    again = request_promotion(settings, v1, by="alice", force=True)
+    assert (again["version"], again["source_version"], again["copied"]) == ("3", v1, False)
+
+
+def test_online_evidence_is_required_when_prod_has_a_champion_dev_never_had(settings, two_registries, tmp_path):
+    """Only the first promotion (prod has no champion) is exempt: a champion from staging counts."""
+    from components.promotion.state import PromotionError
+
+    _, prod, _ = two_registries
+    settings.promotion.require_online_evidence = True
+    snap = write_training_set(settings)
+    (v1,) = [register_model(settings, log_scorer(settings, {"signal": 1.0}, snapshot=snap))["version"]]
+    champion_from_staging(settings, prod, tmp_path, snap)
+    assert alias_version(use_mlflow(settings), NAME, "champion") is None
+    with pytest.raises(PromotionError, match=f"require_online_evidence: v{v1} cannot be requested: no online evidence"):
+        request_promotion(settings, v1, by="alice", force=True)
+    assert sorted(int(mv.version) for mv in prod.search_model_versions(f"name='{NAME}'")) == [1, 2, 3]  # no copy
