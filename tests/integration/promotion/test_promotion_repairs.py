@@ -96,13 +96,19 @@ def test_an_alias_left_by_a_killed_first_approval_is_repaired_and_the_request_go
     assert [(e["action"], e["from_version"], e["to_version"]) for e in history(settings)] == [("approve", None, "1")]
 
 
-def test_a_killed_first_approval_over_a_bootstrap_pin_puts_the_alias_back_on_the_pin(settings, gitops):
-    """main pinned an existing version before any decision: the alias goes back to it, not to none."""
+def two_versions_over_a_bootstrap_pin(settings, gitops) -> str:
+    """v1 and v2 registered, main pinning v1 before any decision (as an environment bootstrapped by hand); v2."""
     snap = write_training_set(settings)
     v1, v2 = (register_model(settings, log_scorer(settings, w, snapshot=snap))["version"]
               for w in ({"signal": 1.0}, {"signal": 1.0, "noise": 0.05}))
     (gitops / PIN).write_text(f"MODEL_NAME={NAME}\nMODEL_VERSION=1\n")
     git(gitops, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "bootstrap pin v1")
+    return v2
+
+
+def test_a_killed_first_approval_over_a_bootstrap_pin_puts_the_alias_back_on_the_pin(settings, gitops):
+    """main pinned an existing version before any decision: the alias goes back to it, not to none."""
+    v2 = two_versions_over_a_bootstrap_pin(settings, gitops)
     client = use_mlflow(settings)
     req = request_promotion(settings, v2, by="alice", force=True)
     assert (req["champion_seen"], req["pin_seen"]) == (None, "1")
@@ -121,11 +127,7 @@ def test_a_killed_first_approval_over_a_bootstrap_pin_puts_the_alias_back_on_the
 
 def test_a_first_approval_over_a_bootstrap_pin_without_a_crash_is_not_repaired(settings, gitops):
     """No alias yet and main pins an existing version: nothing was left behind, the request goes through."""
-    snap = write_training_set(settings)
-    v1, v2 = (register_model(settings, log_scorer(settings, w, snapshot=snap))["version"]
-              for w in ({"signal": 1.0}, {"signal": 1.0, "noise": 0.05}))
-    (gitops / PIN).write_text(f"MODEL_NAME={NAME}\nMODEL_VERSION=1\n")
-    git(gitops, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "bootstrap pin v1")
+    v2 = two_versions_over_a_bootstrap_pin(settings, gitops)
     req = request_promotion(settings, v2, by="alice", force=True)
     entry = approve_request(settings, req["request_id"], by="bob")
     assert (entry["from_version"], entry["to_version"]) == (None, "2")
