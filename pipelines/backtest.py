@@ -12,12 +12,12 @@ from components.backtest.component import (
     backtest_summary_op,
     backtest_window_op,
 )
-from pipelines.placement import on_cluster
-from pipelines.training import on_trainer_node, trainer_component
+from pipelines.placement import on_cluster, with_gpu_image
+from pipelines.training import on_trainer_node
 
 # the first-cutoff model and every window run the real trainer: placed like the training pipeline's `train`
-gpu_origin_op = trainer_component(backtest_origin_op)
-gpu_window_op = trainer_component(backtest_window_op)
+gpu_origin_op = with_gpu_image(backtest_origin_op)
+gpu_window_op = with_gpu_image(backtest_window_op)
 
 
 @dsl.pipeline(name="rankops-backtest",

@@ -20,18 +20,13 @@ from pipelines.steps import latest_gold_op
 FEAST = ["postgres", "redis"]  # SQL registry + Redis online store in the cluster profiles
 
 
-def trainer_component(component):
-    """The component of a step that runs the trainer, in the CUDA image (CUDA torch; the same code)."""
-    return with_gpu_image(component)
-
-
 def on_trainer_node(task: dsl.PipelineTask, *, gpus: int = 1) -> dsl.PipelineTask:
-    """Place a step that runs the trainer (built from `trainer_component`): a GPU node, and the models
+    """Place a step that runs the trainer (its component `with_gpu_image`: CUDA torch, the same code): a GPU node, and the models
     PVC, where staging/prod read the pretrained checkpoint (profile `training.checkpoint`)."""
     return with_checkpoint(on_gpu(task, gpus=gpus))
 
 
-gpu_train_op = trainer_component(train_op)
+gpu_train_op = with_gpu_image(train_op)
 
 
 def add_feature_steps(env, gold, service) -> tuple[dsl.PipelineTask, dsl.PipelineTask]:

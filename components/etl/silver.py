@@ -102,7 +102,7 @@ OUTCOME = "_outcome"  # silver | quarantine | duplicate
 
 
 # Every value written, NULLs included, and timestamps to the microsecond (Spark's JSON default is milliseconds).
-CONTENT_JSON_OPTIONS = {"ignoreNullFields": "false", "timestampFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX",
+CONTENT_JSON_OPTIONS = {"ignoreNullFields": "false", "timestampFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSSSSxxx",
                         "timestampNTZFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSSSS"}
 
 

@@ -39,6 +39,7 @@ from components.promotion.state import (
     mirror_champion,
     paths_of,
     promotion_lock,
+    push_if_remote,
     read_main,
     registries,
     repo_of,
@@ -79,7 +80,7 @@ def reconcile_alias(settings: Settings, client: MlflowClient, main: MainState) -
     if last is None and current is not None and current != main.pin:
         # No decision on main yet, so none moved the alias: a killed first approval left it (a missing alias
         # is the state before any decision, not a leftover). Back to the pin, or to no champion when the pin
-        # names no version of the registry (a placeholder such as MODEL_VERSION=0).
+        # names no version of the registry (a bootstrap pin such as MODEL_VERSION=0).
         repaired = main.pin if main.pin is not None and version_exists(client, name, main.pin) else None
         log.warning("champion alias %s set but main records no decision (prod pin %s); repairing it from git to %s",
                     current, main.pin, repaired or "no champion")
@@ -121,8 +122,7 @@ def apply_decision(settings: Settings, repo: Repo, client: MlflowClient, main: M
                 client.set_model_version_tag(name, tag_version, key, value)
         repo.move_branch(branch, commit, main.tip, list(files))
         moved_main = True
-        if repo.has_remote(settings.promotion.git_remote):
-            repo.push(settings.promotion.git_remote, f"{commit}:refs/heads/{branch}")
+        push_if_remote(settings, repo, branch, commit)
         return commit
     except BaseException as exc:
         if moved_main:

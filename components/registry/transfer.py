@@ -17,6 +17,7 @@ import hashlib
 import os
 import re
 import tempfile
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -152,16 +153,12 @@ def reject_copy(target: MlflowClient, name: str, version: str, reason: str, *, d
     from mlflow.exceptions import MlflowException
 
     if delete:
-        try:
+        with suppress(MlflowException):  # refused: marked below instead
             target.delete_model_version(name, version)
             return
-        except MlflowException:
-            pass
     target.set_model_version_tag(name, version, REJECTED_TAG, reason)
-    try:
+    with suppress(MlflowException):  # not set: the rejection tag alone keeps it out
         target.delete_model_version_tag(name, version, WEIGHTS_TAG)
-    except MlflowException:
-        pass  # not set: the rejection tag alone keeps it out
 
 
 def copy_version(settings: Settings, source: MlflowClient, name: str, version: str) -> dict[str, Any]:
@@ -213,12 +210,9 @@ def copy_version(settings: Settings, source: MlflowClient, name: str, version: s
     if landed != digest:
         reason = f"weights hash {landed} differs from the source's {digest}"
         reject_copy(target, name, str(mv.version), reason, delete=True)  # just made: nothing has pinned it
-        try:
-            target.set_tag(run.info.run_id, REJECTED_TAG, reason)  # the run stays, saying why it is no copy
-        except MlflowException:
-            pass
-        raise TransferError(f"{name} v{mv.version} in {public_uri(cfg.tracking_uri)}: weights hash {landed} "
-                            f"differs from the source's {digest}; do not pin it")
+        with suppress(MlflowException):  # the run stays, saying why it is no copy
+            target.set_tag(run.info.run_id, REJECTED_TAG, reason)
+        raise TransferError(f"{name} v{mv.version} in {public_uri(cfg.tracking_uri)}: {reason}; do not pin it")
     target.set_model_version_tag(name, str(mv.version), WEIGHTS_TAG, landed)
     source.set_model_version_tag(name, version, f"{TAG_PREFIX}copied_to",
                                  f"{public_uri(cfg.tracking_uri)}#{mv.version}")
